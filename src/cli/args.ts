@@ -1,0 +1,71 @@
+// Command-line flags -> config overrides. Flags win over the config file.
+import { parseArgs } from 'node:util';
+import type { PlainObject } from '../config/load.js';
+
+export const USAGE = `Usage: ha-proxy --mode MODE [options]
+       ha-proxy --config FILE [options]
+
+Modes:
+  active-standby        all traffic to the first healthy backend; failover and failback
+  active-active         balance over all healthy backends
+  registry              run a built-in OCI registry replica
+
+Options:
+  --config FILE         YAML or JSON config file (flags override it)
+  --mode MODE           active-standby | active-active | registry
+  --listen HOST:PORT    where clients connect (default 127.0.0.1:5000)
+  --backend URL         a backend registry, repeatable, in priority order
+  --admin-listen H:P    /metrics, /livez, /readyz (default 127.0.0.1:9090)
+  --health-path PATH    active health check path (default /v2/)
+  --log-level LEVEL     fatal | error | warn | info | debug | trace | silent
+  --storage DIR         registry mode: where blobs and manifests live
+  --help                print this help
+  --version             print the version
+`;
+
+export interface CliArgs {
+  help: boolean;
+  version: boolean;
+  configFile?: string;
+  overrides: PlainObject;
+}
+
+export class UsageError extends Error {
+  readonly code = 'HA_USAGE';
+}
+
+export function parseCliArgs(argv: string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        config: { type: 'string', short: 'c' },
+        mode: { type: 'string' },
+        listen: { type: 'string' },
+        backend: { type: 'string', multiple: true },
+        'admin-listen': { type: 'string' },
+        'health-path': { type: 'string' },
+        'log-level': { type: 'string' },
+        storage: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  const overrides: PlainObject = {
+    mode: v.mode,
+    listen: v.listen,
+    adminListen: v['admin-listen'],
+    logLevel: v['log-level'],
+    backends: v.backend?.map((url) => ({ url })),
+    healthCheck: v['health-path'] === undefined ? undefined : { path: v['health-path'] },
+    registry: v.storage === undefined ? undefined : { storage: v.storage },
+  };
+  return { help: v.help ?? false, version: v.version ?? false, configFile: v.config, overrides };
+}

@@ -1,0 +1,49 @@
+// Entry point: arguments -> validated config -> the runner for the chosen mode.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/config-error.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { parseCliArgs, USAGE, UsageError } from './args.js';
+
+export const EXIT_CONFIG = 2;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(config: Config): Promise<void> {
+  if (config.mode === 'registry') {
+    const { runRegistry } = await import('../registry/run.js');
+    await runRegistry(config);
+  } else {
+    const { runProxy } = await import('../proxy/run.js');
+    await runProxy(config);
+  }
+}
+
+/** Returns the exit code for failures before start-up; a running server exits through its own shutdown. */
+export async function main(argv: string[]): Promise<number | undefined> {
+  let config: Config;
+  try {
+    const args = parseCliArgs(argv);
+    if (args.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (args.version) {
+      process.stdout.write(`ha-proxy ${packageVersion()}\n`);
+      return 0;
+    }
+    config = loadConfig({ file: args.configFile, overrides: args.overrides });
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`ha-proxy: ${err.message}\n`);
+      if (err instanceof UsageError) process.stderr.write(`\n${USAGE}`);
+      return EXIT_CONFIG;
+    }
+    throw err;
+  }
+  await run(config);
+  return undefined;
+}

@@ -1,0 +1,34 @@
+// The one schema that is the truth for configuration. Defaults live here and are filled in by ajv.
+import { hostPort } from './common.js';
+import { proxySchemaProperties } from './proxy.js';
+import { registrySchema } from './registry.js';
+import { replicationSchema } from './replication.js';
+import { routingSchema } from './routing.js';
+
+export const MODES = ['active-standby', 'active-active', 'registry'] as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: {
+    mode: { enum: MODES },
+    // Loopback by default: exposing the proxy on all interfaces is an explicit decision.
+    listen: { ...hostPort, default: '127.0.0.1:5000' },
+    adminListen: { ...hostPort, default: '127.0.0.1:9090' },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    ...proxySchemaProperties,
+    registry: registrySchema,
+    routing: routingSchema,
+    replication: replicationSchema,
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^rediss?://', reason: 'must be a redis:// or rediss:// URL' },
+        keyPrefix: { type: 'string', default: 'ha-proxy:' },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,64 @@
+// Proxy-side settings: backends, health checks, balancing, retries, timeouts.
+import { durationMs, httpUrl } from './common.js';
+
+export const backendSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' },
+    url: httpUrl,
+    weight: { type: 'integer', minimum: 1, maximum: 256, default: 1 },
+  },
+} as const;
+
+export const healthCheckSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    path: { type: 'string', pattern: '^/', default: '/v2/', reason: 'must start with /' },
+    method: { enum: ['GET', 'HEAD'], default: 'GET' },
+    // 401 is healthy: it is a registry's auth challenge (distribution#629).
+    expectStatus: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1, default: [200, 401] },
+    intervalMs: durationMs(2000),
+    fastIntervalMs: durationMs(500),
+    downIntervalMs: durationMs(2000),
+    timeoutMs: durationMs(1000),
+    rise: { type: 'integer', minimum: 1, default: 2 },
+    fall: { type: 'integer', minimum: 1, default: 3 },
+    // Fraction of the interval added or removed at random so checks from many proxies spread out.
+    jitter: { type: 'number', minimum: 0, maximum: 0.5, default: 0.1 },
+    // Passive checks: this many consecutive connect errors or 5xx on real traffic mark a backend down.
+    errorLimit: { type: 'integer', minimum: 0, default: 3 },
+  },
+} as const;
+
+export const proxySchemaProperties = {
+  backends: { type: 'array', items: backendSchema, default: [] },
+  healthCheck: healthCheckSchema,
+  failback: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      mode: { enum: ['auto', 'manual'], default: 'auto' },
+      delayMs: durationMs(5000),
+    },
+  },
+  balance: { enum: ['roundrobin', 'leastconn'], default: 'roundrobin' },
+  retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+  timeouts: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      connectMs: durationMs(3000),
+      // Time to the response headers; blob bodies themselves may stream for as long as they need.
+      responseHeadersMs: durationMs(60000),
+      // A connection with no bytes moving either way for this long is cut (stalled backend or client).
+      idleMs: durationMs(120000),
+    },
+  },
+  drainTimeoutMs: durationMs(30000),
+} as const;

@@ -1,0 +1,7 @@
+// Replication between built-in replicas.
+export const replicationSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {},
+} as const;

@@ -1,0 +1,45 @@
+// The admin listener shared by every mode: /metrics (prom-client), /livez, /readyz.
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { listenOn } from '../net/listen.js';
+
+export interface AdminOptions {
+  listen: string;
+  registry: Registry;
+  /** Why the process is not ready, or undefined when it is. */
+  notReadyReason: () => string | undefined | Promise<string | undefined>;
+  /** Extra read-only routes (e.g. a status page), keyed by path. */
+  extraRoutes?: Record<string, () => unknown>;
+}
+
+export async function startAdminServer(options: AdminOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    void (async () => {
+      if (path === '/metrics') {
+        const body = await options.registry.metrics();
+        res.writeHead(200, { 'content-type': options.registry.contentType });
+        res.end(body);
+      } else if (path === '/livez') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+      } else if (path === '/readyz') {
+        const reason = await options.notReadyReason();
+        res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
+      } else if (options.extraRoutes?.[path]) {
+        const body = JSON.stringify(options.extraRoutes[path]());
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found\n');
+      }
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`error: ${String(err)}\n`);
+    });
+  });
+  await listenOn(server, options.listen);
+  return server;
+}

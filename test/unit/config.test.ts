@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/config-error.js';
+import { instancePathToDotted } from '../../src/config/format-errors.js';
+import { loadConfig, validateConfigObject } from '../../src/config/load.js';
+import { REPO_ROOT } from '../helpers/processes.js';
+
+function problemsOf(input: Record<string, unknown>): string[] {
+  try {
+    validateConfigObject(input);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config', () => {
+  it('fills every default so the runtime never guesses', () => {
+    const config = validateConfigObject({ mode: 'active-standby', backends: [{ url: 'http://127.0.0.1:5001' }] });
+    assert.equal(config.listen, '127.0.0.1:5000');
+    assert.equal(config.healthCheck.path, '/v2/');
+    assert.deepEqual(config.healthCheck.expectStatus, [200, 401]);
+    assert.equal(config.backends[0].weight, 1);
+    assert.equal(config.retries, 2);
+  });
+
+  it('reports each problem as path: reason', () => {
+    const problems = problemsOf({
+      mode: 'active-standby',
+      backends: [{ url: 'http://127.0.0.1:5001' }, { url: 'ftp://nope' }],
+      listen: 'nowhere',
+      healthCheck: { rise: 0, bogus: true },
+    });
+    assert.ok(problems.includes('backends[1].url: must be an http(s) URL'), problems.join('\n'));
+    assert.ok(problems.includes('listen: must be HOST:PORT (e.g. 127.0.0.1:5000)'), problems.join('\n'));
+    assert.ok(problems.includes('healthCheck: unknown property "bogus"'), problems.join('\n'));
+    assert.ok(problems.includes('healthCheck.rise: must be >= 1'), problems.join('\n'));
+  });
+
+  it('names the allowed values of an enum', () => {
+    assert.deepEqual(problemsOf({ mode: 'fast' }), ['mode: must be one of active-standby, active-active, registry']);
+  });
+
+  it('rejects duplicate backend names', () => {
+    const problems = problemsOf({ mode: 'active-active', backends: [{ name: 'a', url: 'http://x:1' }, { name: 'a', url: 'http://y:1' }] });
+    assert.deepEqual(problems, ['backends[1].name: duplicate backend name "a"']);
+  });
+
+  it('converts JSON pointers to dotted paths', () => {
+    assert.equal(instancePathToDotted(''), 'config');
+    assert.equal(instancePathToDotted('/backends/1/url'), 'backends[1].url');
+    assert.equal(instancePathToDotted('/a~1b/c'), 'a/b.c');
+  });
+
+  it('loads every example in config/', () => {
+    const dir = `${REPO_ROOT}config`;
+    const examples = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith('docker-'));
+    assert.ok(examples.length > 0, 'config/ holds at least one example');
+    for (const file of examples) {
+      assert.doesNotThrow(() => loadConfig({ file: `${dir}/${file}` }), `config/${file} is valid`);
+    }
+  });
+});
