@@ -1,0 +1,100 @@
+// Seams for replication (src/registry/replication): the registry app is built with a
+// `RegistryHooks`; the default is `noopHooks`, so a registry without replication pays nothing.
+//
+// Contract:
+// - afterBlobCommit(event): awaited after a blob is committed and linked, BEFORE the 201 is sent.
+//   Keep it cheap (queue work); a rejection fails the upload response (the blob stays stored).
+// - afterManifestCommit(event): awaited after the manifest, its revision, referrer entry and tag
+//   are durable locally and BEFORE the 201 is sent. This is where a write concern (`ack: all`)
+//   waits for peers. Reject with an OciError to fail the push with that code/status (e.g.
+//   new OciError('UNAVAILABLE', 'replicas did not acknowledge')); any other error becomes 503
+//   UNAVAILABLE. The local copy is kept either way (the client will retry the same bytes).
+// - afterDelete(event): awaited after a local delete (manifest by digest, tag, or blob link)
+//   and before the 202; e.g. to write a tombstone. A rejection behaves as above.
+// - onMissingManifest(repo, reference) / onMissingBlob(repo, digest): called when a GET/HEAD
+//   finds nothing locally. Resolve true after storing the content into the ImageStore (e.g.
+//   fetched from a peer); the handler then reads it again locally. Resolve false to answer 404.
+//   Merge identical concurrent calls on your side.
+// - handleRequest(req, res): called for every request outside /v2/ before the 404, so replication
+//   can serve its own peer endpoints on the registry port. Resolve true when it answered.
+//
+// Each event carries the request headers so replication can recognise its own peer traffic
+// (e.g. a header it sets when pushing to peers) and not replicate it back.
+//
+// run.ts wires replication in without editing the API: if `src/registry/replication/index.ts`
+// exists and exports `createReplicationHooks(context: ReplicationContext): RegistryHooks |
+// Promise<RegistryHooks>`, its result is used (see run.ts).
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../../config/types.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Registry } from 'prom-client';
+import type { Digest } from '../storage/digest.js';
+import type { ImageStore } from '../storage/image-store.js';
+
+export interface BlobCommitEvent {
+  repo: string;
+  digest: Digest;
+  size: number;
+  headers: IncomingHttpHeaders;
+}
+
+export interface ManifestCommitEvent {
+  repo: string;
+  /** The reference as pushed: a tag, or the digest string. */
+  reference: string;
+  /** Set when pushed by tag. */
+  tag?: string;
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** The exact pushed bytes. */
+  bytes: Buffer;
+  /** Digests of blobs the manifest references (config, layers) and child manifests (index). */
+  references: Digest[];
+  subject?: Digest;
+  headers: IncomingHttpHeaders;
+}
+
+export type DeleteEvent =
+  | { kind: 'manifest'; repo: string; digest: Digest; tags: string[]; headers: IncomingHttpHeaders }
+  | { kind: 'tag'; repo: string; tag: string; headers: IncomingHttpHeaders }
+  | { kind: 'blob'; repo: string; digest: Digest; headers: IncomingHttpHeaders };
+
+export type ManifestReference = { tag: string } | { digest: Digest };
+
+export interface RegistryHooks {
+  afterBlobCommit(event: BlobCommitEvent): Promise<void>;
+  afterManifestCommit(event: ManifestCommitEvent): Promise<void>;
+  afterDelete(event: DeleteEvent): Promise<void>;
+  onMissingManifest(repo: string, reference: ManifestReference): Promise<boolean>;
+  onMissingBlob(repo: string, digest: Digest): Promise<boolean>;
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Called once on shutdown (flush queues, close connections). */
+  close(): Promise<void>;
+}
+
+/** What replication gets to build its hooks from. */
+export interface ReplicationContext {
+  config: Config;
+  store: ImageStore;
+  logger: Logger;
+  metrics: Registry;
+}
+
+const resolved = Promise.resolve();
+const no = Promise.resolve(false);
+
+export const noopHooks: RegistryHooks = {
+  afterBlobCommit: () => resolved,
+  afterManifestCommit: () => resolved,
+  afterDelete: () => resolved,
+  onMissingManifest: () => no,
+  onMissingBlob: () => no,
+  handleRequest: () => no,
+  close: () => resolved,
+};
+
+/** Fills in no-ops for the hooks an implementation leaves out. */
+export function withDefaults(partial: Partial<RegistryHooks>): RegistryHooks {
+  return { ...noopHooks, ...partial };
+}

@@ -1,0 +1,127 @@
+// Content-addressed blobs and the per-repository links that decide which repository may serve them.
+// Commit order (distribution's): write to a temporary file while hashing, verify digest and size,
+// rename into place, then link into the repository. A crash before the link leaves only an
+// unreferenced blob, never a visible partial one.
+import type { Readable } from 'node:stream';
+import { OciError } from '../../errors/oci-codes.js';
+import { digestFromHash, newHasher, type Digest } from './digest.js';
+import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { storagePath } from './paths.js';
+import { pipeHashed } from './stream-hash.js';
+import type { TtlCache } from './ttl-cache.js';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export class BlobStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    /** `repo\0digest` -> size, for linked blobs only. */
+    private readonly linked: TtlCache<number>,
+  ) {}
+
+  /** Size of the blob when the repository may serve it, else undefined. */
+  async stat(repo: string, digest: Digest): Promise<number | undefined> {
+    const key = `${repo}\0${digest.value}`;
+    const cached = this.linked.get(key);
+    if (cached !== undefined) return cached;
+    try {
+      await this.driver.stat(storagePath({ kind: 'layerLink', repo, digest }));
+      const info = await this.driver.stat(storagePath({ kind: 'blobData', digest }));
+      this.linked.set(key, info.size);
+      return info.size;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Size of the blob in the global store (whatever repository it came from), else undefined. */
+  async statGlobal(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await this.driver.stat(storagePath({ kind: 'blobData', digest }))).size;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Bytes [start, end] of a blob; throws BLOB_UNKNOWN if it vanished since `stat`. */
+  async read(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    try {
+      return await this.driver.reader(storagePath({ kind: 'blobData', digest }), range);
+    } catch (err) {
+      if (err instanceof PathNotFoundError) {
+        this.linked.delete(`${repo}\0${digest.value}`);
+        throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+      }
+      throw err;
+    }
+  }
+
+  async link(repo: string, digest: Digest): Promise<void> {
+    await this.driver.putContent(storagePath({ kind: 'layerLink', repo, digest }), digest.value);
+  }
+
+  /** Removes the repository's link (the bytes stay for other repositories); false if none. */
+  async unlink(repo: string, digest: Digest): Promise<boolean> {
+    this.linked.delete(`${repo}\0${digest.value}`);
+    const path = storagePath({ kind: 'layerLink', repo, digest });
+    try {
+      await this.driver.stat(path);
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return false;
+      throw err;
+    }
+    await this.driver.delete(path.slice(0, -'/link'.length));
+    return true;
+  }
+
+  /** Links a blob of another repository into `repo`; false when `from` cannot serve it. */
+  async mount(from: string, repo: string, digest: Digest): Promise<boolean> {
+    if ((await this.stat(from, digest)) === undefined) return false;
+    await this.link(repo, digest);
+    return true;
+  }
+
+  /**
+   * Streams a whole blob in (monolithic upload, or a fetch by replication), verifying digest and
+   * optional size before anything becomes visible; then links it into `repo`.
+   */
+  async put(repo: string, source: Readable, expected: Digest, expectedSize?: number): Promise<BlobInfo> {
+    const path = storagePath({ kind: 'blobData', digest: expected });
+    const writer = await this.driver.writer(path);
+    const hash = newHasher(expected.algorithm);
+    let size: number;
+    try {
+      size = await pipeHashed(source, writer.stream, [hash]);
+    } catch (err) {
+      await writer.cancel();
+      throw err;
+    }
+    const actual = digestFromHash(expected.algorithm, hash);
+    if (actual.value !== expected.value) {
+      await writer.cancel();
+      throw new OciError('DIGEST_INVALID', undefined, { expected: expected.value, actual: actual.value });
+    }
+    if (expectedSize !== undefined && size !== expectedSize) {
+      await writer.cancel();
+      throw new OciError('SIZE_INVALID', undefined, { expected: expectedSize, actual: size });
+    }
+    if ((await this.statGlobal(expected)) === undefined) await writer.commit();
+    else await writer.cancel();
+    await this.link(repo, expected);
+    return { digest: expected, size };
+  }
+
+  /** Moves a verified upload file into place (if no other push did it first) and links it. */
+  async adopt(repo: string, fromPath: string, digest: Digest, size: number): Promise<BlobInfo> {
+    if ((await this.statGlobal(digest)) === undefined) {
+      await this.driver.move(fromPath, storagePath({ kind: 'blobData', digest }));
+    }
+    await this.link(repo, digest);
+    return { digest, size };
+  }
+}

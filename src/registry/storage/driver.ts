@@ -1,0 +1,63 @@
+// The storage driver contract: a small path-based interface (after distribution's storagedriver)
+// that the image store and replication use. Paths are relative, POSIX-style, and come only from
+// `storagePath()` (see paths.ts). Implementations must make `putContent` and `FileWriter.commit`
+// atomic: a reader sees either the old object or the complete new one, never a torn file, even
+// after SIGKILL or power loss (temp file, fsync, rename, fsync of the directory).
+import type { Readable, Writable } from 'node:stream';
+
+/** Thrown when a path does not exist. */
+export class PathNotFoundError extends Error {
+  readonly code = 'PATH_NOT_FOUND';
+  constructor(readonly path: string) {
+    super(`storage path not found: ${path}`);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+export interface FileInfo {
+  size: number;
+  isDirectory: boolean;
+  modifiedMs: number;
+}
+
+/**
+ * A file being written. Bytes go to `stream`; nothing is visible at the target path until
+ * `commit()` resolves. `cancel()` discards everything written. Exactly one of them must be called.
+ */
+export interface FileWriter {
+  readonly stream: Writable;
+  /** Waits for the stream to finish, fsyncs, then moves the file into place atomically. */
+  commit(): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/** Options of `appendWriter`: writes in place at `offset`, for upload data that is never served. */
+export interface AppendOptions {
+  offset: number;
+}
+
+export interface StorageDriver {
+  /** Absolute root directory (for logs and readiness checks). */
+  readonly root: string;
+  /** Whole small object; throws PathNotFoundError. */
+  getContent(path: string): Promise<Buffer>;
+  /** Atomically replaces the object (creating parent directories). */
+  putContent(path: string, data: Buffer | string): Promise<void>;
+  /** A stream of bytes [start, end] (inclusive); throws PathNotFoundError before streaming. */
+  reader(path: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** A writer to a temporary file that `commit()` renames to `path`. */
+  writer(path: string): Promise<FileWriter>;
+  /**
+   * A writer into an existing (or new) file at `offset`; `commit()` fsyncs and truncates the file
+   * to offset + bytes written, dropping any torn tail a crashed earlier write left behind.
+   */
+  appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }>;
+  /** Throws PathNotFoundError. */
+  stat(path: string): Promise<FileInfo>;
+  /** Names of the direct children of a directory; throws PathNotFoundError. */
+  list(path: string): Promise<string[]>;
+  /** Atomic rename (creating the target's parents); the target is replaced. */
+  move(from: string, to: string): Promise<void>;
+  /** Removes a file or a directory tree; no error when it does not exist. */
+  delete(path: string): Promise<void>;
+}

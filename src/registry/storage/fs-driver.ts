@@ -1,0 +1,196 @@
+// The filesystem driver: the only code that touches the storage directory.
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
+import { TMP_DIR } from './paths.js';
+
+/** 1 MiB buffers: measured ~2x the MB/s of the 64 KiB default on 512 MiB blobs (fewer syscalls). */
+const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR';
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on directories (EINVAL); the rename itself is still atomic.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && !isNotFound(err)) throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+export class FsDriver implements StorageDriver {
+  constructor(readonly root: string) {}
+
+  private abs(path: string): string {
+    // Paths come from storagePath() over validated names; this guard makes a bug loud, not a leak.
+    if (path.startsWith('/') || path.split('/').some((c) => c === '..' || c === '.')) {
+      throw new Error(`refusing storage path outside the root: ${path}`);
+    }
+    return join(this.root, path);
+  }
+
+  private tmpPath(): string {
+    return join(this.root, TMP_DIR, randomUUID());
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      return await readFile(this.abs(path));
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, data: Buffer | string): Promise<void> {
+    const tmp = this.tmpPath();
+    const fh = await this.openTmp(tmp);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.renameInto(tmp, this.abs(path));
+  }
+
+  async reader(path: string, range?: { start: number; end: number }): Promise<Readable> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.abs(path), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
+      throw err;
+    }
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: STREAM_HIGH_WATER_MARK });
+  }
+
+  async writer(path: string): Promise<FileWriter> {
+    const tmp = this.tmpPath();
+    const fh = await this.openTmp(tmp);
+    const stream = fh.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    let done = false;
+    return {
+      stream,
+      commit: async () => {
+        done = true;
+        if (!stream.writableFinished) {
+          if (!stream.writableEnded) stream.end();
+          await finished(stream);
+        }
+        await fh.sync();
+        await fh.close();
+        await this.renameInto(tmp, this.abs(path));
+      },
+      cancel: async () => {
+        if (done) return;
+        done = true;
+        stream.destroy();
+        await fh.close().catch(() => undefined);
+        await rm(tmp, { force: true });
+      },
+    };
+  }
+
+  async appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }> {
+    const target = this.abs(path);
+    let fh: FileHandle;
+    try {
+      fh = await open(target, 'r+');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(dirname(target), { recursive: true });
+      fh = await open(target, 'w');
+    }
+    const stream = fh.createWriteStream({ start: options.offset, autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    let done = false;
+    const written = () => stream.bytesWritten;
+    return {
+      stream,
+      written,
+      commit: async () => {
+        done = true;
+        if (!stream.writableFinished) {
+          if (!stream.writableEnded) stream.end();
+          await finished(stream);
+        }
+        await fh.truncate(options.offset + written());
+        await fh.sync();
+        await fh.close();
+      },
+      cancel: async () => {
+        if (done) return;
+        done = true;
+        stream.destroy();
+        await fh.close().catch(() => undefined);
+      },
+    };
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    try {
+      const s = await stat(this.abs(path));
+      return { size: s.size, isDirectory: s.isDirectory(), modifiedMs: s.mtimeMs };
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
+      throw err;
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    try {
+      return await readdir(this.abs(path));
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
+      throw err;
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const src = this.abs(from);
+    try {
+      await this.renameInto(src, this.abs(to));
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(from);
+      throw err;
+    }
+    await fsyncDir(dirname(src));
+  }
+
+  async delete(path: string): Promise<void> {
+    const target = this.abs(path);
+    await rm(target, { recursive: true, force: true });
+    await fsyncDir(dirname(target));
+  }
+
+  private async openTmp(tmp: string): Promise<FileHandle> {
+    try {
+      return await open(tmp, 'w');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(dirname(tmp), { recursive: true });
+      return open(tmp, 'w');
+    }
+  }
+
+  /** rename(2), creating the parent on ENOENT (the common case skips the mkdir), then fsync it. */
+  private async renameInto(src: string, dst: string): Promise<void> {
+    try {
+      await rename(src, dst);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(dirname(dst), { recursive: true });
+      await rename(src, dst);
+    }
+    await fsyncDir(dirname(dst));
+  }
+}

@@ -1,0 +1,121 @@
+// The image store: the one object the API handlers and replication use to reach storage.
+//
+//   store.blobs      BlobStore      stat/read/link/unlink/mount/put (content-addressed + repo links)
+//   store.uploads    UploadStore    create/status/append/commit/cancel (state kept on disk)
+//   store.manifests  ManifestStore  resolveTag/get/put/delete/deleteTag/listTags/referrers
+//   store.catalog()  repositories in lexical order
+//   store.driver     the StorageDriver underneath (replication keeps its queue under `_replication/`)
+//
+// Callers pass validated repository names (names.ts) and parsed digests (digest.ts).
+import { randomUUID } from 'node:crypto';
+import { BlobStore } from './blob-store.js';
+import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { FsDriver } from './fs-driver.js';
+import { ManifestStore, type ManifestRecord } from './manifest-store.js';
+import { REPOSITORIES_DIR, storagePath, TMP_DIR } from './paths.js';
+import { TtlCache } from './ttl-cache.js';
+import { UploadStore } from './upload-store.js';
+
+export interface ImageStoreOptions {
+  /**
+   * How long positive lookups (tag -> digest, linked blob sizes, manifests) are cached. Bounds how
+   * long a delete made by another process sharing the directory stays unseen here.
+   */
+  cacheTtlMs?: number;
+}
+
+/** 2 s: long enough that hot HEAD/GET requests skip the disk, short enough for shared storage. */
+export const DEFAULT_CACHE_TTL_MS = 2000;
+/** Bounds the memory of the caches (a manifest record holds its bytes, at most maxManifestBytes). */
+const MAX_CACHED_MANIFESTS = 2048;
+const MAX_CACHED_LOOKUPS = 100_000;
+/** Temporary files older than this at start-up are leftovers of a crash (no write takes a day). */
+const STALE_TMP_MS = 24 * 3600 * 1000;
+
+export class ImageStore {
+  readonly blobs: BlobStore;
+  readonly uploads: UploadStore;
+  readonly manifests: ManifestStore;
+
+  constructor(
+    readonly driver: StorageDriver,
+    options: ImageStoreOptions = {},
+  ) {
+    const ttl = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
+    this.blobs = new BlobStore(driver, new TtlCache<number>(ttl, MAX_CACHED_LOOKUPS));
+    this.uploads = new UploadStore(driver, this.blobs);
+    this.manifests = new ManifestStore(driver, new TtlCache<ManifestRecord>(ttl, MAX_CACHED_MANIFESTS), new TtlCache<string>(ttl, MAX_CACHED_LOOKUPS));
+  }
+
+  static onDirectory(root: string, options: ImageStoreOptions = {}): ImageStore {
+    return new ImageStore(new FsDriver(root), options);
+  }
+
+  /** True when the repository holds anything (blobs, manifests, tags or uploads). */
+  async repoExists(repo: string): Promise<boolean> {
+    try {
+      return (await this.driver.stat(storagePath({ kind: 'repo', repo }))).isDirectory;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Every repository holding at least one manifest, in lexical order. */
+  async catalog(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (rel: string, name: string): Promise<void> => {
+      let children: string[];
+      try {
+        children = await this.driver.list(rel);
+      } catch (err) {
+        if (err instanceof PathNotFoundError) return;
+        throw err;
+      }
+      if (name !== '' && children.includes('_manifests')) out.push(name);
+      for (const child of children) {
+        if (child.startsWith('_')) continue;
+        await walk(`${rel}/${child}`, name === '' ? child : `${name}/${child}`);
+      }
+    };
+    await walk(REPOSITORIES_DIR, '');
+    return out.sort();
+  }
+
+  /** Writes, reads back and removes a probe file: the /readyz check. */
+  async checkWritable(): Promise<string | undefined> {
+    const probe = `${TMP_DIR}/readyz-${randomUUID()}`;
+    try {
+      await this.driver.putContent(probe, 'ok');
+      await this.driver.getContent(probe);
+      await this.driver.delete(probe);
+      return undefined;
+    } catch (err) {
+      return `storage not writable: ${(err as Error).message}`;
+    }
+  }
+
+  /** Removes temporary files a crash left behind (old enough that no live writer owns them). */
+  async removeStaleTemporaries(now = Date.now()): Promise<number> {
+    let removed = 0;
+    let names: string[];
+    try {
+      names = await this.driver.list(TMP_DIR);
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return 0;
+      throw err;
+    }
+    for (const name of names) {
+      try {
+        const info = await this.driver.stat(`${TMP_DIR}/${name}`);
+        if (now - info.modifiedMs > STALE_TMP_MS) {
+          await this.driver.delete(`${TMP_DIR}/${name}`);
+          removed++;
+        }
+      } catch (err) {
+        if (!(err instanceof PathNotFoundError)) throw err;
+      }
+    }
+    return removed;
+  }
+}

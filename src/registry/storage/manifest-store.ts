@@ -1,0 +1,182 @@
+// Manifests: bytes in the content-addressed blob area, a per-repository revision link carrying the
+// pushed media type, tag links, and a referrers index keyed by subject. Write order on push:
+// bytes, revision, referrer entry, tag, so a crash at any point leaves at most unreferenced data.
+import { OciError } from '../../errors/oci-codes.js';
+import { parseDigest, type Digest } from './digest.js';
+import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { storagePath } from './paths.js';
+import type { TtlCache } from './ttl-cache.js';
+
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  bytes: Buffer;
+}
+
+/** A descriptor as the referrers API lists it. */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface PutManifestInput {
+  bytes: Buffer;
+  digest: Digest;
+  mediaType: string;
+  /** Set the tag to this manifest too. */
+  tag?: string;
+  /** The manifest's `subject`, with the descriptor to list under it. */
+  referrer?: { subject: Digest; descriptor: ReferrerDescriptor };
+}
+
+interface RevisionLink {
+  digest: string;
+  mediaType: string;
+  size: number;
+  subject?: string;
+}
+
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    /** `repo\0digest` -> record, and `repo\0:tag` -> digest string. */
+    private readonly records: TtlCache<ManifestRecord>,
+    private readonly tags: TtlCache<string>,
+  ) {}
+
+  /** Resolves a tag to a digest; undefined when the tag does not exist. */
+  async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
+    const key = `${repo}\0${tag}`;
+    const cached = this.tags.get(key);
+    if (cached !== undefined) return parseDigest(cached);
+    try {
+      const value = (await this.driver.getContent(storagePath({ kind: 'tagLink', repo, tag }))).toString().trim();
+      const digest = parseDigest(value);
+      if (digest) this.tags.set(key, digest.value);
+      return digest;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The manifest held by the repository under this digest, or undefined. */
+  async get(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    const key = `${repo}\0${digest.value}`;
+    const cached = this.records.get(key);
+    if (cached) return cached;
+    const link = await this.readRevision(repo, digest);
+    if (!link) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = await this.driver.getContent(storagePath({ kind: 'blobData', digest }));
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      throw err;
+    }
+    const record: ManifestRecord = { digest, mediaType: link.mediaType, size: bytes.length, bytes };
+    this.records.set(key, record);
+    return record;
+  }
+
+  async put(repo: string, input: PutManifestInput): Promise<void> {
+    const { digest } = input;
+    const blobPath = storagePath({ kind: 'blobData', digest });
+    try {
+      await this.driver.stat(blobPath);
+    } catch (err) {
+      if (!(err instanceof PathNotFoundError)) throw err;
+      await this.driver.putContent(blobPath, input.bytes);
+    }
+    const link: RevisionLink = { digest: digest.value, mediaType: input.mediaType, size: input.bytes.length };
+    if (input.referrer) link.subject = input.referrer.subject.value;
+    await this.driver.putContent(storagePath({ kind: 'revisionLink', repo, digest }), JSON.stringify(link));
+    if (input.referrer) {
+      const entry = storagePath({ kind: 'referrerEntry', repo, subject: input.referrer.subject, digest });
+      await this.driver.putContent(entry, JSON.stringify(input.referrer.descriptor));
+    }
+    this.records.delete(`${repo}\0${digest.value}`);
+    if (input.tag !== undefined) {
+      await this.driver.putContent(storagePath({ kind: 'tagLink', repo, tag: input.tag }), digest.value);
+      this.tags.delete(`${repo}\0${input.tag}`);
+    }
+  }
+
+  /** Deletes the manifest, every tag pointing at it and its referrers entry; false if unknown. */
+  async delete(repo: string, digest: Digest): Promise<{ tags: string[] } | undefined> {
+    const link = await this.readRevision(repo, digest);
+    if (!link) return undefined;
+    const removedTags: string[] = [];
+    for (const tag of await this.listTags(repo)) {
+      if ((await this.resolveTag(repo, tag))?.value === digest.value) {
+        await this.deleteTag(repo, tag);
+        removedTags.push(tag);
+      }
+    }
+    const subject = link.subject ? parseDigest(link.subject) : undefined;
+    if (subject) await this.driver.delete(storagePath({ kind: 'referrerEntry', repo, subject, digest }));
+    const revision = storagePath({ kind: 'revisionLink', repo, digest });
+    await this.driver.delete(revision.slice(0, -'/link'.length));
+    this.records.delete(`${repo}\0${digest.value}`);
+    return { tags: removedTags };
+  }
+
+  /** Removes a tag (not the manifest); false when the tag does not exist. */
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    this.tags.delete(`${repo}\0${tag}`);
+    try {
+      await this.driver.stat(storagePath({ kind: 'tagLink', repo, tag }));
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return false;
+      throw err;
+    }
+    await this.driver.delete(storagePath({ kind: 'tagDir', repo, tag }));
+    return true;
+  }
+
+  /** Tags in lexical order; [] when the repository has none. */
+  async listTags(repo: string): Promise<string[]> {
+    try {
+      const names = await this.driver.list(storagePath({ kind: 'tagsDir', repo }));
+      return names.sort();
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return [];
+      throw err;
+    }
+  }
+
+  /** Descriptors of the manifests whose subject is `subject`, in digest order. */
+  async referrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    const dir = storagePath({ kind: 'referrersDir', repo, subject });
+    let names: string[];
+    try {
+      names = (await this.driver.list(dir)).sort();
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return [];
+      throw err;
+    }
+    const out: ReferrerDescriptor[] = [];
+    for (const name of names) {
+      try {
+        out.push(JSON.parse((await this.driver.getContent(`${dir}/${name}`)).toString()) as ReferrerDescriptor);
+      } catch (err) {
+        if (!(err instanceof PathNotFoundError)) throw err;
+      }
+    }
+    return out;
+  }
+
+  private async readRevision(repo: string, digest: Digest): Promise<RevisionLink | undefined> {
+    try {
+      return JSON.parse((await this.driver.getContent(storagePath({ kind: 'revisionLink', repo, digest }))).toString()) as RevisionLink;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      if (err instanceof SyntaxError) throw new OciError('UNAVAILABLE', 'corrupt revision link in storage');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// A bounded map whose entries expire. Used for lookups that are immutable on this replica but may
+// be changed by another process sharing the storage directory (a delete there): a short TTL bounds
+// how long such a change stays unseen, while hot HEAD/GET requests skip the disk almost always.
+
+export class TtlCache<V> {
+  private readonly map = new Map<string, { value: V; expires: number }>();
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  get(key: string, now = Date.now()): V | undefined {
+    const hit = this.map.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expires <= now) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return hit.value;
+  }
+
+  set(key: string, value: V, now = Date.now()): void {
+    if (this.ttlMs <= 0) return;
+    this.map.delete(key);
+    if (this.map.size >= this.maxEntries) {
+      // Map iterates in insertion order: the first key is the oldest entry.
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
+    this.map.set(key, { value, expires: now + this.ttlMs });
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  /** Drops every key starting with `prefix` (e.g. all entries of one repository). */
+  deletePrefix(prefix: string): void {
+    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.map.delete(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
