@@ -2,7 +2,7 @@
 import { hostPort } from './common.js';
 import { proxySchemaProperties } from './proxy.js';
 import { registrySchema } from './registry.js';
-import { replicationSchema } from './replication.js';
+import { embeddedSchema, replicationSchema } from './replication.js';
 import { routingSchema } from './routing.js';
 
 export const MODES = ['active-standby', 'active-active', 'registry'] as const;
@@ -21,6 +21,7 @@ export const configSchema = {
     registry: registrySchema,
     routing: routingSchema,
     replication: replicationSchema,
+    embedded: embeddedSchema,
     redis: {
       type: 'object',
       additionalProperties: false,

@@ -1,0 +1,68 @@
+// One anti-entropy round with one peer, push direction: compare this replica's catalog, tags and
+// digests (and tombstones) with the peer's and return the tasks that repair the peer. Each
+// replica runs it towards every peer, so together they converge; the receiving side applies the
+// convergence rule, so pushing a value the peer has already superseded is harmless.
+import type { ContentFilter } from './content-filter.js';
+import { isDigest } from './manifest-references.js';
+import type { PeerClient } from './peer-client.js';
+import type { ReplicaStore } from './replica-store.js';
+import type { StampStore } from './stamp-store.js';
+import type { Task } from './work-queue.js';
+
+export interface AntiEntropyInput {
+  store: ReplicaStore;
+  peer: Pick<PeerClient, 'headManifest' | 'tags'>;
+  filter: ContentFilter;
+  stamps: Pick<StampStore, 'get' | 'tombstones'>;
+  tombstoneRetentionMs: number;
+}
+
+export interface LocalTag {
+  repo: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  time: number;
+}
+
+/** Pure: the repairs for one repository, given both sides' tag -> digest maps. */
+export function diffTags(local: readonly LocalTag[], peerTags: ReadonlyMap<string, string | undefined>): Task[] {
+  const tasks: Task[] = [];
+  for (const t of local) {
+    if (peerTags.get(t.tag) === t.digest) continue;
+    tasks.push({ op: 'put', repo: t.repo, reference: t.tag, digest: t.digest, mediaType: t.mediaType, time: t.time });
+  }
+  return tasks;
+}
+
+export async function antiEntropyRound(input: AntiEntropyInput): Promise<Task[]> {
+  const { store, peer, filter, stamps } = input;
+  const tasks: Task[] = [];
+  for (const repo of await store.repositories()) {
+    if (!filter.repository(repo)) continue;
+    const localTags = await store.tags(repo);
+    const local: LocalTag[] = [];
+    for (const [tag, digest] of localTags) {
+      if (!filter.tag(repo, tag)) continue;
+      const manifest = await store.getManifest(repo, digest);
+      if (!manifest) continue;
+      const stamp = stamps.get(repo, tag);
+      // A tag without a stamp predates replication: time 0 loses to any stamped write.
+      local.push({ repo, tag, digest, mediaType: manifest.mediaType, time: stamp?.digest === digest ? stamp.time : 0 });
+    }
+    if (local.length === 0) continue;
+    const remoteNames = new Set(await peer.tags(repo));
+    const peerTags = new Map<string, string | undefined>();
+    for (const t of local) {
+      if (!remoteNames.has(t.tag)) continue;
+      peerTags.set(t.tag, (await peer.headManifest(repo, t.tag))?.digest);
+    }
+    tasks.push(...diffTags(local, peerTags));
+  }
+  for (const tomb of stamps.tombstones(input.tombstoneRetentionMs)) {
+    if (!filter.repository(tomb.repo)) continue;
+    const present = isDigest(tomb.reference) ? await peer.headManifest(tomb.repo, tomb.reference) : (await peer.tags(tomb.repo)).includes(tomb.reference);
+    if (present) tasks.push({ op: 'delete', repo: tomb.repo, reference: tomb.reference, time: tomb.time });
+  }
+  return tasks;
+}

@@ -1,0 +1,95 @@
+// Copies one manifest with everything it references from the local store to a peer, in the order
+// that keeps the peer consistent: blobs first (skipping those it has), then child manifests, then
+// the manifest itself. A peer answers the final PUT only once it holds the manifest durably.
+import { manifestReferences } from './manifest-references.js';
+import type { PeerClient } from './peer-client.js';
+import type { ReplicaStore } from './replica-store.js';
+
+export interface CopyStats {
+  objects: number;
+  bytes: number;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+export class MissingLocallyError extends Error {
+  constructor(what: string) {
+    super(`${what} is no longer in local storage`);
+    this.name = 'MissingLocallyError';
+  }
+}
+
+export async function copyBlobToPeer(store: ReplicaStore, peer: PeerClient, repo: string, digest: string, stats: CopyStats): Promise<void> {
+  if (await peer.hasBlob(repo, digest)) return;
+  const blob = await store.openBlob(repo, digest);
+  if (!blob) throw new MissingLocallyError(`blob ${repo}@${digest}`);
+  await peer.putBlob(repo, digest, blob.size, blob.stream);
+  stats.objects += 1;
+  stats.bytes += blob.size;
+}
+
+/**
+ * Copies `repo@digest` and puts it on the peer under `reference` (a tag or the digest itself).
+ * `time` is the origin commit time carried for the convergence rule.
+ */
+export async function copyManifestToPeer(
+  store: ReplicaStore,
+  peer: PeerClient,
+  repo: string,
+  reference: string,
+  digest: string,
+  time: number,
+  stats: CopyStats,
+  depth = 0,
+): Promise<void> {
+  const manifest = await store.getManifest(repo, digest);
+  if (!manifest) throw new MissingLocallyError(`manifest ${repo}@${digest}`);
+  const refs = manifestReferences(manifest.body);
+  await eachLimited(refs.blobs, 4, (b) => copyBlobToPeer(store, peer, repo, b.digest, stats));
+  // An index nests one level in practice; the bound stops a malicious self-referencing chain.
+  if (depth < 4) {
+    await eachLimited(refs.manifests, 4, async (child) => {
+      if (await peer.headManifest(repo, child.digest)) return;
+      await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, depth + 1);
+    });
+  }
+  await peer.putManifest(repo, reference, manifest.body, manifest.mediaType, time);
+  stats.objects += 1;
+  stats.bytes += manifest.body.length;
+}
+
+/** The reverse direction, for on-demand fetches: pulls `repo@reference` with its references into the store. */
+export async function copyManifestFromPeer(
+  store: ReplicaStore,
+  peer: PeerClient,
+  repo: string,
+  reference: string,
+  verify: (body: Buffer, expected: string | undefined) => string,
+  depth = 0,
+): Promise<boolean> {
+  const manifest = await peer.getManifest(repo, reference);
+  if (!manifest) return false;
+  const digest = verify(manifest.body, reference.includes(':') ? reference : manifest.digest);
+  const refs = manifestReferences(manifest.body);
+  await eachLimited(refs.blobs, 4, async (b) => {
+    if (await store.hasBlob(repo, b.digest)) return;
+    const remote = await peer.getBlob(repo, b.digest);
+    if (!remote) throw new Error(`peer ${peer.url} lacks blob ${repo}@${b.digest}`);
+    await store.putBlob(repo, b.digest, remote.stream, remote.size);
+  });
+  if (depth < 4) {
+    for (const child of refs.manifests) {
+      if (await store.getManifest(repo, child.digest)) continue;
+      await copyManifestFromPeer(store, peer, repo, child.digest, verify, depth + 1);
+    }
+  }
+  await store.putManifest(repo, reference.includes(':') ? digest : reference, manifest.body, manifest.mediaType);
+  return true;
+}

@@ -1,0 +1,60 @@
+// Small JSON records written atomically (temp file, fsync, rename, fsync of the directory) under
+// the replica's `_replication/` directory, so replication state survives SIGKILL and power loss.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${randomBytes(6).toString('hex')}`);
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(value));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic there.
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true });
+}
+
+/** Every `*.json` record in `dir` (recursively one level of subdirectories); unreadable files are skipped. */
+export async function readJsonDir<T>(dir: string): Promise<{ path: string; value: T }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: { path: string; value: T }[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    if (name.startsWith('.tmp-')) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (!name.endsWith('.json')) continue;
+    try {
+      out.push({ path, value: JSON.parse(await readFile(path, 'utf8')) as T });
+    } catch {
+      // A record is only ever visible complete (atomic rename); an unparsable one is foreign: skip it.
+    }
+  }
+  return out;
+}

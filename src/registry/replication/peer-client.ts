@@ -1,0 +1,221 @@
+// HTTP client for a peer replica's OCI distribution API: everything replication sends or asks
+// travels through the standard API, so any OCI registry can be a replication target.
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from './replication-headers.js';
+
+export interface PeerOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  /** Id of this replica, sent in the replication header. */
+  origin: string;
+  /** A request with no bytes moving for this long fails as unavailable. */
+  idleTimeoutMs: number;
+}
+
+/** `unavailable`: connect error, timeout, 5xx (try again later). `refused`: the peer said no (4xx). */
+export class PeerError extends Error {
+  constructor(
+    readonly kind: 'unavailable' | 'refused',
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PeerError';
+  }
+}
+
+export interface PeerManifest {
+  body: Buffer;
+  mediaType: string;
+  digest?: string;
+}
+
+const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.artifact.manifest.v1+json',
+].join(', ');
+
+interface Call {
+  method: string;
+  path: string;
+  headers?: OutgoingHttpHeaders;
+  body?: Buffer | Readable;
+  /** Extra timeout override (ms of silence). */
+  idleTimeoutMs?: number;
+}
+
+export class PeerClient {
+  readonly url: string;
+  private readonly base: URL;
+  private readonly agent: HttpAgent;
+  private readonly auth?: string;
+
+  constructor(private readonly options: PeerOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.base = new URL(this.url);
+    const agentOptions = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 1000 };
+    this.agent = this.base.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    if (options.username !== undefined) this.auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Sends one request; resolves with the response (body not consumed) or rejects with PeerError('unavailable'). */
+  private send(call: Call, time?: number): Promise<IncomingMessage> {
+    const target = new URL(call.path, this.base);
+    const headers: OutgoingHttpHeaders = { [REPLICATION_HEADER]: this.options.origin, ...call.headers };
+    if (time !== undefined) headers[REPLICATION_TIME_HEADER] = String(time);
+    if (this.auth) headers.authorization = this.auth;
+    if (Buffer.isBuffer(call.body)) headers['content-length'] = call.body.length;
+    const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error) => reject(err instanceof PeerError ? err : new PeerError('unavailable', `${call.method} ${this.url}${call.path}: ${err.message}`));
+      const req = requestFn(target, { method: call.method, headers, agent: this.agent }, (res) => {
+        res.setTimeout?.(call.idleTimeoutMs ?? this.options.idleTimeoutMs);
+        resolve(res);
+      });
+      req.setTimeout(call.idleTimeoutMs ?? this.options.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${call.idleTimeoutMs ?? this.options.idleTimeoutMs} ms`)));
+      req.on('error', fail);
+      if (call.body === undefined) req.end();
+      else if (Buffer.isBuffer(call.body)) req.end(call.body);
+      else pipeline(call.body, req).catch((err: Error) => { req.destroy(err); fail(err); });
+    });
+  }
+
+  /** Sends, reads the whole (small) body, and classifies the status. */
+  private async exchange(call: Call, okStatuses: number[], time?: number): Promise<{ res: IncomingMessage; body: Buffer }> {
+    const res = await this.send(call, time);
+    const body = await readAll(res, `${call.method} ${call.path}`);
+    if (okStatuses.includes(res.statusCode ?? 0)) return { res, body };
+    throw statusError(`${call.method} ${this.url}${call.path}`, res.statusCode ?? 0, body);
+  }
+
+  async ping(): Promise<void> {
+    await this.exchange({ method: 'GET', path: '/v2/' }, [200]);
+  }
+
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    const { res } = await this.exchange({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}` }, [200, 404]);
+    return res.statusCode === 200;
+  }
+
+  /** POST then PUT with the whole blob: the upload form every registry supports. */
+  async putBlob(repo: string, digest: string, size: number, body: Readable): Promise<void> {
+    const { res } = await this.exchange({ method: 'POST', path: `/v2/${repo}/blobs/uploads/` }, [202]);
+    const location = res.headers.location;
+    if (!location) throw new PeerError('unavailable', `POST ${this.url}/v2/${repo}/blobs/uploads/: no Location`);
+    const target = new URL(location, `${this.url}/`);
+    target.searchParams.set('digest', digest);
+    await this.exchange(
+      { method: 'PUT', path: `${target.pathname}${target.search}`, headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body },
+      [201],
+    );
+  }
+
+  /** Digest and media type of a manifest, or undefined when the peer does not have it. */
+  async headManifest(repo: string, reference: string): Promise<{ digest?: string; mediaType?: string } | undefined> {
+    const { res } = await this.exchange({ method: 'HEAD', path: `/v2/${repo}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } }, [200, 404]);
+    if (res.statusCode === 404) return undefined;
+    return { digest: headerValue(res.headers['docker-content-digest']), mediaType: headerValue(res.headers['content-type']) };
+  }
+
+  async getManifest(repo: string, reference: string): Promise<PeerManifest | undefined> {
+    const { res, body } = await this.exchange({ method: 'GET', path: `/v2/${repo}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } }, [200, 404]);
+    if (res.statusCode === 404) return undefined;
+    return { body, mediaType: headerValue(res.headers['content-type']) ?? 'application/vnd.oci.image.manifest.v1+json', digest: headerValue(res.headers['docker-content-digest']) };
+  }
+
+  async putManifest(repo: string, reference: string, body: Buffer, mediaType: string, time: number): Promise<void> {
+    await this.exchange({ method: 'PUT', path: `/v2/${repo}/manifests/${reference}`, headers: { 'content-type': mediaType }, body }, [201], time);
+  }
+
+  /** Deletes a manifest or tag; a peer that never had it counts as done. */
+  async deleteManifest(repo: string, reference: string, time: number): Promise<void> {
+    await this.exchange({ method: 'DELETE', path: `/v2/${repo}/manifests/${reference}` }, [200, 202, 204, 404], time);
+  }
+
+  /** The blob as a stream (the caller verifies the digest), or undefined on 404. */
+  async getBlob(repo: string, digest: string): Promise<{ stream: IncomingMessage; size?: number } | undefined> {
+    const res = await this.send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}` });
+    if (res.statusCode === 200) {
+      const len = res.headers['content-length'];
+      return { stream: res, size: len === undefined ? undefined : Number(len) };
+    }
+    const body = await readAll(res, 'GET blob');
+    if (res.statusCode === 404) return undefined;
+    throw statusError(`GET ${this.url}/v2/${repo}/blobs/${digest}`, res.statusCode ?? 0, body);
+  }
+
+  async catalog(): Promise<string[]> {
+    return this.paginate('/v2/_catalog?n=1000', 'repositories');
+  }
+
+  /** Tags of a repository; a repository the peer does not know has none. */
+  async tags(repo: string): Promise<string[]> {
+    try {
+      return await this.paginate(`/v2/${repo}/tags/list?n=1000`, 'tags');
+    } catch (err) {
+      if (err instanceof PeerError && err.status === 404) return [];
+      throw err;
+    }
+  }
+
+  private async paginate(first: string, field: string): Promise<string[]> {
+    const out: string[] = [];
+    let path: string | undefined = first;
+    for (let pages = 0; path !== undefined && pages < 10_000; pages++) {
+      const { res, body }: { res: IncomingMessage; body: Buffer } = await this.exchange({ method: 'GET', path }, [200]);
+      const doc = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      const items = doc[field];
+      if (Array.isArray(items)) for (const item of items) if (typeof item === 'string') out.push(item);
+      path = nextLink(headerValue(res.headers.link));
+    }
+    return out;
+  }
+}
+
+/** `<...>; rel="next"` -> the path and query to request next. */
+export function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+  if (!match) return undefined;
+  const url = new URL(match[1], 'http://peer.invalid');
+  return `${url.pathname}${url.search}`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function statusError(what: string, status: number, body: Buffer): PeerError {
+  const text = body.toString('utf8').slice(0, 300);
+  // 408/429 and 5xx are temporary: the peer exists but cannot take it now.
+  const kind = status >= 500 || status === 408 || status === 429 ? 'unavailable' : 'refused';
+  return new PeerError(kind, `${what}: HTTP ${status} ${text}`, status);
+}
+
+const MAX_SMALL_BODY = 8 * 1024 * 1024;
+
+function readAll(res: IncomingMessage, what: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_SMALL_BODY) res.destroy(new Error('response too large'));
+      else chunks.push(chunk);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', (err) => reject(new PeerError('unavailable', `${what}: ${err.message}`)));
+    res.on('timeout', () => res.destroy(new Error('response stalled')));
+  });
+}

@@ -1,0 +1,32 @@
+// What replication needs from the local registry storage, declared by the consumer (zot style):
+// the registry adapts its image store to this, and tests can run replication against any
+// implementation of it.
+import type { Readable } from 'node:stream';
+
+export interface StoredManifest {
+  body: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export interface ReplicaStore {
+  /** Repositories, sorted. */
+  repositories(): Promise<string[]>;
+  /** Tags of a repository with the digest each points at. */
+  tags(repo: string): Promise<Map<string, string>>;
+  /** A manifest by tag or digest, or undefined. */
+  getManifest(repo: string, reference: string): Promise<StoredManifest | undefined>;
+  /** True when the repository may serve the blob. */
+  hasBlob(repo: string, digest: string): Promise<boolean>;
+  /** The blob's bytes; undefined when missing. */
+  openBlob(repo: string, digest: string): Promise<{ stream: Readable; size: number } | undefined>;
+  /**
+   * Streams a blob in, verifies `digest` (and `size` when given) and commits it atomically;
+   * rejects and keeps nothing on a mismatch.
+   */
+  putBlob(repo: string, digest: string, stream: Readable, size?: number): Promise<void>;
+  /** Stores a manifest (its references must be present) and points `reference` at it when it is a tag. */
+  putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string>;
+  /** Deletes a tag, or a manifest by digest (with the tags that point at it). No error when absent. */
+  deleteManifest(repo: string, reference: string): Promise<void>;
+}

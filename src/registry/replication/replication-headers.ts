@@ -1,0 +1,26 @@
+// Headers that mark replication traffic between replicas.
+//
+// A request carrying REPLICATION_HEADER was sent by a peer's replicator: the receiving replica
+// stores it but never replicates it onwards (so mutual replication cannot loop) and never
+// answers it with an on-demand fetch from its own peers (so two replicas lacking an object
+// cannot ask each other forever). REPLICATION_TIME_HEADER carries the origin's commit time, the
+// input of the convergence rule in tag-resolution.ts.
+import type { IncomingHttpHeaders } from 'node:http';
+
+export const REPLICATION_HEADER = 'x-ha-proxy-replication';
+export const REPLICATION_TIME_HEADER = 'x-ha-proxy-replication-time';
+
+export interface ReplicationMark {
+  /** Id of the replica that sent the request. */
+  origin: string;
+  /** Origin commit time (ms since epoch), when the request carried one. */
+  time?: number;
+}
+
+export function replicationMark(headers: IncomingHttpHeaders): ReplicationMark | undefined {
+  const origin = headers[REPLICATION_HEADER];
+  if (typeof origin !== 'string' || origin === '') return undefined;
+  const rawTime = headers[REPLICATION_TIME_HEADER];
+  const time = typeof rawTime === 'string' && /^[0-9]{1,16}$/.test(rawTime) ? Number(rawTime) : undefined;
+  return { origin, time };
+}

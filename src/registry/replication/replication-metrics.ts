@@ -1,0 +1,70 @@
+// Replication metrics (zot#2868 asks for exactly these). Peer URLs are the only label: their
+// number is bounded by the config, unlike repository names.
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface PeerSnapshot {
+  peer: string;
+  depth: number;
+  oldestEnqueuedAt?: number;
+  lastSuccessAt?: number;
+}
+
+export class ReplicationMetrics {
+  readonly objects: Counter<'peer'>;
+  readonly bytes: Counter<'peer'>;
+  readonly failures: Counter<'peer' | 'kind'>;
+  readonly ackDropped: Counter<'peer'>;
+  readonly onDemand: Counter<'kind' | 'result'>;
+
+  constructor(registry: Registry, snapshot: () => PeerSnapshot[], prefix = 'haproxy_') {
+    const registers = [registry];
+    new Gauge({
+      name: `${prefix}replication_lag_seconds`,
+      help: 'Age of the oldest change not yet on the peer (0 when it is up to date)',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        const now = Date.now();
+        for (const s of snapshot()) this.set({ peer: s.peer }, s.oldestEnqueuedAt === undefined ? 0 : (now - s.oldestEnqueuedAt) / 1000);
+      },
+    });
+    new Gauge({
+      name: `${prefix}replication_queue_depth`,
+      help: 'Replication tasks waiting for the peer',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        for (const s of snapshot()) this.set({ peer: s.peer }, s.depth);
+      },
+    });
+    new Gauge({
+      name: `${prefix}replication_last_success_timestamp_seconds`,
+      help: 'When the last copy to, or anti-entropy round with, the peer succeeded (unix seconds)',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        for (const s of snapshot()) if (s.lastSuccessAt !== undefined) this.set({ peer: s.peer }, s.lastSuccessAt / 1000);
+      },
+    });
+    this.objects = new Counter({ name: `${prefix}replication_objects_total`, help: 'Blobs and manifests copied to the peer', labelNames: ['peer'], registers });
+    this.bytes = new Counter({ name: `${prefix}replication_bytes_total`, help: 'Bytes of blobs and manifests copied to the peer', labelNames: ['peer'], registers });
+    this.failures = new Counter({
+      name: `${prefix}replication_failures_total`,
+      help: 'Failed replication attempts (kind: unavailable, refused, local, anti_entropy)',
+      labelNames: ['peer', 'kind'],
+      registers,
+    });
+    this.ackDropped = new Counter({
+      name: `${prefix}replication_ack_dropped_total`,
+      help: 'Pushes acknowledged without this peer because it did not answer in time (repaired later)',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.onDemand = new Counter({
+      name: `${prefix}replication_on_demand_fetches_total`,
+      help: 'Manifests and blobs fetched from a peer because a client asked for them',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,373 @@
+// Push-on-commit replication with a write concern, a durable retry queue, anti-entropy and
+// on-demand fetches. The registry calls the hook methods; everything it needs from storage goes
+// through ReplicaStore; peers are reached through their OCI API only.
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Config } from '../../config/types.js';
+import { OciError } from '../../errors/oci-codes.js';
+import type { Logger } from '../../observability/logger.js';
+import { antiEntropyRound } from './anti-entropy.js';
+import { backoffDelay } from './backoff.js';
+import { compileContentFilter, type ContentFilter } from './content-filter.js';
+import { copyManifestFromPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
+import { isDigest } from './manifest-references.js';
+import { PeerClient, PeerError } from './peer-client.js';
+import type { PeerState } from './peer-state.js';
+import type { ReplicaStore } from './replica-store.js';
+import { replicationMark } from './replication-headers.js';
+import { ReplicationMetrics } from './replication-metrics.js';
+import { KeyedMutex, SingleFlight } from './single-flight.js';
+import { StampStore } from './stamp-store.js';
+import { incomingWins } from './tag-resolution.js';
+import { decideAck, type PeerOutcome } from './write-concern.js';
+import { WorkQueue, type QueuedTask, type Task } from './work-queue.js';
+
+export type ReplicationConfig = Config['replication'];
+
+export interface ReplicatorOptions {
+  config: ReplicationConfig;
+  store: ReplicaStore;
+  /** `<storage>/_replication`. */
+  stateDir: string;
+  /** This replica's id, sent to peers (e.g. its listen address). */
+  origin: string;
+  logger: Logger;
+  metrics: Registry;
+  metricsPrefix?: string;
+}
+
+export interface CommitEvent {
+  repo: string;
+  reference: string;
+  digest: string;
+  mediaType: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface DeleteEvent {
+  repo: string;
+  reference: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** How long a task copied synchronously is kept away from the background queue. */
+const SYNC_HOLD_MS = 10 * 60 * 1000;
+const PUMP_INTERVAL_MS = 100;
+
+export class Replicator {
+  readonly peers: PeerState[];
+  private readonly queue: WorkQueue;
+  private readonly stamps: StampStore;
+  private readonly filter: ContentFilter;
+  private readonly metrics: ReplicationMetrics;
+  private readonly tagLock = new KeyedMutex();
+  private readonly fetches = new SingleFlight<boolean>();
+  private pumpTimer?: NodeJS.Timeout;
+  private entropyTimer?: NodeJS.Timeout;
+  private entropyRunning = false;
+  private stopped = false;
+
+  constructor(private readonly options: ReplicatorOptions) {
+    const { config } = options;
+    this.queue = new WorkQueue(join(options.stateDir, 'queue'));
+    this.stamps = new StampStore(join(options.stateDir, 'stamps'));
+    this.filter = compileContentFilter(config.content);
+    this.peers = config.peers.map((p) => ({
+      id: p.url.replace(/\/+$/, ''),
+      client: new PeerClient({ url: p.url, username: p.username, password: p.password, origin: options.origin, idleTimeoutMs: config.ackTimeoutMs }),
+      down: false,
+      probeFailures: 0,
+      nextProbeAt: 0,
+      busy: new Set(),
+    }));
+    this.metrics = new ReplicationMetrics(
+      options.metrics,
+      () => this.peers.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt })),
+      options.metricsPrefix,
+    );
+  }
+
+  get enabled(): boolean {
+    return this.peers.length > 0;
+  }
+
+  async start(): Promise<void> {
+    await this.stamps.load(this.options.config.tombstoneRetentionMs);
+    await this.queue.load(this.peers.map((p) => p.id));
+    if (!this.enabled) return;
+    this.pumpTimer = setInterval(() => this.pump(), PUMP_INTERVAL_MS);
+    this.pumpTimer.unref();
+    const interval = this.options.config.pollIntervalMs;
+    if (interval > 0) {
+      // A first round soon after start-up: a replica that was down catches up at once.
+      const first = setTimeout(() => void this.runAntiEntropy(), Math.min(1000, interval));
+      first.unref();
+      this.entropyTimer = setInterval(() => void this.runAntiEntropy(), interval);
+      this.entropyTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pumpTimer);
+    clearInterval(this.entropyTimer);
+    await this.queue.flush();
+    for (const p of this.peers) p.client.close();
+  }
+
+  // ---- hooks called by the registry ----
+
+  /** Awaited before the manifest PUT is answered; throws OciError when the write concern fails. */
+  async afterManifestCommit(event: CommitEvent): Promise<void> {
+    const mark = replicationMark(event.headers);
+    const isTag = !isDigest(event.reference);
+    if (mark) {
+      if (isTag) await this.applyReplicatedTag(event.repo, event.reference, { time: mark.time ?? 0, digest: event.digest });
+      return;
+    }
+    let time = Date.now();
+    if (isTag) {
+      await this.tagLock.run(`${event.repo}\n${event.reference}`, async () => {
+        time = this.stamps.nextTime(event.repo, event.reference);
+        await this.stamps.set({ repo: event.repo, reference: event.reference, digest: event.digest, time });
+        await this.enforceTag(event.repo, event.reference, event.digest);
+      });
+    }
+    if (!this.enabled || !this.filter.repository(event.repo) || (isTag && !this.filter.tag(event.repo, event.reference))) return;
+    const task: Task = { op: 'put', repo: event.repo, reference: event.reference, digest: event.digest, mediaType: event.mediaType, time };
+    const mode = this.options.config.ack;
+    const hold = mode === 'one' ? 0 : SYNC_HOLD_MS;
+    const queued = await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task, Date.now(), hold)));
+    if (mode === 'one') return;
+    const outcomes = await Promise.all(this.peers.map((p, i) => this.runForAck(p, queued[i])));
+    const decision = decideAck(mode, outcomes);
+    if (!decision.ok) throw new OciError(decision.code, decision.message);
+  }
+
+  async afterDelete(event: DeleteEvent): Promise<void> {
+    const mark = replicationMark(event.headers);
+    const time = mark ? (mark.time ?? Date.now()) : this.stamps.nextTime(event.repo, event.reference);
+    await this.tagLock.run(`${event.repo}\n${event.reference}`, () => this.stamps.set({ repo: event.repo, reference: event.reference, time }));
+    if (mark || !this.enabled || !this.filter.repository(event.repo)) return;
+    const task: Task = { op: 'delete', repo: event.repo, reference: event.reference, time };
+    await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task)));
+    this.pump();
+  }
+
+  /** A manifest the client asked for is missing: true when it was fetched from a peer and is now stored. */
+  async fetchManifest(repo: string, reference: string, headers: IncomingHttpHeaders): Promise<boolean> {
+    if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
+    return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
+      for (const peer of this.upPeersFirst()) {
+        try {
+          const found = await copyManifestFromPeer(this.options.store, peer.client, repo, reference, verifyDigest);
+          this.metrics.onDemand.inc({ kind: 'manifest', result: found ? 'fetched' : 'absent' });
+          if (found) return true;
+        } catch (err) {
+          this.metrics.onDemand.inc({ kind: 'manifest', result: 'error' });
+          this.options.logger.warn({ err, peer: peer.id, repo, reference }, 'on-demand manifest fetch failed');
+        }
+      }
+      return false;
+    });
+  }
+
+  async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders): Promise<boolean> {
+    if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
+    return this.fetches.run(`b\n${repo}\n${digest}`, async () => {
+      for (const peer of this.upPeersFirst()) {
+        try {
+          const remote = await peer.client.getBlob(repo, digest);
+          if (!remote) {
+            this.metrics.onDemand.inc({ kind: 'blob', result: 'absent' });
+            continue;
+          }
+          // The store verifies the digest while the bytes stream in and keeps nothing on a mismatch.
+          await this.options.store.putBlob(repo, digest, remote.stream, remote.size);
+          this.metrics.onDemand.inc({ kind: 'blob', result: 'fetched' });
+          return true;
+        } catch (err) {
+          this.metrics.onDemand.inc({ kind: 'blob', result: 'error' });
+          this.options.logger.warn({ err, peer: peer.id, repo, digest }, 'on-demand blob fetch failed');
+        }
+      }
+      return false;
+    });
+  }
+
+  /** Status for the admin listener. */
+  status(): unknown {
+    return this.peers.map((p) => ({
+      peer: p.id,
+      down: p.down,
+      queueDepth: this.queue.depth(p.id),
+      oldestPendingMs: (() => {
+        const t = this.queue.oldestEnqueuedAt(p.id);
+        return t === undefined ? 0 : Date.now() - t;
+      })(),
+      lastSuccessAt: p.lastSuccessAt === undefined ? null : new Date(p.lastSuccessAt).toISOString(),
+    }));
+  }
+
+  // ---- convergence ----
+
+  /** A tag copy from a peer: keep it only if it wins by the rule; otherwise restore the winner. */
+  private async applyReplicatedTag(repo: string, tag: string, incoming: { time: number; digest: string }): Promise<void> {
+    await this.tagLock.run(`${repo}\n${tag}`, async () => {
+      const current = this.stamps.get(repo, tag);
+      if (incomingWins(current, incoming)) {
+        await this.stamps.set({ repo, reference: tag, ...incoming });
+        await this.enforceTag(repo, tag, incoming.digest);
+        return;
+      }
+      this.options.logger.info({ repo, tag, kept: current?.digest ?? 'deleted', refused: incoming.digest }, 'replicated tag lost to a newer write');
+      await this.enforceTag(repo, tag, current?.digest);
+    });
+  }
+
+  /** Makes the stored tag point at `digest` (or not exist), whatever order the writes hit storage in. */
+  private async enforceTag(repo: string, tag: string, digest: string | undefined): Promise<void> {
+    const { store } = this.options;
+    const now = await store.getManifest(repo, tag);
+    if (digest === undefined) {
+      if (now) await store.deleteManifest(repo, tag);
+      return;
+    }
+    if (now?.digest === digest) return;
+    const winner = await store.getManifest(repo, digest);
+    if (winner) await store.putManifest(repo, tag, winner.body, winner.mediaType);
+  }
+
+  // ---- copying ----
+
+  private async runForAck(peer: PeerState, queued: QueuedTask): Promise<PeerOutcome> {
+    if (peer.down) {
+      this.dropFromAck(peer, 'peer is down');
+      this.queue.retryLater(queued, 0);
+      return { peer: peer.id, result: 'unavailable', reason: 'peer is down' };
+    }
+    const result = await this.execute(peer, queued);
+    if (result.result === 'unavailable') this.dropFromAck(peer, result.reason);
+    return result;
+  }
+
+  private dropFromAck(peer: PeerState, reason: string): void {
+    this.metrics.ackDropped.inc({ peer: peer.id });
+    this.options.logger.warn({ peer: peer.id, reason }, 'peer dropped from the ack set; anti-entropy and the queue will repair it');
+  }
+
+  /** Runs one queued task against its peer, completing it or scheduling a retry. */
+  private async execute(peer: PeerState, queued: QueuedTask): Promise<PeerOutcome> {
+    peer.busy.add(queued);
+    const stats: CopyStats = { objects: 0, bytes: 0 };
+    try {
+      const { task } = queued;
+      if (task.op === 'put') await copyManifestToPeer(this.options.store, peer.client, task.repo, task.reference, task.digest, task.time, stats);
+      else await peer.client.deleteManifest(task.repo, task.reference, task.time);
+      await this.queue.complete(queued);
+      this.markUp(peer);
+      return { peer: peer.id, result: 'stored' };
+    } catch (err) {
+      if (err instanceof MissingLocallyError) {
+        // Deleted or replaced locally since: a newer task (or tombstone) carries the truth now.
+        await this.queue.complete(queued);
+        return { peer: peer.id, result: 'stored' };
+      }
+      const kind = err instanceof PeerError ? err.kind : 'local';
+      const reason = (err as Error).message;
+      this.metrics.failures.inc({ peer: peer.id, kind });
+      const retry = this.options.config.retry;
+      this.queue.retryLater(queued, backoffDelay(queued.attempts + 1, retry));
+      if (kind === 'unavailable') this.markDown(peer);
+      this.options.logger.warn({ peer: peer.id, repo: queued.task.repo, reference: queued.task.reference, attempts: queued.attempts, err: reason }, 'replication attempt failed');
+      return kind === 'refused' ? { peer: peer.id, result: 'refused', reason } : { peer: peer.id, result: 'unavailable', reason };
+    } finally {
+      peer.busy.delete(queued);
+      this.metrics.objects.inc({ peer: peer.id }, stats.objects);
+      this.metrics.bytes.inc({ peer: peer.id }, stats.bytes);
+    }
+  }
+
+  private markUp(peer: PeerState): void {
+    if (peer.down) this.options.logger.info({ peer: peer.id }, 'replication peer is back');
+    peer.down = false;
+    peer.probeFailures = 0;
+    peer.lastSuccessAt = Date.now();
+  }
+
+  private markDown(peer: PeerState): void {
+    if (!peer.down) this.options.logger.warn({ peer: peer.id }, 'replication peer is down');
+    peer.down = true;
+    peer.nextProbeAt = Date.now() + backoffDelay(peer.probeFailures + 1, this.options.config.retry);
+  }
+
+  /** Background: copies due tasks, and probes peers that are down. */
+  private pump(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const peer of this.peers) {
+      if (peer.down) {
+        if (now >= peer.nextProbeAt && peer.busy.size === 0) void this.probe(peer);
+        continue;
+      }
+      const free = this.options.config.concurrency - peer.busy.size;
+      if (free <= 0) continue;
+      for (const queued of this.queue.due(peer.id, now, free, peer.busy)) void this.execute(peer, queued);
+    }
+  }
+
+  private async probe(peer: PeerState): Promise<void> {
+    peer.nextProbeAt = Number.POSITIVE_INFINITY;
+    try {
+      await peer.client.ping();
+      this.markUp(peer);
+    } catch {
+      peer.probeFailures += 1;
+      peer.nextProbeAt = Date.now() + backoffDelay(peer.probeFailures, this.options.config.retry);
+    }
+  }
+
+  private upPeersFirst(): PeerState[] {
+    return [...this.peers].sort((a, b) => Number(a.down) - Number(b.down));
+  }
+
+  /** One anti-entropy round with every peer that answers; enqueues what each lacks. */
+  async runAntiEntropy(): Promise<void> {
+    if (this.entropyRunning || this.stopped) return;
+    this.entropyRunning = true;
+    try {
+      for (const peer of this.peers) {
+        if (peer.down) continue;
+        try {
+          const tasks = await antiEntropyRound({
+            store: this.options.store,
+            peer: peer.client,
+            filter: this.filter,
+            stamps: this.stamps,
+            tombstoneRetentionMs: this.options.config.tombstoneRetentionMs,
+          });
+          for (const task of tasks) await this.queue.enqueue(peer.id, task);
+          if (tasks.length > 0) this.options.logger.info({ peer: peer.id, repairs: tasks.length }, 'anti-entropy queued repairs');
+          peer.lastSuccessAt = Date.now();
+        } catch (err) {
+          this.metrics.failures.inc({ peer: peer.id, kind: 'anti_entropy' });
+          if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
+          this.options.logger.warn({ peer: peer.id, err: (err as Error).message }, 'anti-entropy round failed');
+        }
+      }
+    } finally {
+      this.entropyRunning = false;
+    }
+  }
+}
+
+/** Checks fetched manifest bytes against the digest they were asked by (or announced with). */
+export function verifyDigest(body: Buffer, expected: string | undefined): string {
+  const algorithm = expected?.split(':')[0] ?? 'sha256';
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') throw new Error(`unsupported digest algorithm ${algorithm}`);
+  const actual = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+  if (expected !== undefined && actual !== expected) throw new Error(`digest mismatch: expected ${expected}, got ${actual}`);
+  return actual;
+}

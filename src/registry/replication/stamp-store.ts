@@ -1,0 +1,53 @@
+// Per-(repository, reference) stamps: the origin time and digest of the last write of a tag, or
+// a tombstone (no digest) for a delete. They are the memory the convergence rule
+// (tag-resolution.ts) needs, kept durably under `_replication/stamps/`.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { readJsonDir, removeFile, writeJsonAtomic } from './durable-files.js';
+import type { Stamp } from './tag-resolution.js';
+
+export interface StampRecord extends Stamp {
+  repo: string;
+  reference: string;
+}
+
+const keyOf = (repo: string, reference: string) => createHash('sha256').update(`${repo}\n${reference}`).digest('hex').slice(0, 40);
+
+export class StampStore {
+  private readonly stamps = new Map<string, StampRecord>();
+
+  constructor(private readonly dir: string) {}
+
+  /** Loads all stamps, dropping tombstones older than `retentionMs`. */
+  async load(retentionMs: number, now = Date.now()): Promise<void> {
+    for (const { path, value } of await readJsonDir<StampRecord>(this.dir)) {
+      if (typeof value.repo !== 'string' || typeof value.reference !== 'string' || typeof value.time !== 'number') continue;
+      if (value.digest === undefined && now - value.time > retentionMs) {
+        await removeFile(path);
+        continue;
+      }
+      this.stamps.set(keyOf(value.repo, value.reference), value);
+    }
+  }
+
+  get(repo: string, reference: string): StampRecord | undefined {
+    return this.stamps.get(keyOf(repo, reference));
+  }
+
+  async set(record: StampRecord): Promise<void> {
+    const key = keyOf(record.repo, record.reference);
+    this.stamps.set(key, record);
+    await writeJsonAtomic(join(this.dir, `${key}.json`), record);
+  }
+
+  /** Live tombstones (deletes peers must learn of). */
+  tombstones(retentionMs: number, now = Date.now()): StampRecord[] {
+    return [...this.stamps.values()].filter((s) => s.digest === undefined && now - s.time <= retentionMs);
+  }
+
+  /** A time for a new local write: now, but never at or before the last stamp of the same key. */
+  nextTime(repo: string, reference: string, now = Date.now()): number {
+    const last = this.get(repo, reference)?.time;
+    return last !== undefined && last >= now ? last + 1 : now;
+  }
+}

@@ -1,0 +1,24 @@
+// The rule that makes concurrent writes converge on every replica.
+//
+// Every tag write and every delete carries the wall-clock time (ms) at which the replica that
+// took it from a client committed it; replicated copies carry that original time unchanged.
+// The write with the later time wins; equal times are broken by the greater digest (plain string
+// order), and a delete beats a put at the same time. Each replica applies the rule to what it
+// receives, so all replicas end with the same winner whatever order the copies arrive in.
+
+export interface Stamp {
+  /** ms since the epoch at the origin replica. */
+  time: number;
+  /** Digest the tag points at; undefined for a delete (tombstone). */
+  digest?: string;
+}
+
+/** True when `incoming` must replace `current` (undefined current: nothing known, incoming wins). */
+export function incomingWins(current: Stamp | undefined, incoming: Stamp): boolean {
+  if (current === undefined) return true;
+  if (incoming.time !== current.time) return incoming.time > current.time;
+  if (incoming.digest === current.digest) return false;
+  if (incoming.digest === undefined) return true;
+  if (current.digest === undefined) return false;
+  return incoming.digest > current.digest;
+}

@@ -1,0 +1,134 @@
+// The durable replication queue: one file per (peer, repository, reference) under
+// `_replication/queue/`, written before the copy starts and removed when the peer has it, so a
+// replica that restarts resumes every copy it owed. A newer task for the same key replaces the
+// older one (only the latest state of a tag matters).
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { readJsonDir, removeFile, writeJsonAtomic } from './durable-files.js';
+
+export type Task =
+  | { op: 'put'; repo: string; reference: string; digest: string; mediaType: string; time: number }
+  | { op: 'delete'; repo: string; reference: string; time: number };
+
+export interface QueuedTask {
+  peer: string;
+  task: Task;
+  enqueuedAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  /** In-memory generation: a completion only removes the task it ran, never a newer replacement. */
+  version: number;
+}
+
+const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export class WorkQueue {
+  private readonly tasks = new Map<string, Map<string, QueuedTask>>();
+  /** Serialises file operations per key so a removal never deletes a newer task's file. */
+  private readonly fileOps = new Map<string, Promise<void>>();
+  private version = 0;
+
+  constructor(private readonly dir: string) {}
+
+  private peerDir(peer: string): string {
+    return join(this.dir, hash(peer).slice(0, 16));
+  }
+
+  private key(task: Task): string {
+    return hash(`${task.repo}\n${task.reference}`).slice(0, 40);
+  }
+
+  private fileFor(peer: string, key: string): string {
+    return join(this.peerDir(peer), `${key}.json`);
+  }
+
+  private serial(file: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.fileOps.get(file) ?? Promise.resolve()).then(op, op);
+    this.fileOps.set(file, next);
+    void next.finally(() => { if (this.fileOps.get(file) === next) this.fileOps.delete(file); });
+    return next;
+  }
+
+  /** Loads the queued tasks of the configured peers (tasks for peers no longer configured are dropped). */
+  async load(peers: readonly string[]): Promise<void> {
+    for (const peer of peers) {
+      const map = this.peerTasks(peer);
+      for (const { value } of await readJsonDir<{ peer: string; task: Task; enqueuedAt: number }>(this.peerDir(peer))) {
+        if (value.peer !== peer || !value.task) continue;
+        map.set(this.key(value.task), { peer, task: value.task, enqueuedAt: value.enqueuedAt, attempts: 0, nextAttemptAt: 0, version: ++this.version });
+      }
+    }
+  }
+
+  private peerTasks(peer: string): Map<string, QueuedTask> {
+    let map = this.tasks.get(peer);
+    if (!map) {
+      map = new Map();
+      this.tasks.set(peer, map);
+    }
+    return map;
+  }
+
+  /**
+   * Durably records the task (replacing any older task for the same key) before returning it.
+   * `holdMs` keeps the background runner off it while the caller copies it synchronously.
+   */
+  async enqueue(peer: string, task: Task, now = Date.now(), holdMs = 0): Promise<QueuedTask> {
+    const key = this.key(task);
+    const map = this.peerTasks(peer);
+    const previous = map.get(key);
+    const queued: QueuedTask = { peer, task, enqueuedAt: previous?.enqueuedAt ?? now, attempts: 0, nextAttemptAt: now + holdMs, version: ++this.version };
+    map.set(key, queued);
+    const file = this.fileFor(peer, key);
+    await this.serial(file, () => writeJsonAtomic(file, { peer, task, enqueuedAt: queued.enqueuedAt }));
+    return queued;
+  }
+
+  /** Removes the task if it is still the current one for its key. */
+  async complete(queued: QueuedTask): Promise<void> {
+    const key = this.key(queued.task);
+    const map = this.peerTasks(queued.peer);
+    if (map.get(key)?.version !== queued.version) return;
+    map.delete(key);
+    const file = this.fileFor(queued.peer, key);
+    await this.serial(file, async () => {
+      if (!map.has(key)) await removeFile(file);
+    });
+  }
+
+  /** True when `queued` is still the latest task for its key. */
+  isCurrent(queued: QueuedTask): boolean {
+    return this.peerTasks(queued.peer).get(this.key(queued.task))?.version === queued.version;
+  }
+
+  retryLater(queued: QueuedTask, delayMs: number, now = Date.now()): void {
+    queued.attempts += 1;
+    queued.nextAttemptAt = now + delayMs;
+  }
+
+  /** Tasks due for `peer`, oldest first, skipping keys in `busy`. */
+  due(peer: string, now: number, limit: number, busy: ReadonlySet<QueuedTask>): QueuedTask[] {
+    const out: QueuedTask[] = [];
+    for (const queued of this.peerTasks(peer).values()) {
+      if (out.length >= limit) break;
+      if (queued.nextAttemptAt <= now && !busy.has(queued)) out.push(queued);
+    }
+    return out;
+  }
+
+  depth(peer: string): number {
+    return this.peerTasks(peer).size;
+  }
+
+  /** Enqueue time of the oldest task still owed to `peer`, or undefined when nothing is owed. */
+  oldestEnqueuedAt(peer: string): number | undefined {
+    let oldest: number | undefined;
+    for (const queued of this.peerTasks(peer).values()) if (oldest === undefined || queued.enqueuedAt < oldest) oldest = queued.enqueuedAt;
+    return oldest;
+  }
+
+  /** Waits for pending file operations (for an orderly stop). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.fileOps.values()]);
+  }
+}
