@@ -14,7 +14,9 @@
 // - onMissingManifest(repo, reference) / onMissingBlob(repo, digest): called when a GET/HEAD
 //   finds nothing locally. Resolve true after storing the content into the ImageStore (e.g.
 //   fetched from a peer); the handler then reads it again locally. Resolve false to answer 404.
-//   Merge identical concurrent calls on your side.
+//   Merge identical concurrent calls on your side. Pass the request headers (third argument):
+//   a request from a peer's replicator must not trigger a fetch back from that peer (two replicas
+//   lacking the same object would otherwise ask each other in a circle).
 // - handleRequest(req, res): called for every request outside /v2/ before the 404, so replication
 //   can serve its own peer endpoints on the registry port. Resolve true when it answered.
 //
@@ -66,8 +68,8 @@ export interface RegistryHooks {
   afterBlobCommit(event: BlobCommitEvent): Promise<void>;
   afterManifestCommit(event: ManifestCommitEvent): Promise<void>;
   afterDelete(event: DeleteEvent): Promise<void>;
-  onMissingManifest(repo: string, reference: ManifestReference): Promise<boolean>;
-  onMissingBlob(repo: string, digest: Digest): Promise<boolean>;
+  onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
+  onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders): Promise<boolean>;
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;

@@ -48,7 +48,10 @@ export interface CommitEvent {
 
 export interface DeleteEvent {
   repo: string;
+  /** A tag, or a digest (the manifest, with the tags that pointed at it). */
   reference: string;
+  /** Tags removed with a manifest deleted by digest. */
+  tags?: string[];
   headers: IncomingHttpHeaders;
 }
 
@@ -149,7 +152,9 @@ export class Replicator {
   async afterDelete(event: DeleteEvent): Promise<void> {
     const mark = replicationMark(event.headers);
     const time = mark ? (mark.time ?? Date.now()) : this.stamps.nextTime(event.repo, event.reference);
-    await this.tagLock.run(`${event.repo}\n${event.reference}`, () => this.stamps.set({ repo: event.repo, reference: event.reference, time }));
+    for (const reference of [event.reference, ...(event.tags ?? [])]) {
+      await this.tagLock.run(`${event.repo}\n${reference}`, () => this.stamps.set({ repo: event.repo, reference, time }));
+    }
     if (mark || !this.enabled || !this.filter.repository(event.repo)) return;
     const task: Task = { op: 'delete', repo: event.repo, reference: event.reference, time };
     await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task)));

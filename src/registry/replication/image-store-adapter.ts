@@ -1,0 +1,89 @@
+// ReplicaStore over the registry's ImageStore. Writes go straight to the store, not through the
+// HTTP handlers, so they never fire the registry hooks (replication does not replicate its own
+// repairs and fetches).
+import type { Readable } from 'node:stream';
+import { parseDigest, digestOf, type Digest } from '../storage/digest.js';
+import type { ImageStore } from '../storage/image-store.js';
+import type { ReferrerDescriptor } from '../storage/manifest-store.js';
+import { isDigest } from './manifest-references.js';
+import type { ReplicaStore, StoredManifest } from './replica-store.js';
+
+function digestOrThrow(value: string): Digest {
+  const digest = parseDigest(value);
+  if (!digest) throw new Error(`unsupported digest ${value}`);
+  return digest;
+}
+
+/** The `subject` descriptor entry a manifest lists under, as the registry's PUT handler records it. */
+function referrerOf(body: Buffer, digest: Digest, mediaType: string): { subject: Digest; descriptor: ReferrerDescriptor } | undefined {
+  let doc: { subject?: { digest?: unknown }; artifactType?: unknown; config?: { mediaType?: unknown }; annotations?: unknown };
+  try {
+    doc = JSON.parse(body.toString('utf8')) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  const subject = typeof doc.subject?.digest === 'string' ? parseDigest(doc.subject.digest) : undefined;
+  if (!subject) return undefined;
+  const descriptor: ReferrerDescriptor = { mediaType, digest: digest.value, size: body.length };
+  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : typeof doc.config?.mediaType === 'string' ? doc.config.mediaType : undefined;
+  if (artifactType) descriptor.artifactType = artifactType;
+  if (doc.annotations && typeof doc.annotations === 'object') descriptor.annotations = doc.annotations as Record<string, string>;
+  return { subject, descriptor };
+}
+
+export class ImageStoreAdapter implements ReplicaStore {
+  constructor(private readonly store: ImageStore) {}
+
+  repositories(): Promise<string[]> {
+    return this.store.catalog();
+  }
+
+  async tags(repo: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const tag of await this.store.manifests.listTags(repo)) {
+      const digest = await this.store.manifests.resolveTag(repo, tag);
+      if (digest) out.set(tag, digest.value);
+    }
+    return out;
+  }
+
+  async getManifest(repo: string, reference: string): Promise<StoredManifest | undefined> {
+    const digest = isDigest(reference) ? parseDigest(reference) : await this.store.manifests.resolveTag(repo, reference);
+    if (!digest) return undefined;
+    const record = await this.store.manifests.get(repo, digest);
+    return record ? { body: record.bytes, mediaType: record.mediaType, digest: record.digest.value } : undefined;
+  }
+
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    const parsed = parseDigest(digest);
+    return parsed !== undefined && (await this.store.blobs.stat(repo, parsed)) !== undefined;
+  }
+
+  async openBlob(repo: string, digest: string): Promise<{ stream: Readable; size: number } | undefined> {
+    const parsed = parseDigest(digest);
+    if (!parsed) return undefined;
+    const size = await this.store.blobs.stat(repo, parsed);
+    if (size === undefined) return undefined;
+    return { stream: await this.store.blobs.read(repo, parsed), size };
+  }
+
+  async putBlob(repo: string, digest: string, stream: Readable, size?: number): Promise<void> {
+    await this.store.blobs.put(repo, stream, digestOrThrow(digest), size);
+  }
+
+  async putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string> {
+    const digest = isDigest(reference) ? digestOrThrow(reference) : digestOf('sha256', body);
+    const tag = isDigest(reference) ? undefined : reference;
+    await this.store.manifests.put(repo, { bytes: body, digest, mediaType, tag, referrer: referrerOf(body, digest, mediaType) });
+    return digest.value;
+  }
+
+  async deleteManifest(repo: string, reference: string): Promise<void> {
+    if (!isDigest(reference)) {
+      await this.store.manifests.deleteTag(repo, reference);
+      return;
+    }
+    const digest = parseDigest(reference);
+    if (digest) await this.store.manifests.delete(repo, digest);
+  }
+}
