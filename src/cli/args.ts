@@ -19,6 +19,8 @@ Options:
   --health-path PATH    active health check path (default /v2/)
   --log-level LEVEL     fatal | error | warn | info | debug | trace | silent
   --storage DIR         registry mode: where blobs and manifests live
+  --replicas N          proxy modes without --backend: built-in replicas to run (default 2)
+  --data DIR            proxy modes without --backend: replica storage root (default ./data)
   --help                print this help
   --version             print the version
 `;
@@ -32,6 +34,13 @@ export interface CliArgs {
 
 export class UsageError extends Error {
   readonly code = 'HA_USAGE';
+}
+
+/** An integer flag (the schema then checks its range); anything else is a usage error. */
+function intFlag(name: string, value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
+  return Number(value);
 }
 
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -52,6 +61,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
         'health-path': { type: 'string' },
         'log-level': { type: 'string' },
         storage: { type: 'string' },
+        replicas: { type: 'string' },
+        data: { type: 'string' },
       },
     });
   } catch (err) {
@@ -66,6 +77,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     backends: v.backend?.map((url) => ({ url })),
     healthCheck: v['health-path'] === undefined ? undefined : { path: v['health-path'] },
     registry: v.storage === undefined ? undefined : { storage: v.storage },
+    embedded: v.replicas === undefined && v.data === undefined ? undefined : { replicas: intFlag('--replicas', v.replicas), data: v.data },
   };
   return { help: v.help ?? false, version: v.version ?? false, configFile: v.config, overrides };
 }

@@ -16,6 +16,10 @@ async function run(config: Config): Promise<void> {
   if (config.mode === 'registry') {
     const { runRegistry } = await import('../registry/run.js');
     await runRegistry(config);
+  } else if (config.backends.length === 0) {
+    // No backends: the one-command default, built-in replicas supervised behind the proxy.
+    const { runEmbedded } = await import('../supervisor/run-embedded.js');
+    await runEmbedded(config);
   } else {
     const { runProxy } = await import('../proxy/run.js');
     await runProxy(config);

@@ -1,0 +1,97 @@
+// Embedded mode: `ha-proxy --mode active-standby` (or active-active) with no backends starts
+// `embedded.replicas` built-in registry replicas as supervised child processes, each with its own
+// storage under `embedded.data`, replicating to each other, and runs the proxy in front of them.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PlainObject } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../observability/logger.js';
+import { freeLoopbackPort, tryPort } from './ports.js';
+import { planReplicas, replicaName, reusablePorts, type ReplicaPorts } from './replica-plan.js';
+import { SupervisedChild } from './supervised-child.js';
+
+const CLI = fileURLToPath(new URL('../../../bin/ha-proxy.js', import.meta.url));
+const STATE_FILE = 'embedded.json';
+/** How long start-up waits for the replicas before starting the proxy anyway (its health checks take over). */
+const REPLICA_START_TIMEOUT_MS = 30_000;
+
+async function choosePorts(dataDir: string, count: number): Promise<ReplicaPorts[]> {
+  let previous: unknown;
+  try {
+    previous = (JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { ports?: unknown }).ports;
+  } catch {
+    previous = undefined;
+  }
+  const remembered = reusablePorts(previous, count);
+  if (remembered) {
+    const free = await Promise.all(remembered.flatMap((p) => [tryPort(p.listen), tryPort(p.admin)]));
+    if (free.every((p) => p !== undefined)) return remembered;
+  }
+  const ports: ReplicaPorts[] = [];
+  const taken = new Set<number>();
+  const fresh = async () => {
+    for (;;) {
+      const port = await freeLoopbackPort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  for (let i = 0; i < count; i++) ports.push({ listen: await fresh(), admin: await fresh() });
+  return ports;
+}
+
+async function waitUntilAnswering(url: string, deadline: number): Promise<boolean> {
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+export async function runEmbedded(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel, { component: 'supervisor' });
+  const { embedded } = config;
+  const dataDir = resolve(embedded.data);
+  await mkdir(dataDir, { recursive: true });
+  const ports = await choosePorts(dataDir, embedded.replicas);
+  await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify({ ports }, null, 2)}\n`);
+  const { peers: _ignored, ...replication } = config.replication;
+  const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject });
+
+  const children: SupervisedChild[] = [];
+  for (const plan of plans) {
+    await mkdir(plan.storage, { recursive: true });
+    const configFile = join(dataDir, `${plan.name}.config.json`);
+    await writeFile(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
+    const child = new SupervisedChild(
+      { name: plan.name, command: process.execPath, args: [CLI, '--config', configFile] },
+      { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs },
+      logger,
+    );
+    child.start();
+    children.push(child);
+  }
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => (stopping ??= Promise.all(children.map((c) => c.stop())).then(() => undefined));
+  process.once('exit', () => children.forEach((c) => c.killNow()));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll());
+
+  const deadline = Date.now() + REPLICA_START_TIMEOUT_MS;
+  const up = await Promise.all(plans.map((p) => waitUntilAnswering(p.url, deadline)));
+  plans.forEach((p, i) => {
+    if (!up[i]) logger.warn({ replica: p.name, url: p.url }, 'replica not answering yet; the proxy health checks will bring it in');
+  });
+  logger.info({ replicas: plans.map((p) => ({ name: p.name, url: p.url, storage: p.storage })) }, 'embedded replicas running');
+
+  const { runProxy } = await import('../proxy/run.js');
+  await runProxy({ ...config, backends: plans.map((p, i) => ({ name: replicaName(i), url: p.url, weight: 1 })) });
+}

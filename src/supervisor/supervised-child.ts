@@ -1,0 +1,67 @@
+// One supervised child process: started, restarted with backoff when it exits unexpectedly, and
+// stopped (SIGTERM, then SIGKILL after a grace period) on shutdown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../observability/logger.js';
+import { nextRestartDelay, type RestartOptions, type RestartState } from './restart-policy.js';
+
+export interface ChildSpec {
+  name: string;
+  command: string;
+  args: string[];
+}
+
+export class SupervisedChild {
+  private child?: ChildProcess;
+  private startedAt = 0;
+  private stopping = false;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly state: RestartState = { failures: 0 };
+  restarts = 0;
+
+  constructor(
+    readonly spec: ChildSpec,
+    private readonly options: RestartOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    this.startedAt = Date.now();
+    // Children share our stdout/stderr: their pino lines interleave with ours, each carrying its pid.
+    const child = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    this.child = child;
+    this.logger.info({ child: this.spec.name, pid: child.pid }, 'replica started');
+    child.once('error', (err) => this.logger.error({ child: this.spec.name, err }, 'replica could not start'));
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.stopping) return;
+      const delay = nextRestartDelay(this.state, Date.now() - this.startedAt, this.options);
+      this.restarts += 1;
+      this.logger.warn({ child: this.spec.name, code, signal, restartInMs: delay }, 'replica exited; restarting');
+      this.restartTimer = setTimeout(() => this.start(), delay);
+    });
+  }
+
+  /** Stops the child for good; resolves when it has exited. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Last resort on process exit: synchronous, no waiting. */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.child?.kill('SIGTERM');
+  }
+}
