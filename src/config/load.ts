@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { formatAjvErrors } from './format-errors.js';
 import { configSchema } from './schema/index.js';
+import { routingConfigProblems } from './schema/routing.js';
 import type { Config } from './types.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
@@ -68,6 +69,7 @@ function crossFieldProblems(config: Config): string[] {
     problems.push('registry.storage: required in registry mode (--storage DIR)');
   }
   if (config.listen === config.adminListen) problems.push('adminListen: must differ from listen');
+  problems.push(...routingConfigProblems(config));
   return problems;
 }
 

@@ -28,16 +28,3 @@ export function compileRoutes(rules: readonly RouteRuleConfig[]): RouteTable {
     return DEFAULT_POOL;
   };
 }
-
-/** Config problems as `path: reason`: rules must name backends that exist. */
-export function routeRuleProblems(rules: readonly RouteRuleConfig[], backendNames: ReadonlySet<string>): string[] {
-  const problems: string[] = [];
-  rules.forEach((rule, i) => {
-    rule.backends.forEach((name, j) => {
-      if (!backendNames.has(name)) {
-        problems.push(`routing.routes[${i}].backends[${j}]: no backend is named "${name}" (give the backend a name: in backends[])`);
-      }
-    });
-  });
-  return problems;
-}
