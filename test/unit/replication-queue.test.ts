@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { diffTags } from '../../src/registry/replication/anti-entropy.js';
+import { StampStore } from '../../src/registry/replication/stamp-store.js';
+import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
+import { nextRestartDelay } from '../../src/supervisor/restart-policy.js';
+import { planReplicas, reusablePorts } from '../../src/supervisor/replica-plan.js';
+
+const put = (reference: string, digest: string, time = 1): Task => ({ op: 'put', repo: 'app', reference, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', time });
+
+describe('replication work queue', () => {
+  it('survives a restart: tasks written before a crash are loaded again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rq-'));
+    const q1 = new WorkQueue(dir);
+    await q1.enqueue('http://b', put('v1', 'sha256:1'));
+    await q1.enqueue('http://b', { op: 'delete', repo: 'app', reference: 'old', time: 2 });
+    await q1.enqueue('http://c', put('v1', 'sha256:1'));
+    const q2 = new WorkQueue(dir);
+    await q2.load(['http://b']);
+    assert.equal(q2.depth('http://b'), 2);
+    assert.equal(q2.depth('http://c'), 0, 'tasks of peers no longer configured are not loaded');
+  });
+
+  it('keeps only the latest task per tag, and a completion never removes a newer replacement', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rq-'));
+    const q = new WorkQueue(dir);
+    const first = await q.enqueue('http://b', put('v1', 'sha256:1'));
+    const second = await q.enqueue('http://b', put('v1', 'sha256:2'));
+    assert.equal(q.depth('http://b'), 1);
+    await q.complete(first);
+    assert.equal(q.depth('http://b'), 1);
+    assert.ok(q.isCurrent(second));
+    const reloaded = new WorkQueue(dir);
+    await reloaded.load(['http://b']);
+    const [task] = reloaded.due('http://b', Date.now(), 10, new Set());
+    assert.equal(task.task.op === 'put' && task.task.digest, 'sha256:2');
+    await q.complete(second);
+    const empty = new WorkQueue(dir);
+    await empty.load(['http://b']);
+    assert.equal(empty.depth('http://b'), 0);
+  });
+
+  it('holds tasks copied synchronously and schedules retries', async () => {
+    const q = new WorkQueue(mkdtempSync(join(tmpdir(), 'rq-')));
+    const now = 1_000_000;
+    const held = await q.enqueue('http://b', put('v1', 'sha256:1'), now, 60_000);
+    assert.equal(q.due('http://b', now, 10, new Set()).length, 0);
+    q.retryLater(held, 500, now);
+    assert.equal(q.due('http://b', now + 499, 10, new Set()).length, 0);
+    assert.equal(q.due('http://b', now + 500, 10, new Set()).length, 1);
+    assert.equal(q.due('http://b', now + 500, 10, new Set([held])).length, 0, 'busy tasks are skipped');
+    assert.equal(q.oldestEnqueuedAt('http://b'), now);
+  });
+});
+
+describe('replication stamps', () => {
+  it('persists tag stamps and tombstones, and forgets tombstones past retention', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rs-'));
+    const s = new StampStore(dir);
+    const now = Date.now();
+    await s.set({ repo: 'app', reference: 'v1', digest: 'sha256:1', time: now });
+    await s.set({ repo: 'app', reference: 'gone', time: now - 1000 });
+    await s.set({ repo: 'app', reference: 'ancient', time: now - 10_000 });
+    const loaded = new StampStore(dir);
+    await loaded.load(5000, now);
+    assert.equal(loaded.get('app', 'v1')?.digest, 'sha256:1');
+    assert.deepEqual(loaded.tombstones(5000, now).map((t) => t.reference), ['gone']);
+    assert.equal(loaded.get('app', 'ancient'), undefined);
+    assert.equal(loaded.nextTime('app', 'v1', now - 5), now + 1, 'a new local write is always later than the last one');
+  });
+});
+
+describe('anti-entropy diff', () => {
+  it('repairs tags the peer lacks or holds at another digest', () => {
+    const local = [
+      { repo: 'app', tag: 'same', digest: 'sha256:1', mediaType: 'm', time: 1 },
+      { repo: 'app', tag: 'differs', digest: 'sha256:2', mediaType: 'm', time: 2 },
+      { repo: 'app', tag: 'missing', digest: 'sha256:3', mediaType: 'm', time: 3 },
+    ];
+    const tasks = diffTags(local, new Map([['same', 'sha256:1'], ['differs', 'sha256:9']]));
+    assert.deepEqual(tasks.map((t) => t.reference), ['differs', 'missing']);
+  });
+});
+
+describe('embedded replicas', () => {
+  it('plans replicas that each peer with all the others, with storage under the data dir', () => {
+    const plans = planReplicas({ dataDir: '/d', ports: [{ listen: 1, admin: 2 }, { listen: 3, admin: 4 }, { listen: 5, admin: 6 }], logLevel: 'info', replication: { ack: 'all' } });
+    assert.deepEqual(plans.map((p) => p.storage), ['/d/replica-1', '/d/replica-2', '/d/replica-3']);
+    assert.deepEqual((plans[1].config.replication as { peers: { url: string }[] }).peers, [{ url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:5' }]);
+    assert.equal(plans[0].config.mode, 'registry');
+    assert.equal(plans[0].config.listen, '127.0.0.1:1');
+  });
+
+  it('reuses remembered ports only when they fit', () => {
+    assert.deepEqual(reusablePorts([{ listen: 1, admin: 2 }], 1), [{ listen: 1, admin: 2 }]);
+    assert.equal(reusablePorts([{ listen: 1, admin: 2 }], 2), undefined);
+    assert.equal(reusablePorts('junk', 1), undefined);
+  });
+
+  it('restarts a crash loop with growing delays and a rare crash at once', () => {
+    const state = { failures: 0 };
+    const opts = { minDelayMs: 100, maxDelayMs: 1000 };
+    assert.deepEqual([10, 10, 10, 10, 10].map((up) => nextRestartDelay(state, up, opts)), [100, 200, 400, 800, 1000]);
+    assert.equal(nextRestartDelay(state, 120_000, opts), 100);
+  });
+});

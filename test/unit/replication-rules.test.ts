@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backoffDelay } from '../../src/registry/replication/backoff.js';
+import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
+import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
+import { nextLink } from '../../src/registry/replication/peer-client.js';
+import { replicationMark } from '../../src/registry/replication/replication-headers.js';
+import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
+import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
+
+describe('replication convergence rule', () => {
+  it('lets the later write win', () => {
+    assert.equal(incomingWins({ time: 10, digest: 'sha256:b' }, { time: 11, digest: 'sha256:a' }), true);
+    assert.equal(incomingWins({ time: 11, digest: 'sha256:a' }, { time: 10, digest: 'sha256:b' }), false);
+  });
+
+  it('breaks a tie by the greater digest, and a delete beats a put at the same time', () => {
+    assert.equal(incomingWins({ time: 10, digest: 'sha256:a' }, { time: 10, digest: 'sha256:b' }), true);
+    assert.equal(incomingWins({ time: 10, digest: 'sha256:b' }, { time: 10, digest: 'sha256:a' }), false);
+    assert.equal(incomingWins({ time: 10, digest: 'sha256:b' }, { time: 10 }), true);
+    assert.equal(incomingWins({ time: 10 }, { time: 10, digest: 'sha256:b' }), false);
+  });
+
+  it('does not re-apply the same write, and accepts anything when nothing is known', () => {
+    assert.equal(incomingWins({ time: 10, digest: 'sha256:a' }, { time: 10, digest: 'sha256:a' }), false);
+    assert.equal(incomingWins(undefined, { time: 0, digest: 'sha256:a' }), true);
+  });
+
+  it('converges whatever order two replicas receive concurrent writes in', () => {
+    const writes: Stamp[] = [
+      { time: 5, digest: 'sha256:c' },
+      { time: 7, digest: 'sha256:a' },
+      { time: 7, digest: 'sha256:b' },
+      { time: 6 },
+    ];
+    const apply = (order: Stamp[]) => order.reduce<Stamp | undefined>((cur, w) => (incomingWins(cur, w) ? w : cur), undefined);
+    const orders = [writes, [...writes].reverse(), [writes[2], writes[0], writes[3], writes[1]]];
+    for (const order of orders) assert.deepEqual(apply(order), { time: 7, digest: 'sha256:b' });
+  });
+});
+
+describe('replication write concern', () => {
+  const stored = (peer: string): PeerOutcome => ({ peer, result: 'stored' });
+  const down = (peer: string): PeerOutcome => ({ peer, result: 'unavailable', reason: 'connect ECONNREFUSED' });
+  const refused = (peer: string): PeerOutcome => ({ peer, result: 'refused', reason: 'HTTP 400' });
+
+  it('computes a majority of all replicas', () => {
+    assert.deepEqual([1, 2, 3, 4, 5].map(majorityOf), [1, 2, 2, 3, 3]);
+  });
+
+  it('acks all when every healthy peer stored it, dropping peers that did not answer', () => {
+    assert.deepEqual(decideAck('all', [stored('b'), down('c')]), { ok: true, holders: 2 });
+  });
+
+  it('fails ack all when a peer refused the content', () => {
+    const decision = decideAck('all', [stored('b'), refused('c')]);
+    assert.equal(decision.ok, false);
+    assert.ok(!decision.ok && decision.code === 'UNAVAILABLE' && decision.message.includes('c: HTTP 400'));
+  });
+
+  it('fails majority without a majority of all replicas, naming the count', () => {
+    const decision = decideAck('majority', [down('b'), down('c')]);
+    assert.equal(decision.ok, false);
+    assert.ok(!decision.ok && decision.message.includes('1 of 3 replicas hold the manifest, 2 required'), !decision.ok ? decision.message : '');
+    assert.deepEqual(decideAck('majority', [stored('b'), down('c')]), { ok: true, holders: 2 });
+  });
+
+  it('acks one at once whatever the peers did', () => {
+    assert.deepEqual(decideAck('one', [down('b')]), { ok: true, holders: 1 });
+  });
+});
+
+describe('replication content filters', () => {
+  it('matches globs with * inside one component and ** across components', () => {
+    assert.ok(globToRegExp('team-a/*').test('team-a/app'));
+    assert.ok(!globToRegExp('team-a/*').test('team-a/x/app'));
+    assert.ok(globToRegExp('team-a/**').test('team-a/x/app'));
+    assert.ok(globToRegExp('**/base').test('base'));
+    assert.ok(globToRegExp('a.b?').test('a.bc'));
+    assert.ok(!globToRegExp('a.b').test('axb'));
+  });
+
+  it('replicates everything without filters, and only matching repositories and tags with them', () => {
+    assert.ok(compileContentFilter([]).tag('any', 'thing'));
+    const filter = compileContentFilter([{ repository: 'prod/**', tags: '^v[0-9]' }, { repository: 'tools' }]);
+    assert.ok(filter.repository('prod/api'));
+    assert.ok(!filter.repository('dev/api'));
+    assert.ok(filter.tag('prod/api', 'v1.2'));
+    assert.ok(!filter.tag('prod/api', 'latest'));
+    assert.ok(filter.tag('tools', 'latest'));
+  });
+});
+
+describe('replication helpers', () => {
+  it('lists the blobs and child manifests a manifest needs first', () => {
+    const image = { config: { digest: 'sha256:c', size: 2 }, layers: [{ digest: 'sha256:l1', size: 3 }, { digest: 'sha256:c', size: 2 }] };
+    assert.deepEqual(manifestReferences(JSON.stringify(image)), { manifests: [], blobs: [{ digest: 'sha256:c', size: 2 }, { digest: 'sha256:l1', size: 3 }] });
+    const index = { manifests: [{ digest: 'sha256:m1', mediaType: 'application/vnd.oci.image.manifest.v1+json' }, { nodigest: true }] };
+    assert.deepEqual(manifestReferences(JSON.stringify(index)).manifests, [{ digest: 'sha256:m1', mediaType: 'application/vnd.oci.image.manifest.v1+json' }]);
+    assert.deepEqual(manifestReferences('not json'), { manifests: [], blobs: [] });
+  });
+
+  it('recognises replication traffic by its header', () => {
+    assert.equal(replicationMark({}), undefined);
+    assert.deepEqual(replicationMark({ 'x-ha-proxy-replication': '127.0.0.1:5001', 'x-ha-proxy-replication-time': '1700000000000' }), {
+      origin: '127.0.0.1:5001',
+      time: 1700000000000,
+    });
+    assert.deepEqual(replicationMark({ 'x-ha-proxy-replication': 'a', 'x-ha-proxy-replication-time': 'soon' }), { origin: 'a', time: undefined });
+  });
+
+  it('follows Link pagination', () => {
+    assert.equal(nextLink('</v2/_catalog?last=b&n=2>; rel="next"'), '/v2/_catalog?last=b&n=2');
+    assert.equal(nextLink(undefined), undefined);
+  });
+
+  it('backs off exponentially up to the cap', () => {
+    const opts = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0 };
+    assert.deepEqual([1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, opts)), [100, 200, 400, 800, 1000, 1000]);
+    assert.equal(backoffDelay(1, { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 }, () => 0), 50);
+  });
+});
