@@ -4,6 +4,7 @@ import { proxySchemaProperties } from './proxy.js';
 import { registrySchema } from './registry.js';
 import { embeddedSchema, replicationSchema } from './replication.js';
 import { routingSchema } from './routing.js';
+import { stateSchemaProperties } from './state.js';
 
 export const MODES = ['active-standby', 'active-active', 'registry'] as const;
 
@@ -22,14 +23,6 @@ export const configSchema = {
     routing: routingSchema,
     replication: replicationSchema,
     embedded: embeddedSchema,
-    redis: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url'],
-      properties: {
-        url: { type: 'string', pattern: '^rediss?://', reason: 'must be a redis:// or rediss:// URL' },
-        keyPrefix: { type: 'string', default: 'ha-proxy:' },
-      },
-    },
+    ...stateSchemaProperties,
   },
 } as const;

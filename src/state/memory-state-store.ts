@@ -1,0 +1,104 @@
+// The in-memory StateStore: the default for a single proxy. Several stores can share one
+// MemoryBackplane, which is how unit tests stand in for several proxies on one Redis.
+import { randomUUID } from 'node:crypto';
+import type { Lease, MessageHandler, StateStore } from './state-store.js';
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+export class MemoryBackplane {
+  private readonly entries = new Map<string, Entry>();
+  private readonly channels = new Map<string, Set<MessageHandler>>();
+
+  constructor(readonly clock: () => number = Date.now) {}
+
+  get(key: string): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.clock()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: string, ttlMs: number, onlyIfAbsent = false): boolean {
+    if (onlyIfAbsent && this.get(key) !== undefined) return false;
+    this.entries.set(key, { value, expiresAt: this.clock() + ttlMs });
+    return true;
+  }
+
+  /** Compare-and-expire / compare-and-delete, the two lease scripts of the Redis store. */
+  ifValue(key: string, value: string, action: { ttlMs: number } | 'delete'): boolean {
+    if (this.get(key) !== value) return false;
+    if (action === 'delete') this.entries.delete(key);
+    else this.entries.get(key)!.expiresAt = this.clock() + action.ttlMs;
+    return true;
+  }
+
+  delete(key: string): boolean {
+    return this.entries.delete(key);
+  }
+
+  subscribe(channel: string, handler: MessageHandler): () => void {
+    const set = this.channels.get(channel) ?? new Set<MessageHandler>();
+    set.add(handler);
+    this.channels.set(channel, set);
+    return () => set.delete(handler);
+  }
+
+  publish(channel: string, message: string): void {
+    // Delivered on a later tick, like a network hop: a publisher never re-enters its own handler.
+    for (const handler of this.channels.get(channel) ?? []) queueMicrotask(() => handler(message));
+  }
+}
+
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory' as const;
+  private readonly unsubscribers: (() => void)[] = [];
+
+  constructor(private readonly backplane: MemoryBackplane = new MemoryBackplane()) {}
+
+  async get(key: string): Promise<string | undefined> {
+    return this.backplane.get(key);
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.backplane.set(key, value, ttlMs);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.backplane.delete(key);
+  }
+
+  async publish(channel: string, message: string): Promise<boolean> {
+    this.backplane.publish(channel, message);
+    return true;
+  }
+
+  subscribe(channel: string, handler: MessageHandler): void {
+    this.unsubscribers.push(this.backplane.subscribe(channel, handler));
+  }
+
+  onResync(handler: () => void): void {
+    // Memory never disconnects: one resync at start, so consumers share one code path with Redis.
+    queueMicrotask(handler);
+  }
+
+  async acquireLease(name: string, ttlMs: number): Promise<Lease | undefined> {
+    const token = randomUUID();
+    if (!this.backplane.set(name, token, ttlMs, true)) return undefined;
+    return {
+      name,
+      token,
+      renew: async () => this.backplane.ifValue(name, token, { ttlMs }),
+      release: async () => this.backplane.ifValue(name, token, 'delete'),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.unsubscribers.splice(0)) off();
+  }
+}

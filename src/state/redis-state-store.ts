@@ -1,0 +1,142 @@
+// The Redis StateStore (ioredis), for several proxies sharing state. Two connections: commands,
+// and a separate one for SUBSCRIBE (a subscribed connection can run nothing else). The command
+// connection has no offline queue and a short command timeout, so while Redis is down or slow
+// every call resolves at once (or within `commandTimeoutMs`) to "no answer" and callers use
+// their local state: a request never waits on Redis (research.md section 5).
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Lease, MessageHandler, StateStore } from './state-store.js';
+
+// Compare-and-PEXPIRE and compare-and-DEL: act only while the key still holds our token, so a
+// holder whose lease expired and was taken over cannot extend or delete the new holder's lease.
+const RENEW_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** Reconnect quickly at first, then every 2 s at most: a proxy must notice Redis coming back. */
+export const redisRetryDelay = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  /** Told when the connection goes down or comes back (once per change, not per command). */
+  onStatus?: (up: boolean, detail: string) => void;
+}
+
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis' as const;
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly handlers = new Map<string, MessageHandler[]>();
+  private readonly resyncHandlers: (() => void)[] = [];
+  private up = false;
+  private closed = false;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    const base: RedisOptions = {
+      retryStrategy: redisRetryDelay,
+      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+      // Not on the request path, but a closed store must not reconnect.
+      lazyConnect: false,
+    };
+    this.commands = new Redis(options.url, {
+      ...base,
+      enableOfflineQueue: false,
+      commandTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+    });
+    // The subscriber may queue its SUBSCRIBE until connected: nobody waits on it.
+    this.subscriber = new Redis(options.url, { ...base, autoResubscribe: true, maxRetriesPerRequest: null });
+    this.commands.on('error', () => {}); // reported through the status changes below
+    this.subscriber.on('error', () => {});
+    this.commands.on('ready', () => this.setUp(true, 'connected'));
+    this.commands.on('close', () => this.setUp(false, 'connection closed'));
+    this.subscriber.on('ready', () => {
+      for (const handler of this.resyncHandlers) handler();
+    });
+    this.subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.handlers.get(channel) ?? []) handler(message);
+    });
+  }
+
+  private setUp(up: boolean, detail: string): void {
+    if (this.up === up || this.closed) return;
+    this.up = up;
+    this.options.onStatus?.(up, detail);
+  }
+
+  private key(name: string): string {
+    return this.options.keyPrefix + name;
+  }
+
+  /** Runs a command; any failure (down, timeout, script error) becomes `fallback`. */
+  private async attempt<T>(fallback: T, run: () => Promise<T>): Promise<T> {
+    if (this.closed) return fallback;
+    try {
+      return await run();
+    } catch {
+      return fallback;
+    }
+  }
+
+  get(key: string): Promise<string | undefined> {
+    return this.attempt(undefined, async () => (await this.commands.get(this.key(key))) ?? undefined);
+  }
+
+  set(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.set(this.key(key), value, 'PX', ttlMs)) === 'OK');
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.del(this.key(key))) > 0);
+  }
+
+  publish(channel: string, message: string): Promise<boolean> {
+    return this.attempt(false, async () => {
+      await this.commands.publish(this.key(channel), message);
+      return true;
+    });
+  }
+
+  subscribe(channel: string, handler: MessageHandler): void {
+    const full = this.key(channel);
+    const list = this.handlers.get(full);
+    if (list) {
+      list.push(handler);
+      return;
+    }
+    this.handlers.set(full, [handler]);
+    this.subscriber.subscribe(full).catch(() => {
+      // autoResubscribe renews it after the next reconnection.
+    });
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncHandlers.push(handler);
+    if (this.subscriber.status === 'ready') queueMicrotask(handler);
+  }
+
+  async acquireLease(name: string, ttlMs: number): Promise<Lease | undefined> {
+    const key = this.key(name);
+    const token = randomUUID();
+    const got = await this.attempt(false, async () => (await this.commands.set(key, token, 'PX', ttlMs, 'NX')) === 'OK');
+    if (!got) return undefined;
+    return {
+      name,
+      token,
+      renew: () => this.attempt(false, async () => (await this.commands.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs))) === 1),
+      release: () => this.attempt(false, async () => (await this.commands.eval(RELEASE_SCRIPT, 1, key, token)) === 1),
+    };
+  }
+
+  /** Whether the command connection is up right now (for /readyz detail and metrics). */
+  isUp(): boolean {
+    return this.up;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+  }
+}

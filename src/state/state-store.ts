@@ -1,0 +1,39 @@
+// State shared between proxy processes: the small contract every consumer codes against. The
+// in-memory store serves one process (the default); the Redis store serves several proxies.
+//
+// Rules from research.md section 5 that every implementation keeps:
+// - Nothing here ever throws or waits long: a failed or slow backend resolves to "no answer"
+//   (undefined / false), and the caller falls back to its local state. The request path never
+//   waits on Redis.
+// - Keys with TTLs are the truth; pub/sub only makes changes arrive fast. Messages can be lost,
+//   so consumers reconcile from keys in `onResync` (after every (re)connection).
+
+export interface Lease {
+  readonly name: string;
+  /** Unique to this holder: renew and release only act while the key still holds it. */
+  readonly token: string;
+  /** Extends the lease to a full TTL; false when it was lost (expired, taken over, or Redis down). */
+  renew(): Promise<boolean>;
+  /** Gives the lease up if still held; false when it was no longer ours. */
+  release(): Promise<boolean>;
+}
+
+export type MessageHandler = (message: string) => void;
+
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  /** The value, or undefined when absent, expired, or the store did not answer in time. */
+  get(key: string): Promise<string | undefined>;
+  /** Sets with a TTL; false when the store did not take it. */
+  set(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
+  /** Fire and forget: false when the message certainly did not go out. */
+  publish(channel: string, message: string): Promise<boolean>;
+  /** Handlers see every message on the channel, this process's own included. */
+  subscribe(channel: string, handler: MessageHandler): void;
+  /** Called after each (re)connection, when messages may have been missed: reread the keys. */
+  onResync(handler: () => void): void;
+  /** SET NX PX: the lease if nobody holds it, else undefined. */
+  acquireLease(name: string, ttlMs: number): Promise<Lease | undefined>;
+  close(): Promise<void>;
+}
