@@ -17,8 +17,13 @@ Options:
   --backend URL         a backend registry, repeatable, in priority order
   --admin-listen H:P    /metrics, /livez, /readyz (default 127.0.0.1:9090)
   --health-path PATH    active health check path (default /v2/)
+  --balance POLICY      active-active: roundrobin | leastconn (default roundrobin)
+  --failback POLICY     active-standby: auto | manual (default auto)
+  --retries N           GET/HEAD retries on another backend (default 2)
   --log-level LEVEL     fatal | error | warn | info | debug | trace | silent
   --storage DIR         registry mode: where blobs and manifests live
+  --peer URL            registry mode: a replica to replicate to, repeatable
+  --ack MODE            replication write concern: all | majority | one (default all)
   --replicas N          proxy modes without --backend: built-in replicas to run (default 2)
   --data DIR            proxy modes without --backend: replica storage root (default ./data)
   --help                print this help
@@ -59,8 +64,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
         backend: { type: 'string', multiple: true },
         'admin-listen': { type: 'string' },
         'health-path': { type: 'string' },
+        balance: { type: 'string' },
+        failback: { type: 'string' },
+        retries: { type: 'string' },
         'log-level': { type: 'string' },
         storage: { type: 'string' },
+        peer: { type: 'string', multiple: true },
+        ack: { type: 'string' },
         replicas: { type: 'string' },
         data: { type: 'string' },
       },
@@ -76,7 +86,12 @@ export function parseCliArgs(argv: string[]): CliArgs {
     logLevel: v['log-level'],
     backends: v.backend?.map((url) => ({ url })),
     healthCheck: v['health-path'] === undefined ? undefined : { path: v['health-path'] },
+    balance: v.balance,
+    failback: v.failback === undefined ? undefined : { mode: v.failback },
+    // Left as text when not a number, so the schema reports it as `retries: must be integer`.
+    retries: v.retries === undefined ? undefined : /^\d+$/.test(v.retries) ? Number(v.retries) : v.retries,
     registry: v.storage === undefined ? undefined : { storage: v.storage },
+    replication: v.peer === undefined && v.ack === undefined ? undefined : { peers: v.peer?.map((url) => ({ url })), ack: v.ack },
     embedded: v.replicas === undefined && v.data === undefined ? undefined : { replicas: intFlag('--replicas', v.replicas), data: v.data },
   };
   return { help: v.help ?? false, version: v.version ?? false, configFile: v.config, overrides };
