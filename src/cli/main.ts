@@ -4,6 +4,7 @@ import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
+import { onShutdownSignals } from './shutdown.js';
 
 export const EXIT_CONFIG = 2;
 
@@ -22,7 +23,8 @@ async function run(config: Config): Promise<void> {
     await runEmbedded(config);
   } else {
     const { runProxy } = await import('../proxy/run.js');
-    await runProxy(config);
+    const proxy = await runProxy(config);
+    onShutdownSignals(proxy.stop);
   }
 }
 
@@ -48,6 +50,18 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     throw err;
   }
-  await run(config);
+  try {
+    await run(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ha-proxy: ${err.message}\n`);
+      return EXIT_CONFIG;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+      process.stderr.write(`ha-proxy: cannot listen: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   return undefined;
 }

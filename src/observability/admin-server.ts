@@ -10,6 +10,8 @@ export interface AdminOptions {
   notReadyReason: () => string | undefined | Promise<string | undefined>;
   /** Extra read-only routes (e.g. a status page), keyed by path. */
   extraRoutes?: Record<string, () => unknown>;
+  /** Operator actions, POST only (e.g. the proxy's manual failback), keyed by path; answer JSON. */
+  actions?: Record<string, () => unknown>;
 }
 
 export async function startAdminServer(options: AdminOptions): Promise<Server> {
@@ -27,6 +29,15 @@ export async function startAdminServer(options: AdminOptions): Promise<Server> {
         const reason = await options.notReadyReason();
         res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' });
         res.end(reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
+      } else if (options.actions?.[path]) {
+        if (req.method !== 'POST') {
+          res.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' });
+          res.end('use POST\n');
+          return;
+        }
+        const body = JSON.stringify(await options.actions[path]());
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
       } else if (options.extraRoutes?.[path]) {
         const body = JSON.stringify(options.extraRoutes[path]());
         res.writeHead(200, { 'content-type': 'application/json' });

@@ -1,5 +1,262 @@
+// `ha-proxy --mode active-standby|active-active`: wires the pieces together and owns the
+// sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
+//
+//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by H3's routing)
+//                                  |-> Forwarder (the http-proxy wrapper) -> Backend agents
+//   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
+//
+// SEAMS: `options.wrapRouter` (H3: registry-aware routing around the mode router),
+// `options.createHealthStore` (H5: health shared across workers / Redis). H4 (embedded mode)
+// calls runProxy with the built-in replicas as `config.backends`.
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
+import { ActiveChecker } from '../health/active-checker.js';
+import type { HealthParams } from '../health/health-state.js';
+import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
+import { listenOn, type HostPort } from '../net/listen.js';
+import { startAdminServer } from '../observability/admin-server.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetricsRegistry } from '../observability/metrics.js';
+import { createBackends, destroyBackends, type Backend } from './backend.js';
+import { Forwarder } from './forwarder.js';
+import { createModeRouter, type ModeRouter } from './mode-router.js';
+import { createProxyMetrics } from './proxy-metrics.js';
+import { createRequestHandler } from './request-handler.js';
+import type { Router, RoutingContext } from './route-decision.js';
 
-export async function runProxy(_config: Config): Promise<void> {
-  throw new Error('proxy mode is not implemented yet');
+export interface RunProxyOptions {
+  logger?: Logger;
+  metricsRegistry?: Registry;
+  /** SEAM (H3): wrap the mode router, e.g. with registry-aware routing. */
+  wrapRouter?: (base: ModeRouter, backends: readonly Backend[]) => Router;
+  /** SEAM (H5): a health store shared with other workers or proxies. */
+  createHealthStore?: (backendCount: number, params: HealthParams) => HealthStore;
+}
+
+export interface BackendStatus {
+  name: string;
+  url: string;
+  up: boolean;
+  active: boolean;
+  since: string | null;
+  inflight: number;
+  lastCheck?: { ok: boolean; at: string; detail: string };
+}
+
+export interface ProxyStatus {
+  mode: string;
+  draining: boolean;
+  active: string | null;
+  backends: BackendStatus[];
+}
+
+export interface ProxyHandle {
+  /** Where clients connect (the real port when the config said 0). */
+  readonly address: HostPort;
+  readonly adminAddress: HostPort;
+  readonly health: HealthStore;
+  readonly router: ModeRouter;
+  status(): ProxyStatus;
+  /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, closes everything. */
+  stop(): Promise<void>;
+}
+
+/** host:port a client can use to reach us, for Location rewrites when it sent no Host header. */
+function publicHostOf(address: HostPort): string {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? '127.0.0.1' : address.host;
+  return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+export async function runProxy(config: Config, options: RunProxyOptions = {}): Promise<ProxyHandle> {
+  if (config.backends.length === 0) {
+    throw new ConfigError(['backends: no backends: give at least one --backend URL (or list backends in the config file)']);
+  }
+  const logger = options.logger ?? createLogger(config.logLevel, { mode: config.mode });
+  const registry = options.metricsRegistry ?? createMetricsRegistry();
+  const backends = createBackends(config.backends, { keepAliveIdleMs: config.timeouts.keepAliveIdleMs });
+  const hc = config.healthCheck;
+  const params: HealthParams = {
+    rise: hc.rise,
+    fall: hc.fall,
+    errorLimit: hc.errorLimit,
+    intervalMs: hc.intervalMs,
+    fastIntervalMs: hc.fastIntervalMs,
+    downIntervalMs: hc.downIntervalMs,
+    jitter: hc.jitter,
+  };
+  const health = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
+  const inflight = backends.map(() => 0);
+  const routingContext = (): RoutingContext => ({ backends, health: health.snapshot(), inflight, now: Date.now() });
+
+  let metrics: ReturnType<typeof createProxyMetrics> | undefined;
+  const modeRouter = createModeRouter(config, (event) => {
+    metrics?.standbyEvent(event.kind);
+    const name = (i: number | undefined) => (i === undefined ? null : backends[i].name);
+    logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
+  });
+  const takesTraffic = (i: number): boolean =>
+    config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
+  metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), inflight: () => inflight, takesTraffic });
+  const proxyMetrics = metrics;
+  const router = options.wrapRouter?.(modeRouter, backends) ?? modeRouter;
+
+  // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
+  const failbackTimers = new Set<NodeJS.Timeout>();
+  health.onTransition((index, transition) => {
+    const backend = backends[index];
+    proxyMetrics.stateChange(backend, transition.to, transition.reason);
+    const fields = { backend: backend.name, state: transition.to.toUpperCase(), reason: transition.reason, detail: transition.detail, count: transition.count };
+    if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
+    else logger.info(fields, `backend ${backend.name} is UP`);
+    modeRouter.refresh(routingContext());
+    if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
+      const timer = setTimeout(() => {
+        failbackTimers.delete(timer);
+        modeRouter.refresh(routingContext());
+      }, config.failback.delayMs + 1);
+      timer.unref();
+      failbackTimers.add(timer);
+    }
+  });
+
+  const checker = new ActiveChecker(
+    backends.map((b) => ({ index: b.index, url: b.url })),
+    health,
+    { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
+    (index, result) => {
+      const m = proxyMetrics.backends[index].checks;
+      (result.ok ? m.success : m.failure).inc();
+      if (!result.ok) logger.debug({ backend: backends[index].name, detail: result.detail }, 'health check failed');
+    },
+  );
+
+  const forwarder = new Forwarder(
+    { connectMs: config.timeouts.connectMs, responseHeadersMs: config.timeouts.responseHeadersMs, idleMs: config.timeouts.idleMs },
+    (err) => logger.error({ err }, 'unexpected http-proxy error'),
+  );
+
+  let draining = false;
+  let activeRequests = 0;
+  let address: HostPort = { host: '', port: 0 };
+  const handle = createRequestHandler({
+    backends,
+    router,
+    health,
+    forwarder,
+    metrics: proxyMetrics,
+    logger,
+    inflight,
+    publicHost: () => publicHostOf(address),
+    isDraining: () => draining,
+  });
+  const server: Server = createServer(
+    {
+      // Node's default (300 s for the whole request) would cut multi-GB blob uploads; stalls
+      // are caught by the idle timeout below instead.
+      requestTimeout: 0,
+    },
+    (req, res) => {
+      activeRequests++;
+      res.once('close', () => activeRequests--);
+      handle(req, res);
+    },
+  );
+  // A client connection with no bytes moving for idleMs is destroyed.
+  server.timeout = config.timeouts.idleMs;
+  checker.start();
+  try {
+    address = await listenOn(server, config.listen);
+  } catch (err) {
+    checker.stop();
+    destroyBackends(backends);
+    throw err;
+  }
+
+  const status = (): ProxyStatus => {
+    const snapshot = health.snapshot();
+    const active = modeRouter.activeIndex();
+    return {
+      mode: config.mode,
+      draining,
+      active: active === undefined || config.mode !== 'active-standby' ? null : backends[active].name,
+      backends: backends.map((b) => {
+        const h = snapshot[b.index];
+        return {
+          name: b.name,
+          url: b.url,
+          up: h.up,
+          active: takesTraffic(b.index),
+          since: h.since === 0 ? null : new Date(h.since).toISOString(),
+          inflight: inflight[b.index],
+          ...(h.lastCheck ? { lastCheck: { ok: h.lastCheck.ok, at: new Date(h.lastCheck.at).toISOString(), detail: h.lastCheck.detail } } : {}),
+        };
+      }),
+    };
+  };
+
+  let admin: Server;
+  try {
+    admin = await startAdminServer({
+      listen: config.adminListen,
+      registry,
+      notReadyReason: () => (draining ? 'draining' : health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend'),
+      extraRoutes: { '/status': status },
+      actions: {
+        '/failback': () => {
+          modeRouter.requestFailback();
+          modeRouter.refresh(routingContext());
+          return status();
+        },
+      },
+    });
+  } catch (err) {
+    server.close();
+    checker.stop();
+    destroyBackends(backends);
+    throw err;
+  }
+  const adminAddr = admin.address();
+  const adminAddress: HostPort = {
+    host: parseAdminHost(config.adminListen),
+    port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
+  };
+  logger.info(
+    { listen: `${address.host}:${address.port}`, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url) },
+    `ha-proxy ${config.mode} listening`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      logger.info({ inFlight: activeRequests, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const deadline = Date.now() + config.drainTimeoutMs;
+      while (activeRequests > 0 && Date.now() < deadline) {
+        server.closeIdleConnections();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (activeRequests > 0) logger.warn({ inFlight: activeRequests }, 'drain timeout: closing the remaining connections');
+      server.closeAllConnections();
+      await closed;
+      checker.stop();
+      for (const timer of failbackTimers) clearTimeout(timer);
+      health.close();
+      destroyBackends(backends);
+      const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await adminClosed;
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { address, adminAddress, health, router: modeRouter, status, stop };
+}
+
+function parseAdminHost(listen: string): string {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === '' ? '0.0.0.0' : host;
 }

@@ -58,6 +58,10 @@ export const proxySchemaProperties = {
       responseHeadersMs: durationMs(60000),
       // A connection with no bytes moving either way for this long is cut (stalled backend or client).
       idleMs: durationMs(120000),
+      // Pooled backend connections idle this long are closed. Below the backends' own keep-alive
+      // timeout (Node's default, the built-in registry: 5 s), or a backend may close a pooled
+      // socket just as it is reused ("socket hang up", research.md section 4).
+      keepAliveIdleMs: durationMs(4000),
     },
   },
   drainTimeoutMs: durationMs(30000),

@@ -1,0 +1,61 @@
+// Where the health of every backend lives. The proxy reads it on every request (snapshot) and
+// writes it from active checks and from real traffic.
+//
+// SEAM (H5, shared state): this interface is all the proxy knows about health. The local store
+// below keeps it in process memory; a store shared across workers or proxies (Redis) implements
+// the same interface, keeps `snapshot()` synchronous and local (never wait on Redis on the
+// request path, research.md section 5) and calls the transition listeners for changes it learns
+// from peers as well as its own.
+import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from './health-state.js';
+
+export type TransitionListener = (index: number, transition: Transition, health: BackendHealth) => void;
+
+export interface HealthStore {
+  /** The current health of every backend, by backend index. Cheap: called on every request. */
+  snapshot(): readonly BackendHealth[];
+  reportCheck(index: number, ok: boolean, detail: string): void;
+  reportTraffic(index: number, ok: boolean, detail: string): void;
+  /** Listeners run after each state change (up <-> down), whatever its source. */
+  onTransition(listener: TransitionListener): void;
+  close(): void;
+}
+
+export class LocalHealthStore implements HealthStore {
+  private readonly states: BackendHealth[];
+  private readonly listeners: TransitionListener[] = [];
+
+  constructor(
+    backendCount: number,
+    private readonly params: HealthParams,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.states = Array.from({ length: backendCount }, () => initialHealth(params));
+  }
+
+  snapshot(): readonly BackendHealth[] {
+    return this.states;
+  }
+
+  reportCheck(index: number, ok: boolean, detail: string): void {
+    const step = applyCheck(this.states[index], ok, this.params, this.clock(), detail);
+    this.commit(index, step.health, step.transition);
+  }
+
+  reportTraffic(index: number, ok: boolean, detail: string): void {
+    const step = applyTraffic(this.states[index], ok, this.params, this.clock(), detail);
+    this.commit(index, step.health, step.transition);
+  }
+
+  onTransition(listener: TransitionListener): void {
+    this.listeners.push(listener);
+  }
+
+  close(): void {
+    this.listeners.length = 0;
+  }
+
+  private commit(index: number, health: BackendHealth, transition: Transition | undefined): void {
+    this.states[index] = health;
+    if (transition) for (const listener of this.listeners) listener(index, transition, health);
+  }
+}

@@ -1,0 +1,74 @@
+// Header rules of the forwarder, as pure functions: hop-by-hop headers stay on their own hop,
+// X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
+// backend are rewritten to the address the client used.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9110 s7.6.1 connection-specific headers (transfer-encoding is handled by Node per hop). */
+const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
+
+/**
+ * Prepares the client's headers for the backend, in place, once per request (not per attempt,
+ * so a retry does not append X-Forwarded-For twice, as http-proxy's `xfwd` would).
+ * - `Host` is kept (changeOrigin stays false: registries build URLs from it).
+ * - `Expect` is dropped: Node has already answered `100 Continue` to the client, and http-proxy
+ *   skips its `proxyReq` event for requests that carry it (we need that event for timers).
+ * - X-Forwarded-For is appended to; X-Forwarded-Proto and -Host are set unless a proxy in
+ *   front of us (a TLS terminator) already set them.
+ */
+export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddress: string | undefined, proto: 'http' | 'https'): void {
+  const connection = headers.connection;
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()];
+  }
+  for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
+  if (headers.expect !== undefined) delete headers.expect;
+  const client = remoteAddress ?? '';
+  const prior = headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
+  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = proto;
+  if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+}
+
+/** A copy of the backend's response headers without the hop-by-hop ones. */
+export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connection = upstream.connection;
+  const listed = connection && connection !== 'keep-alive' && connection !== 'close'
+    ? new Set(connection.split(',').map((n) => n.trim().toLowerCase()))
+    : undefined;
+  for (const name in upstream) {
+    if (HOP_BY_HOP_RESPONSE.has(name) || listed?.has(name)) continue;
+    const value = upstream[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * `Location: http://backend:5001/v2/...` -> `http://<the client's Host>/v2/...`; relative
+ * locations and locations pointing elsewhere (e.g. a storage redirect) are left alone.
+ * Returns undefined when nothing changes.
+ */
+export function rewriteLocation(location: string, backendOrigins: ReadonlySet<string>, publicOrigin: string): string | undefined {
+  if (location.startsWith('/')) return undefined;
+  const schemeEnd = location.indexOf('://');
+  if (schemeEnd < 0) return undefined;
+  const pathStart = location.indexOf('/', schemeEnd + 3);
+  const origin = (pathStart < 0 ? location : location.slice(0, pathStart)).toLowerCase();
+  if (!backendOrigins.has(origin) && !backendOrigins.has(stripDefaultPort(origin))) return undefined;
+  return publicOrigin + (pathStart < 0 ? '/' : location.slice(pathStart));
+}
+
+function stripDefaultPort(origin: string): string {
+  if (origin.startsWith('http://') && origin.endsWith(':80')) return origin.slice(0, -3);
+  if (origin.startsWith('https://') && origin.endsWith(':443')) return origin.slice(0, -4);
+  return origin;
+}
+
+/** Whether a request carries a body, by its framing headers. */
+export function hasRequestBody(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}

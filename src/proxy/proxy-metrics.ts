@@ -1,0 +1,145 @@
+// The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter
+// (research.md section 3): base units, `_total` counters, and no per-repository labels. Label
+// children are resolved once at start-up so the request path only increments numbers; gauges
+// that mirror state (health, in-flight) are computed when /metrics is scraped.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BackendHealth } from '../health/health-state.js';
+import { DURATION_BUCKETS } from '../observability/metrics.js';
+import type { Backend } from './backend.js';
+import { FAILURES, type FailureCode } from './upstream-failure.js';
+
+const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
+type CodeClass = (typeof CODE_CLASSES)[number];
+
+export function codeClass(status: number): CodeClass {
+  return status >= 100 && status < 600 ? CODE_CLASSES[Math.floor(status / 100) - 1] : 'other';
+}
+
+type ByClass<T> = Record<CodeClass, T>;
+
+export interface BackendMetrics {
+  responses: ByClass<Counter.Internal>;
+  bytesIn: Counter.Internal;
+  bytesOut: Counter.Internal;
+  failures: Record<FailureCode, Counter.Internal>;
+  retries: Counter.Internal;
+  checks: { success: Counter.Internal; failure: Counter.Internal };
+}
+
+export interface ProxyMetrics {
+  backends: BackendMetrics[];
+  requests: Counter.Internal;
+  responses: ByClass<Counter.Internal>;
+  duration: ByClass<Histogram.Internal<string>>;
+  stateChange(backend: Backend, to: 'up' | 'down', reason: string): void;
+  standbyEvent(kind: string): void;
+}
+
+export interface MetricsSources {
+  health: () => readonly BackendHealth[];
+  inflight: () => readonly number[];
+  /** Whether a backend takes traffic now (the active one in active-standby, any UP one otherwise). */
+  takesTraffic: (index: number) => boolean;
+}
+
+function byClass<T>(make: (cls: CodeClass) => T): ByClass<T> {
+  return Object.fromEntries(CODE_CLASSES.map((c) => [c, make(c)])) as ByClass<T>;
+}
+
+export function createProxyMetrics(registry: Registry, backends: readonly Backend[], sources: MetricsSources): ProxyMetrics {
+  const registers = [registry];
+  const requests = new Counter({ name: 'haproxy_frontend_http_requests_total', help: 'HTTP requests received', registers });
+  const frontendResponses = new Counter({
+    name: 'haproxy_frontend_http_responses_total',
+    help: 'HTTP responses sent to clients, by status class (including the proxy\'s own errors)',
+    labelNames: ['code'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'haproxy_frontend_http_request_duration_seconds',
+    help: 'Time from request to the last byte of the response, by status class',
+    labelNames: ['code'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const serverResponses = new Counter({ name: 'haproxy_server_http_responses_total', help: 'HTTP responses from each backend, by status class', labelNames: ['server', 'code'], registers });
+  const bytesIn = new Counter({ name: 'haproxy_server_bytes_in_total', help: 'Bytes read from clients for requests sent to each backend', labelNames: ['server'], registers });
+  const bytesOut = new Counter({ name: 'haproxy_server_bytes_out_total', help: 'Bytes written to clients for responses from each backend', labelNames: ['server'], registers });
+  const failures = new Counter({ name: 'haproxy_server_failures_total', help: 'Failed attempts to forward to each backend, by cause', labelNames: ['server', 'cause'], registers });
+  const retries = new Counter({ name: 'haproxy_server_retry_warnings_total', help: 'Requests retried on another backend after failing on this one', labelNames: ['server'], registers });
+  const checks = new Counter({ name: 'haproxy_server_checks_total', help: 'Active health checks, by result', labelNames: ['server', 'result'], registers });
+  const checkFailures = new Counter({ name: 'haproxy_server_check_failures_total', help: 'Failed active health checks', labelNames: ['server'], registers });
+  const upDown = new Counter({ name: 'haproxy_server_check_up_down_total', help: 'Transitions from UP to DOWN', labelNames: ['server'], registers });
+  const stateChanges = new Counter({ name: 'haproxy_server_state_changes_total', help: 'Health state changes, by new state and cause (check or passive)', labelNames: ['server', 'state', 'reason'], registers });
+  const standby = new Counter({ name: 'haproxy_backend_failovers_total', help: 'active-standby changes of the active backend, by kind (failover, failback, activate, deactivate)', labelNames: ['kind'], registers });
+  new Gauge({
+    name: 'haproxy_server_status',
+    help: 'Current health state of each backend (1 for the state it is in)',
+    labelNames: ['server', 'state'],
+    registers,
+    collect() {
+      const health = sources.health();
+      for (const b of backends) {
+        this.set({ server: b.name, state: 'UP' }, health[b.index].up ? 1 : 0);
+        this.set({ server: b.name, state: 'DOWN' }, health[b.index].up ? 0 : 1);
+      }
+    },
+  });
+  new Gauge({
+    name: 'haproxy_server_active',
+    help: 'Whether each backend takes traffic now (1) or not (0)',
+    labelNames: ['server'],
+    registers,
+    collect() {
+      for (const b of backends) this.set({ server: b.name }, sources.takesTraffic(b.index) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'haproxy_backend_active_servers',
+    help: 'Number of backends that are UP',
+    registers,
+    collect() {
+      this.set(sources.health().filter((h) => h.up).length);
+    },
+  });
+  new Gauge({
+    name: 'haproxy_server_current_sessions',
+    help: 'Requests in flight to each backend',
+    labelNames: ['server'],
+    registers,
+    collect() {
+      const inflight = sources.inflight();
+      for (const b of backends) this.set({ server: b.name }, inflight[b.index]);
+    },
+  });
+
+  return {
+    requests: requests.labels(),
+    responses: byClass((code) => frontendResponses.labels({ code })),
+    duration: byClass((code) => duration.labels({ code })),
+    backends: backends.map((b) => {
+      const server = b.name;
+      const checkFailure = checks.labels({ server, result: 'failure' });
+      const checkFailureTotal = checkFailures.labels({ server });
+      return {
+        responses: byClass((code) => serverResponses.labels({ server, code })),
+        bytesIn: bytesIn.labels({ server }),
+        bytesOut: bytesOut.labels({ server }),
+        failures: Object.fromEntries(Object.keys(FAILURES).map((cause) => [cause, failures.labels({ server, cause })])) as Record<FailureCode, Counter.Internal>,
+        retries: retries.labels({ server }),
+        checks: {
+          success: checks.labels({ server, result: 'success' }),
+          // Both the HAProxy-named counter and the by-result one move together.
+          failure: { inc: (v?: number) => { checkFailure.inc(v); checkFailureTotal.inc(v); } } as Counter.Internal,
+        },
+      };
+    }),
+    stateChange(backend, to, reason) {
+      stateChanges.inc({ server: backend.name, state: to.toUpperCase(), reason });
+      if (to === 'down') upDown.inc({ server: backend.name });
+    },
+    standbyEvent(kind) {
+      standby.inc({ kind });
+    },
+  };
+}

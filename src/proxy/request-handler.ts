@@ -1,0 +1,189 @@
+// Executes routing decisions: one client request -> attempts on the decision's candidates, in
+// order, until one answers or the failure is not retryable; then the access log line, metrics
+// and passive health reports. It picks no backend itself (route-decision.ts) and touches no
+// http-proxy API (forwarder.ts).
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { sendOciError } from '../errors/oci-codes.js';
+import type { HealthStore } from '../health/health-store.js';
+import type { Logger } from '../observability/logger.js';
+import type { Backend } from './backend.js';
+import type { Forwarder, AttemptResult, BodyOutcome } from './forwarder.js';
+import { hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
+import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
+import type { RequestFacts, RouteDecision, Router } from './route-decision.js';
+import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
+
+export interface HandlerDeps {
+  backends: readonly Backend[];
+  router: Router;
+  health: HealthStore;
+  forwarder: Forwarder;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  /** Requests in flight per backend index; the handler keeps it current. */
+  inflight: number[];
+  /** The proxy's own address, for Location rewrites when a client sent no Host. */
+  publicHost: () => string;
+  isDraining: () => boolean;
+}
+
+interface Outcome {
+  status: number;
+  backend?: Backend;
+  retries: number;
+  failure?: UpstreamFailure;
+  body?: BodyOutcome;
+  reason?: string;
+}
+
+export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { backends, router, health, forwarder, metrics, logger, inflight } = deps;
+  const backendOrigins = new Set(backends.map((b) => b.origin.toLowerCase()));
+  // Decided once: with the access log off, no log object is built per request.
+  const accessLog = logger.isLevelEnabled('info');
+
+  async function forwardAll(req: IncomingMessage, res: ServerResponse, facts: RequestFacts, decision: RouteDecision): Promise<Outcome> {
+    const { candidates } = decision;
+    if (decision.reject) {
+      const { code, message } = decision.reject;
+      sendOciError(res, code, message);
+      return { status: res.statusCode, retries: 0, reason: decision.reason };
+    }
+    if (candidates.length === 0) {
+      sendOciError(res, 'UNAVAILABLE', 'no healthy backend', { status: 503 });
+      return { status: 503, retries: 0, reason: decision.reason };
+    }
+    const publicOrigin = `http://${facts.headers.host ?? deps.publicHost()}`;
+    const readOnly = facts.method === 'GET' || facts.method === 'HEAD';
+    const check = readOnly ? decision.checkResponse : undefined;
+    const notFoundFallback = readOnly && decision.fallbackOn404 === true;
+    let retries = 0;
+    for (let i = 0; ; i++) {
+      const backend = candidates[i];
+      const last = i === candidates.length - 1;
+      const editHeaders = (headers: OutgoingHttpHeaders, status: number): void => {
+        const location = headers.location;
+        if (typeof location === 'string') {
+          const rewritten = rewriteLocation(location, backendOrigins, publicOrigin);
+          if (rewritten !== undefined) headers.location = rewritten;
+        }
+        decision.editResponseHeaders?.(headers, status, backend);
+      };
+      inflight[backend.index]++;
+      let result: AttemptResult;
+      try {
+        const discard = last || (!check && !notFoundFallback)
+          ? undefined
+          : (status: number, headers: IncomingHttpHeaders) =>
+              (notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next';
+        result = await forwarder.forward(req, res, backend, { editHeaders, discard });
+      } catch (err) {
+        inflight[backend.index]--;
+        throw err;
+      }
+      const m = metrics.backends[backend.index];
+      if (result.ok) {
+        m.responses[codeClass(result.status)].inc();
+        if (isServerError(result.status)) health.reportTraffic(backend.index, false, `status ${result.status}`);
+        else health.reportTraffic(backend.index, true, '');
+        const body = await result.finished;
+        inflight[backend.index]--;
+        if (body === 'upstream-failed') health.reportTraffic(backend.index, false, 'response body broke off');
+        return { status: result.status, backend, retries, body, reason: decision.reason };
+      }
+      inflight[backend.index]--;
+      const failure = result.failure;
+      m.failures[failure.code].inc();
+      if (FAILURES[failure.code].passive) health.reportTraffic(backend.index, false, `${failure.code} ${failure.detail}`);
+      if (failure.code === 'CLIENT_ABORTED') {
+        res.destroy();
+        return { status: 499, backend, retries, failure, reason: decision.reason };
+      }
+      const retryable = !last && isRetryable(failure, facts.method, facts.hasBody, result.reusedSocket);
+      if (retryable && (failure.code === 'FALLTHROUGH' || retries < decision.retries)) {
+        if (failure.code !== 'FALLTHROUGH') {
+          retries++;
+          m.retries.inc();
+        }
+        continue;
+      }
+      const { status, message } = FAILURES[failure.code];
+      // A request body we stopped reading cannot leave the connection reusable.
+      const headers = facts.hasBody && !req.readableEnded ? { connection: 'close' } : undefined;
+      sendOciError(res, 'UNAVAILABLE', `${message} (${backend.name}: ${failure.detail})`, { status, headers });
+      return { status, backend, retries, failure, reason: decision.reason };
+    }
+  }
+
+  return (req, res) => {
+    const started = performance.now();
+    const socket = req.socket;
+    const readAtStart = socket.bytesRead;
+    const writtenAtStart = socket.bytesWritten;
+    metrics.requests.inc();
+    if (deps.isDraining()) res.setHeader('connection', 'close');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const hasBody = hasRequestBody(req.headers);
+    prepareRequestHeaders(req.headers, socket.remoteAddress, 'http');
+    const facts: RequestFacts = {
+      method: req.method ?? 'GET',
+      url,
+      path: q < 0 ? url : url.slice(0, q),
+      query: q < 0 ? '' : url.slice(q + 1),
+      headers: req.headers,
+      hasBody,
+    };
+    let decision: RouteDecision;
+    try {
+      decision = router.route(facts, { backends, health: health.snapshot(), inflight, now: Date.now() });
+      if (decision.forwardUrl !== undefined) req.url = decision.forwardUrl;
+      if (decision.requestHeaders) {
+        for (const [name, value] of Object.entries(decision.requestHeaders)) {
+          if (value === undefined) delete req.headers[name];
+          else req.headers[name] = value;
+        }
+      }
+    } catch (err) {
+      logger.error({ err, url }, 'routing failed');
+      sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
+      return;
+    }
+    forwardAll(req, res, facts, decision).then(
+      (outcome) => {
+        const seconds = (performance.now() - started) / 1000;
+        const cls = codeClass(outcome.status);
+        metrics.responses[cls].inc();
+        metrics.duration[cls].observe(seconds);
+        const bytesIn = socket.bytesRead - readAtStart;
+        const bytesOut = socket.bytesWritten - writtenAtStart;
+        if (outcome.backend) {
+          const m = metrics.backends[outcome.backend.index];
+          m.bytesIn.inc(bytesIn);
+          m.bytesOut.inc(bytesOut);
+        }
+        if (accessLog) {
+          logger.info({
+            method: facts.method,
+            url,
+            status: outcome.status,
+            backend: outcome.backend?.name,
+            bytesIn,
+            bytesOut,
+            durationMs: Math.round(seconds * 1e4) / 10,
+            retries: outcome.retries,
+            ...(outcome.body !== undefined && outcome.body !== 'complete' ? { body: outcome.body } : {}),
+            ...(outcome.failure ? { failure: outcome.failure.code, detail: outcome.failure.detail } : {}),
+            ...(outcome.reason ? { route: outcome.reason } : {}),
+          }, 'access');
+        }
+      },
+      (err: unknown) => {
+        logger.error({ err, url }, 'request failed inside the proxy');
+        if (!res.headersSent) sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
+        else res.destroy();
+      },
+    );
+  };
+}

@@ -1,0 +1,68 @@
+// Why an attempt to forward a request failed, what the client is told, and whether another
+// backend may be tried: pure functions, declared once (the proxy's error table, README "proxy").
+//
+// Retry rules (research.md s3: never replay a body that has started streaming):
+//   - GET/HEAD: retried after a connect failure, a reset or a response timeout before the
+//     response started (they are idempotent and carry no body).
+//   - any other method: retried only when it has no body and the backend never saw it (the
+//     connection was never established): nothing was consumed and nothing can run twice.
+
+export const FAILURES = {
+  /** The TCP (or TLS) connection could not be made: refused, unreachable, DNS. */
+  CONNECT_FAILED: { status: 502, message: 'cannot connect to the backend', passive: true },
+  /** Our connect timer fired (`timeouts.connectMs`). */
+  CONNECT_TIMEOUT: { status: 504, message: 'connecting to the backend timed out', passive: true },
+  /** The connection was reset or closed after the request was sent, before any response. */
+  RESET: { status: 502, message: 'the backend closed the connection before responding', passive: true },
+  /** Our response timer fired (`timeouts.responseHeadersMs` after the request was sent). */
+  RESPONSE_TIMEOUT: { status: 504, message: 'the backend did not respond in time', passive: true },
+  /** No byte moved on the backend connection for `timeouts.idleMs`. */
+  IDLE_TIMEOUT: { status: 504, message: 'the backend connection stalled', passive: true },
+  /** The client went away; nothing is sent and the backend is not blamed. */
+  CLIENT_ABORTED: { status: 499, message: 'the client closed the connection', passive: false },
+  /** A 404 dropped in favour of the next candidate (RouteDecision.fallbackOn404). */
+  FALLTHROUGH: { status: 404, message: 'not found on this backend', passive: false },
+} as const;
+
+export type FailureCode = keyof typeof FAILURES;
+
+export interface UpstreamFailure {
+  readonly code: FailureCode;
+  /** The socket error code or timer detail, for logs. */
+  readonly detail: string;
+}
+
+/** Whether this request may go to the next candidate after this failure. */
+export function isRetryable(failure: UpstreamFailure, method: string, hasBody: boolean, reusedSocket: boolean): boolean {
+  switch (failure.code) {
+    case 'CONNECT_FAILED':
+    case 'CONNECT_TIMEOUT':
+      return method === 'GET' || method === 'HEAD' || !hasBody;
+    case 'RESET':
+      // A pooled socket the backend closed while idle fails before the request reaches it:
+      // safe to resend a bodyless request (Node's own advice for reusedSocket + ECONNRESET).
+      return method === 'GET' || method === 'HEAD' || (!hasBody && reusedSocket);
+    case 'RESPONSE_TIMEOUT':
+    case 'IDLE_TIMEOUT':
+      return method === 'GET' || method === 'HEAD';
+    case 'FALLTHROUGH':
+      return true;
+    case 'CLIENT_ABORTED':
+      return false;
+  }
+}
+
+/** Socket errors that mean the connection was never established. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNABORTED']);
+
+/** Classifies a socket error by what had happened when it struck. */
+export function classifySocketError(code: string | undefined, connected: boolean): FailureCode {
+  if (!connected) return 'CONNECT_FAILED';
+  return code !== undefined && CONNECT_ERRORS.has(code) ? 'CONNECT_FAILED' : 'RESET';
+}
+
+/** Whether a backend's own response counts against it for passive health (HAProxy observe layer7). */
+export function isServerError(status: number): boolean {
+  // 501 Not Implemented and 505 HTTP Version Not Supported describe the request, not the server.
+  return status >= 500 && status !== 501 && status !== 505;
+}
