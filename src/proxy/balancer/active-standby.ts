@@ -57,8 +57,10 @@ export function stepActiveStandby(
     next = current;
   }
   if (next === current) return { state };
+  // Leaving a backend that went down is a failover, whichever way it goes; leaving a healthy
+  // one for a better one is a failback.
   const kind: StandbyEventKind =
-    next === undefined ? 'deactivate' : current === undefined ? 'activate' : next < current ? 'failback' : 'failover';
+    next === undefined ? 'deactivate' : current === undefined ? 'activate' : health[current]?.up ? 'failback' : 'failover';
   return { state: { active: next }, event: { kind, from: current, to: next } };
 }
 

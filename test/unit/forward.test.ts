@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, it } from 'node:test';
+import { hasRequestBody, prepareRequestHeaders, responseHeaders, rewriteLocation } from '../../src/proxy/headers.js';
+import { classifySocketError, FAILURES, isRetryable, isServerError, type FailureCode } from '../../src/proxy/upstream-failure.js';
+
+describe('forwarded request headers', () => {
+  it('keeps the Host, appends X-Forwarded-For and sets Proto and Host once', () => {
+    const headers: IncomingHttpHeaders = { host: 'registry.example:5000', 'x-forwarded-for': '10.0.0.1' };
+    prepareRequestHeaders(headers, '127.0.0.1', 'http');
+    assert.equal(headers.host, 'registry.example:5000');
+    assert.equal(headers['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+    assert.equal(headers['x-forwarded-proto'], 'http');
+    assert.equal(headers['x-forwarded-host'], 'registry.example:5000');
+  });
+
+  it('keeps Proto and Host set by a TLS terminator in front', () => {
+    const headers: IncomingHttpHeaders = { host: 'a', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' };
+    prepareRequestHeaders(headers, '127.0.0.1', 'http');
+    assert.equal(headers['x-forwarded-proto'], 'https');
+    assert.equal(headers['x-forwarded-host'], 'public.example');
+  });
+
+  it('drops hop-by-hop headers, those named in Connection, and Expect', () => {
+    const headers: IncomingHttpHeaders = { host: 'a', connection: 'x-secret, keep-alive', 'x-secret': '1', 'keep-alive': 'timeout=5', expect: '100-continue', te: 'trailers', authorization: 'Bearer t' };
+    prepareRequestHeaders(headers, '::1', 'http');
+    assert.deepEqual(Object.keys(headers).sort(), ['authorization', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+  });
+
+  it('copies response headers without hop-by-hop ones', () => {
+    const out = responseHeaders({ 'content-length': '5', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'docker-content-digest': 'sha256:x' });
+    assert.deepEqual(out, { 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'docker-content-digest': 'sha256:x' });
+  });
+
+  it('tells whether a request has a body from its framing', () => {
+    assert.equal(hasRequestBody({}), false);
+    assert.equal(hasRequestBody({ 'content-length': '0' }), false);
+    assert.equal(hasRequestBody({ 'content-length': '12' }), true);
+    assert.equal(hasRequestBody({ 'transfer-encoding': 'chunked' }), true);
+  });
+});
+
+describe('Location rewrite', () => {
+  const origins = new Set(['http://10.0.0.5:5001', 'http://backend-b']);
+  it('rewrites an absolute Location that points at a backend to the address the client used', () => {
+    assert.equal(
+      rewriteLocation('http://10.0.0.5:5001/v2/a/blobs/uploads/u1?_state=x%3D', origins, 'http://proxy:5000'),
+      'http://proxy:5000/v2/a/blobs/uploads/u1?_state=x%3D',
+    );
+    assert.equal(rewriteLocation('http://backend-b:80/v2/', origins, 'http://proxy'), 'http://proxy/v2/');
+  });
+  it('leaves relative locations and other hosts (storage redirects) alone', () => {
+    assert.equal(rewriteLocation('/v2/a/blobs/uploads/u1', origins, 'http://proxy'), undefined);
+    assert.equal(rewriteLocation('https://s3.example/bucket/blob?sig=1', origins, 'http://proxy'), undefined);
+  });
+});
+
+describe('upstream failures', () => {
+  const f = (code: FailureCode) => ({ code, detail: '' });
+  it('maps each failure to a gateway status', () => {
+    assert.equal(FAILURES.CONNECT_FAILED.status, 502);
+    assert.equal(FAILURES.RESET.status, 502);
+    assert.equal(FAILURES.CONNECT_TIMEOUT.status, 504);
+    assert.equal(FAILURES.RESPONSE_TIMEOUT.status, 504);
+    assert.equal(FAILURES.IDLE_TIMEOUT.status, 504);
+  });
+
+  it('classifies socket errors by whether the connection was up', () => {
+    assert.equal(classifySocketError('ECONNREFUSED', false), 'CONNECT_FAILED');
+    assert.equal(classifySocketError('ECONNRESET', false), 'CONNECT_FAILED');
+    assert.equal(classifySocketError('ECONNRESET', true), 'RESET');
+    assert.equal(classifySocketError('EPIPE', true), 'RESET');
+  });
+
+  it('retries GET and HEAD after connect failures, resets and timeouts before the response', () => {
+    for (const method of ['GET', 'HEAD']) {
+      for (const code of ['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'RESET', 'RESPONSE_TIMEOUT', 'IDLE_TIMEOUT'] as const) {
+        assert.equal(isRetryable(f(code), method, false, false), true, `${method} ${code}`);
+      }
+    }
+  });
+
+  it('never replays a request body, and resends bodyless writes only when the backend never saw them', () => {
+    assert.equal(isRetryable(f('CONNECT_FAILED'), 'PATCH', true, false), false);
+    assert.equal(isRetryable(f('RESET'), 'PUT', true, true), false);
+    assert.equal(isRetryable(f('CONNECT_FAILED'), 'POST', false, false), true);
+    assert.equal(isRetryable(f('RESET'), 'POST', false, false), false, 'a reset on a fresh connection: the backend may have acted');
+    assert.equal(isRetryable(f('RESET'), 'POST', false, true), true, 'a stale pooled socket');
+    assert.equal(isRetryable(f('RESPONSE_TIMEOUT'), 'DELETE', false, false), false);
+    assert.equal(isRetryable(f('CLIENT_ABORTED'), 'GET', false, false), false);
+  });
+
+  it('counts 5xx against a backend except 501 and 505', () => {
+    assert.deepEqual([200, 404, 500, 501, 502, 503, 504, 505].map(isServerError), [false, false, true, false, true, true, true, false]);
+  });
+});
