@@ -73,10 +73,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       inflight[backend.index]++;
       let result: AttemptResult;
       try {
-        const discard = last || (!check && !notFoundFallback)
+        // The last candidate's 404 goes to the client, but `check` still vets its answer.
+        const discard = !check && (last || !notFoundFallback)
           ? undefined
           : (status: number, headers: IncomingHttpHeaders) =>
-              (notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next';
+              (!last && notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next';
         result = await forwarder.forward(req, res, backend, { editHeaders, discard });
       } catch (err) {
         inflight[backend.index]--;
@@ -107,6 +108,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
           m.retries.inc();
         }
         continue;
+      }
+      if (failure.code === 'FALLTHROUGH' && last) {
+        // `check` refused the last answer (e.g. a blob under another digest): it is never passed on.
+        sendOciError(res, 'UNAVAILABLE', `no backend gave an acceptable answer (${backend.name}: ${failure.detail} refused)`, { status: 502 });
+        return { status: 502, backend, retries, failure, reason: decision.reason };
       }
       const { status, message } = FAILURES[failure.code];
       // A request body we stopped reading cannot leave the connection reusable.

@@ -60,7 +60,8 @@ export interface RouteDecision {
   readonly editResponseHeaders?: (headers: OutgoingHttpHeaders, status: number, backend: Backend) => void;
   /**
    * GET/HEAD: whether a response may go to the client; 'next' drains it and tries the next
-   * candidate (not counted as a retry). Never asked for the last candidate's response.
+   * candidate (not counted as a retry). Asked for the last candidate too: 'next' there means
+   * no acceptable answer exists, and the client gets 502 UNAVAILABLE instead.
    */
   readonly checkResponse?: (status: number, headers: OutgoingHttpHeaders, backend: Backend, last: boolean) => 'accept' | 'next';
   /** Header name -> new value (undefined removes it) on the request sent to the backend. */

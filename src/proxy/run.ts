@@ -24,6 +24,7 @@ import { Forwarder } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { createRequestHandler } from './request-handler.js';
+import { createRouting } from './routing/create-routing.js';
 import type { Router, RoutingContext } from './route-decision.js';
 
 export interface RunProxyOptions {
@@ -100,7 +101,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
   metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), inflight: () => inflight, takesTraffic });
   const proxyMetrics = metrics;
-  const router = options.wrapRouter?.(modeRouter, backends) ?? modeRouter;
+  const router = options.wrapRouter?.(modeRouter, backends) ?? createRouting(config, modeRouter, { logger, metrics: registry });
 
   // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
   const failbackTimers = new Set<NodeJS.Timeout>();

@@ -1,0 +1,43 @@
+// Builds the registry-aware router from the config at start-up: keys derived once, globs
+// compiled once, the missing-secret warning logged once.
+import type { Registry } from 'prom-client';
+import { readSecretFile } from '../../config/schema/routing.js';
+import type { Config } from '../../config/types.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Router } from '../route-decision.js';
+import { createRegistryRouter } from './registry-router.js';
+import { compileRoutes } from './route-rules.js';
+import { createRoutingMetrics } from './routing-metrics.js';
+import { deriveKey, resolveSecret } from './signing.js';
+
+export interface RoutingDeps {
+  logger?: Logger;
+  metrics?: Registry;
+  metricsPrefix?: string;
+}
+
+/** The configured secret: inline, or the first line of `secretFile` (keeps it out of configs). */
+export function configuredSecret(routing: Config['routing']): string | undefined {
+  if (routing.secret !== undefined) return routing.secret;
+  if (routing.secretFile !== undefined) return readSecretFile(routing.secretFile);
+  return undefined;
+}
+
+/** Wraps the mode router; `config.mode` must be a proxy mode. */
+export function createRouting(config: Config, inner: Router, deps: RoutingDeps = {}): Router {
+  if (config.mode === 'registry') throw new Error('routing applies to the proxy modes only');
+  const secret = resolveSecret(configuredSecret(config.routing));
+  if (secret.generated) {
+    deps.logger?.warn(
+      'routing.secret is not set: upload tokens and sticky cookies are signed with a random per-process secret, so uploads in progress fail after a restart and a second proxy cannot continue them; set the same routing.secret on every proxy',
+    );
+  }
+  return createRegistryRouter(inner, {
+    mode: config.mode,
+    routes: compileRoutes(config.routing.routes),
+    readFallback: config.routing.readFallback,
+    uploadKey: deriveKey(secret.value, 'upload-token'),
+    sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, key: deriveKey(secret.value, 'sticky-cookie') } : undefined,
+    events: deps.metrics ? createRoutingMetrics(deps.metrics, deps.metricsPrefix) : undefined,
+  });
+}

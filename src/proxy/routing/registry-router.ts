@@ -1,0 +1,216 @@
+// The registry-aware Router: wraps the mode router (active-standby / active-active) and bends
+// its candidate list around what the OCI protocol needs.
+//
+//   upload token in the query  -> exactly the backend that opened the session, no retry;
+//                                 that backend down -> 404 BLOB_UPLOAD_UNKNOWN at once
+//   repository request         -> the route pool of its first matching rule; in active-active
+//                                 the repository's home by rendezvous hashing first, the rest in
+//                                 rendezvous order (retries; 404 fallback and the digest guard
+//                                 for manifest and blob reads)
+//   /v2/, /v2/_catalog, others -> the mode router's choice
+//   plain traffic + sticky     -> the backend named by a signed cookie (insert indirect nocache)
+//
+// Pure apart from the RoutingEvents sink (metrics): the decision depends only on the request
+// facts and the health snapshot, so every proxy process decides alike.
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Backend } from '../backend.js';
+import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';
+import { classifyRequest, pathOf, repositoryOf, type RegistryRequest } from './classify-request.js';
+import { setQueryParam, takeQueryParam } from './query-param.js';
+import { rendezvousOrder } from './rendezvous.js';
+import type { RouteTable } from './route-rules.js';
+import { privateCacheControl, signCookieValue, stickyCookieHeader, takeCookie, verifyCookieValue } from './sticky-cookie.js';
+import { signUploadToken, UPLOAD_TOKEN_PARAM, verifyUploadToken } from './upload-token.js';
+
+export type RouteKind =
+  | 'upload_affinity'
+  | 'repository'
+  | 'repository_read'
+  | 'any'
+  | 'sticky'
+  | 'rejected';
+
+/** What routing reports for metrics and logs; implemented by routing-metrics.ts. */
+export interface RoutingEvents {
+  routed(kind: RouteKind): void;
+  /** An upload's owner is down or no longer configured: the client must restart the upload. */
+  affinityMiss(): void;
+  tokenRejected(): void;
+  /** A sticky cookie named a backend that cannot serve (down, unknown, or a bad signature). */
+  cookieRedispatch(): void;
+  /** A read answer was dropped in favour of the next backend. */
+  readFallback(reason: 'not_found' | 'digest_mismatch'): void;
+}
+
+export const NO_EVENTS: RoutingEvents = {
+  routed: () => {},
+  affinityMiss: () => {},
+  tokenRejected: () => {},
+  cookieRedispatch: () => {},
+  readFallback: () => {},
+};
+
+export interface RegistryRouterOptions {
+  mode: 'active-standby' | 'active-active';
+  routes: RouteTable;
+  readFallback: boolean;
+  uploadKey: Buffer;
+  /** Cookie stickiness for plain traffic; undefined when `routing.sticky` is none. */
+  sticky?: { cookieName: string; key: Buffer };
+  events?: RoutingEvents;
+}
+
+const UPLOAD_KINDS = new Set<RegistryRequest['kind']>(['upload-start', 'upload-session']);
+const READ_METHODS = new Set(['GET', 'HEAD']);
+// Statuses with which a registry hands out the Location of a session that is still open:
+// 202 after POST and PATCH, 204 for GET of the upload status. 201 means committed.
+const OPEN_SESSION_STATUSES = new Set([202, 204]);
+
+function firstHeader(value: OutgoingHttpHeaders[string]): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) return value[0];
+  return String(value);
+}
+
+/** The repository an upload Location belongs to ('' when its path names none), for signing. */
+function repositoryOfLocation(location: string): string {
+  let path = location;
+  const scheme = location.indexOf('://');
+  if (scheme !== -1) {
+    const slash = location.indexOf('/', scheme + 3);
+    path = slash === -1 ? '/' : location.slice(slash);
+  }
+  return repositoryOf(classifyRequest(pathOf(path))) ?? '';
+}
+
+export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
+  const events = options.events ?? NO_EVENTS;
+
+  const signLocation = (headers: OutgoingHttpHeaders, status: number, backend: Backend): void => {
+    if (!OPEN_SESSION_STATUSES.has(status)) return;
+    const location = firstHeader(headers.location);
+    if (location === undefined) return;
+    const token = signUploadToken(options.uploadKey, backend.name, repositoryOfLocation(location));
+    headers.location = setQueryParam(location, UPLOAD_TOKEN_PARAM, token);
+  };
+
+  const reject = (code: RejectCode, message: string): RouteDecision => {
+    events.routed('rejected');
+    return { candidates: [], retries: 0, reject: { code, message }, reason: 'rejected' };
+  };
+
+  const routeUploadToken = (facts: RequestFacts, ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
+    const repository = repositoryOf(request) ?? '';
+    let owner: string | undefined;
+    for (const token of tokens) {
+      const check = verifyUploadToken(options.uploadKey, token, repository);
+      if (!check.ok || (owner !== undefined && owner !== check.backend)) {
+        events.tokenRejected();
+        return reject('BLOB_UPLOAD_INVALID', check.ok ? 'conflicting upload tokens in the URL' : check.reason);
+      }
+      owner = check.backend;
+    }
+    const backend = ctx.backends.find((b) => b.name === owner);
+    if (!backend) {
+      events.affinityMiss();
+      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${owner}) is no longer configured; restart the upload`);
+    }
+    if (!ctx.health[backend.index]?.up) {
+      events.affinityMiss();
+      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${owner}) is down; restart the upload`);
+    }
+    events.routed('upload_affinity');
+    return { candidates: [backend], retries: 0, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
+  };
+
+  /** 404 -> the next backend (read fallback); a blob under another digest is never passed on. */
+  const readCheck = (digest: string | undefined) => (status: number, headers: OutgoingHttpHeaders, _backend: Backend, last: boolean): 'accept' | 'next' => {
+    if (status === 404 && options.readFallback && !last) {
+      events.readFallback('not_found');
+      return 'next';
+    }
+    if (digest !== undefined && status >= 200 && status < 300) {
+      const answered = firstHeader(headers['docker-content-digest']);
+      if (answered !== undefined && answered !== digest) {
+        events.readFallback('digest_mismatch');
+        return 'next';
+      }
+    }
+    return 'accept';
+  };
+
+  const routeRepository = (facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string): RouteDecision => {
+    const base = inner.route(facts, ctx);
+    const pool = options.routes(name);
+    let candidates = pool.backends ? base.candidates.filter((b) => pool.backends!.has(b.name)) : [...base.candidates];
+    if (candidates.length === 0) {
+      const where = pool.rule === -1 ? '' : ` (routing.routes[${pool.rule}])`;
+      return reject('UNAVAILABLE', `no healthy backend for repository ${name}${where}`);
+    }
+    // Active-standby keeps the mode router's priority order; active-active homes the repository.
+    if (options.mode === 'active-active') candidates = rendezvousOrder(candidates, name);
+    // Every request lists the whole order: a retry after a connect failure (only ever for a
+    // request the backend never received, see upstream-failure.ts) goes to the next backend in
+    // rendezvous order, which is exactly where the repository moves once its home is marked down.
+    if (UPLOAD_KINDS.has(request.kind)) {
+      events.routed('repository');
+      return { candidates, retries: base.retries, editResponseHeaders: signLocation, reason: 'repository-home' };
+    }
+    if (!READ_METHODS.has(facts.method)) {
+      events.routed('repository');
+      return { candidates, retries: base.retries, reason: 'repository-home' };
+    }
+    const readsContent = request.kind === 'blob' || request.kind === 'manifest';
+    events.routed('repository_read');
+    return {
+      candidates,
+      retries: base.retries,
+      checkResponse: readsContent ? readCheck(request.digest) : undefined,
+      reason: 'repository-home',
+    };
+  };
+
+  const routeSticky = (facts: RequestFacts, ctx: RoutingContext, sticky: { cookieName: string; key: Buffer }): RouteDecision => {
+    const base = inner.route(facts, ctx);
+    const taken = takeCookie(facts.headers.cookie, sticky.cookieName);
+    // indirect: the backend never sees the cookie.
+    const requestHeaders = taken.value === undefined ? undefined : { cookie: taken.header };
+    let stuck: Backend | undefined;
+    if (taken.value !== undefined) {
+      const named = verifyCookieValue(sticky.key, taken.value);
+      stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up);
+      if (!stuck) events.cookieRedispatch();
+    }
+    const candidates = stuck ? [stuck, ...base.candidates.filter((b) => b !== stuck)] : base.candidates;
+    events.routed('sticky');
+    return {
+      ...base,
+      candidates,
+      requestHeaders,
+      reason: stuck ? 'sticky-cookie' : base.reason,
+      editResponseHeaders: (headers, status, backend) => {
+        base.editResponseHeaders?.(headers, status, backend);
+        if (backend === stuck) return;
+        const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.key, backend.name));
+        const prior = headers['set-cookie'];
+        headers['set-cookie'] = prior === undefined ? [cookie] : [...(Array.isArray(prior) ? prior : [String(prior)]), cookie];
+        headers['cache-control'] = privateCacheControl(firstHeader(headers['cache-control']));
+      },
+    };
+  };
+
+  return {
+    route(facts: RequestFacts, ctx: RoutingContext): RouteDecision {
+      const request = classifyRequest(facts.path);
+      if (facts.query.includes(UPLOAD_TOKEN_PARAM)) {
+        const taken = takeQueryParam(facts.url, UPLOAD_TOKEN_PARAM);
+        if (taken.values.length > 0) return routeUploadToken(facts, ctx, taken.values, taken.url, request);
+      }
+      const name = repositoryOf(request);
+      if (name !== undefined) return routeRepository(facts, ctx, request, name);
+      if (request.kind === 'plain' && options.sticky && options.mode === 'active-active') return routeSticky(facts, ctx, options.sticky);
+      events.routed('any');
+      return inner.route(facts, ctx);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/config-error.js';
+import { validateConfigObject } from '../../src/config/load.js';
+import { configuredSecret } from '../../src/proxy/routing/create-routing.js';
+
+const backends = [
+  { name: 'r1', url: 'http://127.0.0.1:5001' },
+  { name: 'r2', url: 'http://127.0.0.1:5002' },
+];
+
+function problemsOf(routing: Record<string, unknown>): string[] {
+  try {
+    validateConfigObject({ mode: 'active-active', backends, routing });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('routing config', () => {
+  it('defaults to read fallback on, no rules, no stickiness, no configured secret', () => {
+    const config = validateConfigObject({ mode: 'active-active', backends });
+    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend' });
+  });
+
+  it('accepts rules, a secret and cookie stickiness', () => {
+    const routing = {
+      secret: 'a-long-enough-secret',
+      readFallback: false,
+      routes: [{ repositories: ['team-a/**', 'shared/*'], backends: ['r1'] }, { repositories: ['**'], backends: ['r2'] }],
+      sticky: 'cookie',
+      cookieName: 'SERVERID',
+    };
+    assert.deepEqual(validateConfigObject({ mode: 'active-active', backends, routing }).routing, routing);
+  });
+
+  it('reports bad routing settings as path: reason', () => {
+    assert.deepEqual(problemsOf({ routes: [{ repositories: ['**'], backends: ['r1', 'r3'] }] }), [
+      'routing.routes[0].backends[1]: no backend is named "r3" (name it in backends[].name)',
+    ]);
+    assert.deepEqual(problemsOf({ routes: [{ repositories: ['Team/A'], backends: ['r1'] }] }), [
+      'routing.routes[0].repositories[0]: must be a repository glob of a-z 0-9 . _ - / * ? (e.g. team-a/**)',
+    ]);
+    assert.deepEqual(problemsOf({ secret: 'short' }), ['routing.secret: must NOT have fewer than 16 characters']);
+    assert.deepEqual(problemsOf({ secret: 'a-long-enough-secret', secretFile: '/x' }), [
+      'routing.secretFile: set either routing.secret or routing.secretFile, not both',
+    ]);
+    assert.deepEqual(problemsOf({ secretFile: '/nonexistent/secret' }), ['routing.secretFile: cannot read /nonexistent/secret (ENOENT)']);
+    const shortFile = join(mkdtempSync(join(tmpdir(), 'routing-secret-')), 'secret');
+    writeFileSync(shortFile, 'short\nthe rest is ignored, however long it is');
+    assert.deepEqual(problemsOf({ secretFile: shortFile }), ['routing.secretFile: the secret on its first line must have at least 16 characters']);
+    assert.ok(problemsOf({ sticky: 'source' })[0].startsWith('routing.sticky: must be one of none, cookie'));
+  });
+
+  it('reads the secret from the first line of secretFile', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'routing-secret-')), 'secret');
+    writeFileSync(file, 'from-a-file-0123456789\n');
+    const config = validateConfigObject({ mode: 'active-active', backends, routing: { secretFile: file } });
+    assert.equal(configuredSecret(config.routing), 'from-a-file-0123456789');
+    assert.equal(configuredSecret(validateConfigObject({ mode: 'active-active', backends }).routing), undefined);
+  });
+});
