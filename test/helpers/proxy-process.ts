@@ -1,0 +1,69 @@
+// The proxy under test as a real process: `ha-proxy --config <generated JSON>` on free loopback
+// ports, awaited until its admin listener answers, with small helpers to read its state.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './ports.js';
+import { startHaProxy, waitForHttp, type Managed } from './processes.js';
+
+export interface ProxyProcess extends Managed {
+  url: string;
+  adminUrl: string;
+  port: number;
+  /** GET /status on the admin listener. */
+  status(): Promise<{ active: string | null; backends: { name: string; up: boolean; active: boolean }[] }>;
+  /** The value of one metric sample, matched by name and label text (e.g. `server="a"`); 0 if absent. */
+  metric(name: string, labels?: string): Promise<number>;
+  /** Polls the status until `predicate` holds (generous deadline, no fixed sleeps). */
+  waitFor(predicate: (status: Awaited<ReturnType<ProxyProcess['status']>>) => boolean, what: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Short health intervals so tests do not wait; override anything through `config`. */
+export const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 300, rise: 2, fall: 2, jitter: 0 };
+
+export async function startProxy(config: Record<string, unknown>, options: { logLevel?: string } = {}): Promise<ProxyProcess> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(mkdtempSync(join(tmpdir(), 'ha-proxy-test-')), 'config.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: `127.0.0.1:${port}`,
+      adminListen: `127.0.0.1:${adminPort}`,
+      logLevel: options.logLevel ?? 'info',
+      ...config,
+      healthCheck: { ...FAST_HEALTH, ...(config.healthCheck as object | undefined) },
+    }),
+  );
+  const proc = startHaProxy(['--config', file]);
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitForHttp(`${adminUrl}/livez`, { proc, statuses: [200] });
+  const status = async () => (await (await fetch(`${adminUrl}/status`)).json()) as Awaited<ReturnType<ProxyProcess['status']>>;
+  return {
+    ...proc,
+    url: `http://127.0.0.1:${port}`,
+    adminUrl,
+    port,
+    status,
+    async metric(name, labels) {
+      const text = await (await fetch(`${adminUrl}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+        if (labels && !line.includes(labels)) continue;
+        return Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      return 0;
+    },
+    async waitFor(predicate, what, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: unknown;
+      while (Date.now() < deadline) {
+        last = await status();
+        if (predicate(last as Awaited<ReturnType<ProxyProcess['status']>>)) return;
+        await sleep(25);
+      }
+      throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}\n${proc.output().slice(-4000)}`);
+    },
+  };
+}
