@@ -15,7 +15,7 @@ import type { Config } from '../config/types.js';
 import { ActiveChecker } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
-import { listenOn, type HostPort } from '../net/listen.js';
+import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
@@ -34,6 +34,13 @@ export interface RunProxyOptions {
   wrapRouter?: (base: ModeRouter, backends: readonly Backend[]) => Router;
   /** SEAM (H5): a health store shared with other workers or proxies. */
   createHealthStore?: (backendCount: number, params: HealthParams) => HealthStore;
+  /**
+   * H5 (--workers): which parts this process runs; all default to true. Workers serve traffic
+   * only; the primary runs the checks and the admin listener without serving traffic.
+   */
+  role?: { serveTraffic?: boolean; activeChecks?: boolean; admin?: boolean };
+  /** H5: told when an operator asks for a manual failback (the primary relays it to workers). */
+  onFailbackRequested?: () => void;
 }
 
 export interface BackendStatus {
@@ -96,6 +103,8 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     metrics?.standbyEvent(event.kind);
     const name = (i: number | undefined) => (i === undefined ? null : backends[i].name);
     logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
+    // The destination buffers small writes; state changes are rare and must be seen at once.
+    logger.flush();
   });
   const takesTraffic = (i: number): boolean =>
     config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
@@ -111,6 +120,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     const fields = { backend: backend.name, state: transition.to.toUpperCase(), reason: transition.reason, detail: transition.detail, count: transition.count };
     if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
     else logger.info(fields, `backend ${backend.name} is UP`);
+    logger.flush();
     modeRouter.refresh(routingContext());
     if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
       const timer = setTimeout(() => {
@@ -166,9 +176,10 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   );
   // A client connection with no bytes moving for idleMs is destroyed.
   server.timeout = config.timeouts.idleMs;
-  checker.start();
+  const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
+  if (role.activeChecks) checker.start();
   try {
-    address = await listenOn(server, config.listen);
+    address = role.serveTraffic ? await listenOn(server, config.listen) : parseHostPort(config.listen);
   } catch (err) {
     checker.stop();
     destroyBackends(backends);
@@ -197,9 +208,9 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     };
   };
 
-  let admin: Server;
+  let admin: Server | undefined;
   try {
-    admin = await startAdminServer({
+    if (role.admin) admin = await startAdminServer({
       listen: config.adminListen,
       registry,
       notReadyReason: () => (draining ? 'draining' : health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend'),
@@ -208,6 +219,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
         '/failback': () => {
           modeRouter.requestFailback();
           modeRouter.refresh(routingContext());
+          options.onFailbackRequested?.();
           return status();
         },
       },
@@ -218,7 +230,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     destroyBackends(backends);
     throw err;
   }
-  const adminAddr = admin.address();
+  const adminAddr = admin?.address();
   const adminAddress: HostPort = {
     host: parseAdminHost(config.adminListen),
     port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
@@ -246,9 +258,11 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       for (const timer of failbackTimers) clearTimeout(timer);
       health.close();
       destroyBackends(backends);
-      const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
-      admin.closeAllConnections();
-      await adminClosed;
+      if (admin) {
+        const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
+        admin.closeAllConnections();
+        await adminClosed;
+      }
       logger.info('stopped');
     })();
     return stopping;
