@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rendezvousOrder, rendezvousOwner, unitHash } from '../../src/proxy/routing/rendezvous.js';
+import { murmur3, rendezvousOrder, rendezvousOwner, unitHash } from '../../src/proxy/routing/rendezvous.js';
 
 const names = Array.from({ length: 3000 }, (_, i) => `team-${i % 7}/service-${i}`);
 const three = [
@@ -62,6 +62,15 @@ describe('rendezvous hashing', () => {
   it('does not depend on the order backends are listed in', () => {
     const reversed = [...three].reverse();
     for (const n of names.slice(0, 200)) assert.equal(rendezvousOwner(reversed, n)!.name, rendezvousOwner(three, n)!.name);
+  });
+
+  it('uses MurmurHash3 x86_32 (published test vectors), so every process agrees', () => {
+    assert.equal(murmur3('', 0), 0);
+    assert.equal(murmur3('', 1), 0x514e28b7);
+    assert.equal(murmur3('hello', 0), 0x248bfa47);
+    assert.equal(murmur3('The quick brown fox jumps over the lazy dog', 0), 0x2e4ff723);
+    assert.equal(murmur3('ab', 0), murmur3('ab', 0));
+    assert.notEqual(murmur3('abc', 0), murmur3('abd', 0));
   });
 
   it('hashes into the open unit interval, the same in every process', () => {

@@ -2,22 +2,66 @@
 // owns it. Removing a backend moves only the keys it owned, and they return to it when it comes
 // back; zot's `hash % members` reshuffles nearly everything instead (zot#4215). Weighted with
 // the logarithmic method (Schindelhauer & Schomaker), so a weight-2 backend owns twice the keys.
-import { createHash } from 'node:crypto';
-
 export interface RendezvousNode {
   /** Stable identity: the configured backend name, so every proxy process agrees. */
   name: string;
   weight: number;
 }
 
-// 48 bits of the hash become a uniform number in (0, 1): plenty of resolution, and within the
-// range `readUIntBE` reads exactly.
-const UNIT_BITS = 2 ** 48;
+/**
+ * MurmurHash3 (x86, 32-bit) over the string's UTF-16 code units; repository names are ASCII by
+ * the spec's grammar, so this equals hashing their bytes. Chosen over node:crypto's sha256, which
+ * cost about 2.5 us per (backend, name) pair on the request path; murmur3 with a per-backend
+ * seed costs well under a tenth of that and spreads names as evenly (routing-rendezvous tests).
+ */
+export function murmur3(text: string, seed: number): number {
+  let h = seed >>> 0;
+  const n = text.length;
+  const whole = n & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    let k = (text.charCodeAt(i) & 0xffff) | ((text.charCodeAt(i + 1) & 0xffff) << 8) | ((text.charCodeAt(i + 2) & 0xffff) << 16) | ((text.charCodeAt(i + 3) & 0xffff) << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = n & 3;
+  if (rest > 0) {
+    let k = text.charCodeAt(whole) & 0xffff;
+    if (rest > 1) k ^= (text.charCodeAt(whole + 1) & 0xffff) << 8;
+    if (rest > 2) k ^= (text.charCodeAt(whole + 2) & 0xffff) << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// Backend names are few and fixed: their seeds are computed once.
+const seeds = new Map<string, number>();
+function seedOf(node: string): number {
+  let seed = seeds.get(node);
+  if (seed === undefined) {
+    seed = murmur3(node, 0x5eed);
+    seeds.set(node, seed);
+  }
+  return seed;
+}
+
+const UNIT = 2 ** 32;
 
 /** A uniform number in (0, 1) for the pair, identical in every process. */
 export function unitHash(node: string, key: string): number {
-  const digest = createHash('sha256').update(node).update('\0').update(key).digest();
-  return (digest.readUIntBE(0, 6) + 0.5) / UNIT_BITS;
+  return (murmur3(key, seedOf(node)) + 0.5) / UNIT;
 }
 
 /** The node's score for `key`; the highest score wins. */
