@@ -1,5 +1,92 @@
+// `--mode registry`: the built-in OCI registry replica. Wires storage, hooks (replication when
+// present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
+import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { Config } from '../config/types.js';
+import { listenOn } from '../net/listen.js';
+import { startAdminServer } from '../observability/admin-server.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetricsRegistry } from '../observability/metrics.js';
+import { createRegistryApp } from './api/app.js';
+import { noopHooks, withDefaults, type RegistryHooks, type ReplicationContext } from './api/hooks.js';
+import { HtpasswdAuth } from './auth/htpasswd.js';
+import { ImageStore } from './storage/image-store.js';
 
-export async function runRegistry(_config: Config): Promise<void> {
-  throw new Error('registry mode is not implemented yet');
+/** Node's default (5 s) is shorter than a proxy's pooled idle timeout: keep sockets longer. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** How long shutdown waits for in-flight requests before closing sockets. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Replication plugs in through `src/registry/replication/index.ts` when that module exists. */
+async function loadHooks(context: ReplicationContext): Promise<RegistryHooks> {
+  let mod: { createReplicationHooks?: (c: ReplicationContext) => Partial<RegistryHooks> | Promise<Partial<RegistryHooks>> };
+  try {
+    mod = (await import(new URL('./replication/index.js', import.meta.url).href)) as typeof mod;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('replication/index.js')) {
+      return noopHooks;
+    }
+    throw err;
+  }
+  return mod.createReplicationHooks ? withDefaults(await mod.createReplicationHooks(context)) : noopHooks;
+}
+
+export interface RunningRegistry {
+  server: Server;
+  admin: Server;
+  store: ImageStore;
+  logger: Logger;
+  port: number;
+  close: () => Promise<void>;
+}
+
+export async function startRegistry(config: Config): Promise<RunningRegistry> {
+  const logger = createLogger(config.logLevel, { mode: 'registry' });
+  const root = resolve(config.registry.storage ?? '.');
+  const store = ImageStore.onDirectory(root);
+  await store.removeStaleTemporaries();
+  const metrics = createMetricsRegistry();
+  const hooks = await loadHooks({ config, store, logger, metrics });
+  const auth = config.registry.htpasswd ? HtpasswdAuth.fromFile(config.registry.htpasswd) : undefined;
+  const app = createRegistryApp({
+    store,
+    logger,
+    metrics,
+    hooks,
+    auth,
+    deleteEnabled: config.registry.deleteEnabled,
+    maxManifestBytes: config.registry.maxManifestBytes,
+  });
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 }, app);
+  const { port } = await listenOn(server, config.listen);
+  const admin = await startAdminServer({ listen: config.adminListen, registry: metrics, notReadyReason: () => store.checkWritable() });
+  logger.info({ listen: config.listen, port, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
+  const close = async () => {
+    const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    timer.unref();
+    server.closeIdleConnections();
+    await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);
+    clearTimeout(timer);
+    await hooks.close();
+  };
+  return { server, admin, store, logger, port, close };
+}
+
+export async function runRegistry(config: Config): Promise<void> {
+  const running = await startRegistry(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        running.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 }

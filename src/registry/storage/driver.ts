@@ -48,8 +48,8 @@ export interface StorageDriver {
   /** A writer to a temporary file that `commit()` renames to `path`. */
   writer(path: string): Promise<FileWriter>;
   /**
-   * A writer into an existing (or new) file at `offset`; `commit()` fsyncs and truncates the file
-   * to offset + bytes written, dropping any torn tail a crashed earlier write left behind.
+   * A writer into an existing (or new) file at `offset`: the file is first truncated to `offset`
+   * (dropping any torn tail a crashed earlier write left behind); `commit()` fsyncs it.
    */
   appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }>;
   /** Throws PathNotFoundError. */

@@ -1,5 +1,6 @@
 // The filesystem driver: the only code that touches the storage directory.
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -76,26 +77,23 @@ export class FsDriver implements StorageDriver {
 
   async writer(path: string): Promise<FileWriter> {
     const tmp = this.tmpPath();
-    const fh = await this.openTmp(tmp);
-    const stream = fh.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    await (await this.openTmp(tmp)).close();
+    // `flush: true` fsyncs the file before the stream closes; `finished` waits for that close.
+    const stream = createWriteStream(tmp, { flags: 'r+', flush: true, highWaterMark: STREAM_HIGH_WATER_MARK });
     let done = false;
     return {
       stream,
       commit: async () => {
         done = true;
-        if (!stream.writableFinished) {
-          if (!stream.writableEnded) stream.end();
-          await finished(stream);
-        }
-        await fh.sync();
-        await fh.close();
+        if (!stream.writableEnded) stream.end();
+        await finished(stream);
         await this.renameInto(tmp, this.abs(path));
       },
       cancel: async () => {
         if (done) return;
         done = true;
         stream.destroy();
-        await fh.close().catch(() => undefined);
+        await finished(stream).catch(() => undefined);
         await rm(tmp, { force: true });
       },
     };
@@ -111,27 +109,27 @@ export class FsDriver implements StorageDriver {
       await mkdir(dirname(target), { recursive: true });
       fh = await open(target, 'w');
     }
-    const stream = fh.createWriteStream({ start: options.offset, autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    try {
+      // Drop a torn tail a crashed earlier write may have left beyond the durable size.
+      await fh.truncate(options.offset);
+    } finally {
+      await fh.close();
+    }
+    const stream = createWriteStream(target, { flags: 'r+', start: options.offset, flush: true, highWaterMark: STREAM_HIGH_WATER_MARK });
     let done = false;
-    const written = () => stream.bytesWritten;
     return {
       stream,
-      written,
+      written: () => stream.bytesWritten,
       commit: async () => {
         done = true;
-        if (!stream.writableFinished) {
-          if (!stream.writableEnded) stream.end();
-          await finished(stream);
-        }
-        await fh.truncate(options.offset + written());
-        await fh.sync();
-        await fh.close();
+        if (!stream.writableEnded) stream.end();
+        await finished(stream);
       },
       cancel: async () => {
         if (done) return;
         done = true;
         stream.destroy();
-        await fh.close().catch(() => undefined);
+        await finished(stream).catch(() => undefined);
       },
     };
   }

@@ -1,0 +1,144 @@
+// The registry's HTTP request listener: routing, authentication, the one error boundary that
+// writes OCI error envelopes, the access log line and request metrics. Handlers live in one file
+// per resource and only throw OciError for client-visible failures.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { OciError, sendOciError } from '../../errors/oci-codes.js';
+import type { Logger } from '../../observability/logger.js';
+import { DURATION_BUCKETS } from '../../observability/metrics.js';
+import type { HtpasswdAuth } from '../auth/htpasswd.js';
+import { BASIC_CHALLENGE } from '../auth/htpasswd.js';
+import type { ImageStore } from '../storage/image-store.js';
+import { isValidRepoName } from '../storage/names.js';
+import { handleBase } from './base.js';
+import { handleBlob } from './blobs.js';
+import { handleCatalog } from './catalog.js';
+import type { ApiContext, ApiRequest } from './context.js';
+import { noopHooks, type RegistryHooks } from './hooks.js';
+import { handleManifest } from './manifests.js';
+import { handleReferrers } from './referrers.js';
+import { matchRoute, type Route } from './route.js';
+import { handleTags } from './tags.js';
+import { handleUploadSession, handleUploadStart } from './uploads.js';
+
+export interface RegistryAppOptions {
+  store: ImageStore;
+  logger: Logger;
+  metrics?: Registry;
+  hooks?: RegistryHooks;
+  deleteEnabled?: boolean;
+  maxManifestBytes?: number;
+  auth?: HtpasswdAuth;
+}
+
+const EMPTY_QUERY = new URLSearchParams();
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']);
+/** Errors that mean the client went away: nothing to answer, nothing to log as a failure. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED']);
+
+function dispatch(ctx: ApiContext, route: Route, r: ApiRequest): Promise<void> {
+  switch (route.kind) {
+    case 'base':
+      return handleBase(ctx, r);
+    case 'catalog':
+      return handleCatalog(ctx, r);
+    case 'notFound':
+      throw new OciError('NAME_UNKNOWN', 'no such API endpoint', undefined, 404);
+  }
+  if (!isValidRepoName(route.name)) throw new OciError('NAME_INVALID', `invalid repository name: ${route.name}`, { name: route.name });
+  switch (route.kind) {
+    case 'blob':
+      return handleBlob(ctx, r, route.name, route.digest);
+    case 'manifest':
+      return handleManifest(ctx, r, route.name, route.reference);
+    case 'uploads':
+      return handleUploadStart(ctx, r, route.name);
+    case 'upload':
+      return handleUploadSession(ctx, r, route.name, route.id);
+    case 'tags':
+      return handleTags(ctx, r, route.name);
+    case 'referrers':
+      return handleReferrers(ctx, r, route.name, route.digest);
+  }
+}
+
+export function createRegistryApp(options: RegistryAppOptions): RequestListener {
+  const hooks = options.hooks ?? noopHooks;
+  const ctx: ApiContext = {
+    store: options.store,
+    hooks,
+    deleteEnabled: options.deleteEnabled ?? false,
+    maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+  };
+  const { logger, auth } = options;
+  const observe = requestObserver(options.metrics);
+
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    if (err instanceof OciError) {
+      const headers: Record<string, string> = err.code === 'UNAUTHORIZED' ? { 'www-authenticate': BASIC_CHALLENGE } : {};
+      // A 413 leaves the rest of the body unread: close rather than drain megabytes.
+      if (err.status === 413) headers.connection = 'close';
+      sendOciError(res, err.code, err.message, { status: err.status, detail: err.detail, headers });
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code !== undefined && CLIENT_GONE.has(code)) || req.destroyed) {
+      res.destroy();
+      return;
+    }
+    logger.error({ err, method: req.method, url: req.url }, 'request failed');
+    sendOciError(res, 'UNAVAILABLE', 'internal error', { status: 500 });
+  };
+
+  return (req, res) => {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const route = matchRoute(path);
+    res.setHeader('docker-distribution-api-version', 'registry/2.0');
+    res.once('close', () => {
+      const ms = performance.now() - started;
+      observe(route.kind, req.method, res.statusCode, ms);
+      logger.info({ method: req.method, url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress, done: res.writableFinished }, 'request');
+    });
+    const r: ApiRequest = { req, res, query: q === -1 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1)) };
+    const run = async () => {
+      if (route.kind === 'notFound' && (await hooks.handleRequest(req, res))) return;
+      if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization);
+      await dispatch(ctx, route, r);
+    };
+    run().catch((err: unknown) => fail(req, res, err));
+  };
+}
+
+/** Counts and times requests; label children are created once per combination, not per request. */
+function requestObserver(registry: Registry | undefined): (route: string, method: string | undefined, status: number, ms: number) => void {
+  if (!registry) return () => undefined;
+  const requests = new Counter({
+    name: 'haproxy_registry_http_requests_total',
+    help: 'Registry API requests by resource, method and status code',
+    labelNames: ['route', 'method', 'code'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'haproxy_registry_http_request_duration_seconds',
+    help: 'Registry API request duration (until the response is finished or aborted)',
+    labelNames: ['route', 'method'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const counters = new Map<string, ReturnType<typeof requests.labels>>();
+  const timers = new Map<string, ReturnType<typeof duration.labels>>();
+  return (route, rawMethod, status, ms) => {
+    const method = rawMethod !== undefined && KNOWN_METHODS.has(rawMethod) ? rawMethod : 'OTHER';
+    const ckey = `${route} ${method} ${status}`;
+    let c = counters.get(ckey);
+    if (!c) counters.set(ckey, (c = requests.labels(route, method, String(status))));
+    c.inc();
+    const tkey = `${route} ${method}`;
+    let t = timers.get(tkey);
+    if (!t) timers.set(tkey, (t = duration.labels(route, method)));
+    t.observe(ms / 1000);
+  };
+}

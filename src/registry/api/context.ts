@@ -1,0 +1,58 @@
+// What every handler receives. Built once at start-up (no per-request closures).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OciError } from '../../errors/oci-codes.js';
+import { parseDigest, looksLikeDigest, type Digest } from '../storage/digest.js';
+import type { ImageStore } from '../storage/image-store.js';
+import type { RegistryHooks } from './hooks.js';
+
+export interface ApiContext {
+  store: ImageStore;
+  hooks: RegistryHooks;
+  deleteEnabled: boolean;
+  maxManifestBytes: number;
+}
+
+export interface ApiRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Query string parameters (empty when there is none). */
+  query: URLSearchParams;
+}
+
+/** A digest from the URL or query, or DIGEST_INVALID. */
+export function requireDigest(value: string | null | undefined, what = 'digest'): Digest {
+  const digest = value ? parseDigest(value) : undefined;
+  if (!digest) {
+    const why = value && looksLikeDigest(value) ? 'unsupported digest algorithm' : `invalid ${what}`;
+    throw new OciError('DIGEST_INVALID', `${why}: ${value ?? '(missing)'}`, { digest: value ?? null });
+  }
+  return digest;
+}
+
+export function requireDeleteEnabled(ctx: ApiContext): void {
+  if (!ctx.deleteEnabled) throw new OciError('UNSUPPORTED', 'deletes are disabled on this registry (registry.deleteEnabled)');
+}
+
+export function methodNotAllowed(method: string | undefined): never {
+  throw new OciError('UNSUPPORTED', `method ${method ?? '?'} not allowed on this resource`);
+}
+
+/** True when the request announces a body (a length above zero, or chunked encoding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Awaits a replication hook; an OciError passes through (its code/status reach the client), any
+ * other failure becomes 503 UNAVAILABLE, as documented in hooks.ts.
+ */
+export async function awaitHook(p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof OciError) throw err;
+    throw new OciError('UNAVAILABLE', `replication failed: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,122 @@
+// GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>   (reference: a tag or a digest)
+import type { IncomingMessage } from 'node:http';
+import { OciError } from '../../errors/oci-codes.js';
+import { digestOf, parseDigest, looksLikeDigest, type Digest } from '../storage/digest.js';
+import type { ManifestRecord } from '../storage/manifest-store.js';
+import { isValidTag } from '../storage/names.js';
+import { methodNotAllowed, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
+import type { ManifestReference } from './hooks.js';
+import { inspectManifest, referrerDescriptor } from './manifest-inspect.js';
+
+export function parseReference(reference: string): ManifestReference {
+  if (isValidTag(reference)) return { tag: reference };
+  const digest = parseDigest(reference);
+  if (digest) return { digest };
+  if (looksLikeDigest(reference)) throw new OciError('DIGEST_INVALID', `unsupported or malformed digest: ${reference}`);
+  throw new OciError('MANIFEST_INVALID', `invalid reference (neither a tag nor a digest): ${reference}`, undefined, 400);
+}
+
+async function lookup(ctx: ApiContext, name: string, ref: ManifestReference): Promise<ManifestRecord | undefined> {
+  const digest = 'digest' in ref ? ref.digest : await ctx.store.manifests.resolveTag(name, ref.tag);
+  return digest ? ctx.store.manifests.get(name, digest) : undefined;
+}
+
+export async function handleManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
+  const method = r.req.method;
+  if (method === 'GET' || method === 'HEAD') return getManifest(ctx, r, name, reference, method === 'HEAD');
+  if (method === 'PUT') return putManifest(ctx, r, name, reference);
+  if (method === 'DELETE') return deleteManifest(ctx, r, name, reference);
+  methodNotAllowed(method);
+}
+
+async function getManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string, head: boolean): Promise<void> {
+  const ref = parseReference(reference);
+  let record = await lookup(ctx, name, ref);
+  if (!record && (await ctx.hooks.onMissingManifest(name, ref))) record = await lookup(ctx, name, ref);
+  if (!record) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
+  r.res.writeHead(200, {
+    'content-type': record.mediaType,
+    'content-length': record.size,
+    'docker-content-digest': record.digest.value,
+    etag: `"${record.digest.value}"`,
+  });
+  r.res.end(head ? undefined : record.bytes);
+}
+
+/** Reads the body, refusing more than `limit` bytes (413) without buffering them. */
+async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  const tooLarge = () => new OciError('SIZE_INVALID', `manifest exceeds the ${limit}-byte limit`, { limit }, 413);
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
+  const { req, res } = r;
+  const ref = parseReference(reference);
+  const bytes = await readLimited(req, ctx.maxManifestBytes);
+  const facts = inspectManifest(bytes, req.headers['content-type']);
+  let digest: Digest;
+  if ('digest' in ref) {
+    digest = digestOf(ref.digest.algorithm, bytes);
+    if (digest.value !== ref.digest.value) {
+      throw new OciError('DIGEST_INVALID', 'the manifest does not match the digest in the URL', { expected: ref.digest.value, actual: digest.value });
+    }
+  } else {
+    digest = digestOf('sha256', bytes);
+  }
+  for (const blob of facts.blobs) {
+    if ((await ctx.store.blobs.stat(name, blob)) === undefined) {
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.value });
+    }
+  }
+  await ctx.store.manifests.put(name, {
+    bytes,
+    digest,
+    mediaType: facts.mediaType,
+    tag: 'tag' in ref ? ref.tag : undefined,
+    referrer: facts.subject ? { subject: facts.subject, descriptor: referrerDescriptor(facts, digest, bytes.length) } : undefined,
+  });
+  await awaitHook(ctx.hooks.afterManifestCommit({
+    repo: name,
+    reference,
+    tag: 'tag' in ref ? ref.tag : undefined,
+    digest,
+    mediaType: facts.mediaType,
+    size: bytes.length,
+    bytes,
+    references: [...facts.blobs, ...facts.children],
+    subject: facts.subject,
+    headers: req.headers,
+  }));
+  const headers: Record<string, string | number> = {
+    location: `/v2/${name}/manifests/${digest.value}`,
+    'docker-content-digest': digest.value,
+    'content-length': 0,
+  };
+  if (facts.subject) headers['oci-subject'] = facts.subject.value;
+  res.writeHead(201, headers);
+  res.end();
+}
+
+async function deleteManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
+  requireDeleteEnabled(ctx);
+  const ref = parseReference(reference);
+  if ('tag' in ref) {
+    if (!(await ctx.store.manifests.deleteTag(name, ref.tag))) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
+    await awaitHook(ctx.hooks.afterDelete({ kind: 'tag', repo: name, tag: ref.tag, headers: r.req.headers }));
+  } else {
+    const removed = await ctx.store.manifests.delete(name, ref.digest);
+    if (!removed) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
+    await awaitHook(ctx.hooks.afterDelete({ kind: 'manifest', repo: name, digest: ref.digest, tags: removed.tags, headers: r.req.headers }));
+  }
+  r.res.writeHead(202, { 'content-length': 0 });
+  r.res.end();
+}

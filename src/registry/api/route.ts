@@ -1,0 +1,53 @@
+// Maps a request path to an API resource. Pure. Repository names contain slashes, so the path is
+// read from the right: the last one to three segments name the resource, the rest is the name.
+
+export type Route =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'tags'; name: string }
+  | { kind: 'manifest'; name: string; reference: string }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'uploads'; name: string }
+  | { kind: 'upload'; name: string; id: string }
+  | { kind: 'referrers'; name: string; digest: string }
+  | { kind: 'notFound' };
+
+export type RouteKind = Route['kind'];
+
+const NOT_FOUND: Route = { kind: 'notFound' };
+const BASE: Route = { kind: 'base' };
+const CATALOG: Route = { kind: 'catalog' };
+
+function decode(segment: string): string | undefined {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path` is the request path without the query string. */
+export function matchRoute(path: string): Route {
+  if (!path.startsWith('/v2')) return NOT_FOUND;
+  if (path === '/v2/' || path === '/v2') return BASE;
+  if (path.charCodeAt(3) !== 47 /* / */) return NOT_FOUND;
+  if (path === '/v2/_catalog') return CATALOG;
+  const segs = path.slice(4).split('/');
+  const n = segs.length;
+  if (n < 2) return NOT_FOUND;
+  const last = decode(segs[n - 1]);
+  const prev = segs[n - 2];
+  if (last === undefined) return NOT_FOUND;
+  const nameOf = (drop: number) => segs.slice(0, n - drop).join('/');
+  if (n >= 3 && segs[n - 3] === 'blobs' && prev === 'uploads') {
+    const name = nameOf(3);
+    return last === '' ? { kind: 'uploads', name } : { kind: 'upload', name, id: last };
+  }
+  if (prev === 'blobs' && last === 'uploads') return { kind: 'uploads', name: nameOf(2) };
+  if (prev === 'tags' && last === 'list') return { kind: 'tags', name: nameOf(2) };
+  if (prev === 'manifests') return { kind: 'manifest', name: nameOf(2), reference: last };
+  if (prev === 'blobs') return { kind: 'blob', name: nameOf(2), digest: last };
+  if (prev === 'referrers') return { kind: 'referrers', name: nameOf(2), digest: last };
+  return NOT_FOUND;
+}
