@@ -32,6 +32,8 @@ export async function startProxy(config: Record<string, unknown>, options: { log
       listen: `127.0.0.1:${port}`,
       adminListen: `127.0.0.1:${adminPort}`,
       logLevel: options.logLevel ?? 'info',
+      // One process: these tests are about the proxy core, and read its counters directly.
+      workers: 1,
       ...config,
       healthCheck: { ...FAST_HEALTH, ...(config.healthCheck as object | undefined) },
     }),

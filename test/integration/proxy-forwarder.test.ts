@@ -260,6 +260,46 @@ describe('retries, passive health, no backend', () => {
     assert.equal(await proxy.metric('haproxy_backend_failovers_total', 'kind="failover"'), 1);
   });
 
+  it('stays on the standby in manual failback mode until an operator posts /failback', async () => {
+    let primaryFails = true;
+    const primary = track(await startBackend((_req, res) => (primaryFails ? res.writeHead(500).end('broken') : res.end('primary'))));
+    const standby = track(await startBackend((_req, res) => res.end('standby')));
+    const proxy = await proxyFor([primary, standby], { healthCheck: { errorLimit: 2 }, failback: { mode: 'manual' } });
+    await proxy.waitFor((s) => s.backends.every((b) => b.up), 'both up');
+    for (let i = 0; i < 2; i++) assert.equal((await send(`${proxy.url}/other/x`)).status, 500);
+    primaryFails = false;
+    // Passive errors took it down; active checks (/v2/ answers 200) bring it back UP ...
+    await proxy.waitFor((s) => s.backends[0].up && s.active === `127.0.0.1:${standby.port}`, 'primary UP again, standby still active');
+    assert.equal((await send(`${proxy.url}/other/x`)).body.toString(), 'standby', '... but manual mode keeps traffic on the standby');
+    const posted = await send(`${proxy.adminUrl}/failback`, { method: 'POST' });
+    assert.equal(posted.status, 200);
+    assert.equal((JSON.parse(posted.body.toString()) as { active: string }).active, `127.0.0.1:${primary.port}`);
+    assert.equal((await send(`${proxy.url}/other/x`)).body.toString(), 'primary');
+  });
+
+  it('treats a 401 on the health path as healthy (a registry with auth)', async () => {
+    const server = createServer((_req, res) => res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    toStop.push({ stop: () => new Promise((r) => server.close(r)) });
+    const proxy = await proxyFor([`http://127.0.0.1:${(server.address() as AddressInfo).port}`]);
+    await until(async () => (await proxy.metric('haproxy_server_checks_total', 'result="success"')) >= 3, 'three good checks');
+    assert.ok((await proxy.status()).backends[0].up);
+    assert.equal((await send(`${proxy.url}/v2/`)).status, 401, 'the challenge is passed through');
+  });
+
+  it('balances active-active by weight (smooth round robin) over healthy backends', async () => {
+    const a = track(await startBackend((_req, res) => res.end('a')));
+    const b = track(await startBackend((_req, res) => res.end('b')));
+    const proxy = await startProxy({ mode: 'active-active', backends: [{ url: a.url, weight: 2 }, { url: b.url, weight: 1 }] });
+    toStop.push(proxy);
+    await proxy.waitFor((s) => s.backends.every((x) => x.up), 'both up');
+    const seen: string[] = [];
+    // Paths outside /v2/<name>/ are balanced by the mode router alone (no per-repository pinning).
+    for (let i = 0; i < 30; i++) seen.push((await send(`${proxy.url}/other/${i}`)).body.toString());
+    assert.equal(seen.filter((x) => x === 'a').length, 20);
+    assert.equal(seen.filter((x) => x === 'b').length, 10);
+  });
+
   it('answers 503 with an OCI error when no backend is healthy, and /readyz says so', async () => {
     const deadPort = await freePort();
     const proxy = await proxyFor([`http://127.0.0.1:${deadPort}`]);
