@@ -99,7 +99,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     return { candidates: [], retries: 0, reject: { code, message }, reason: 'rejected' };
   };
 
-  const routeUploadToken = (facts: RequestFacts, ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
+  const routeUploadToken = (ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
     const repository = repositoryOf(request) ?? '';
     let owner: string | undefined;
     for (const token of tokens) {
@@ -204,7 +204,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       const request = classifyRequest(facts.path);
       if (facts.query.includes(UPLOAD_TOKEN_PARAM)) {
         const taken = takeQueryParam(facts.url, UPLOAD_TOKEN_PARAM);
-        if (taken.values.length > 0) return routeUploadToken(facts, ctx, taken.values, taken.url, request);
+        if (taken.values.length > 0) return routeUploadToken(ctx, taken.values, taken.url, request);
       }
       const name = repositoryOf(request);
       if (name !== undefined) return routeRepository(facts, ctx, request, name);
