@@ -5,9 +5,9 @@ import type { Digest } from '../storage/digest.js';
 import { methodNotAllowed, requireDeleteEnabled, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import { parseRangeHeader } from './range.js';
 
-async function sizeOrFetch(ctx: ApiContext, name: string, digest: Digest): Promise<number> {
+async function sizeOrFetch(ctx: ApiContext, r: ApiRequest, name: string, digest: Digest): Promise<number> {
   let size = await ctx.store.blobs.stat(name, digest);
-  if (size === undefined && (await ctx.hooks.onMissingBlob(name, digest))) size = await ctx.store.blobs.stat(name, digest);
+  if (size === undefined && (await ctx.hooks.onMissingBlob(name, digest, r.req.headers))) size = await ctx.store.blobs.stat(name, digest);
   if (size === undefined) throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
   return size;
 }
@@ -18,7 +18,7 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
   if (method === 'DELETE') return deleteBlob(ctx, r, name, rawDigest);
   if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(method);
   const digest = requireDigest(rawDigest);
-  const size = await sizeOrFetch(ctx, name, digest);
+  const size = await sizeOrFetch(ctx, r, name, digest);
   const range = method === 'GET' ? parseRangeHeader(req.headers.range, size) : undefined;
   if (range === 'unsatisfiable') {
     throw new OciError('RANGE_INVALID', `range ${req.headers.range} not satisfiable for ${size} bytes`, undefined, 416);

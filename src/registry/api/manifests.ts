@@ -32,7 +32,7 @@ export async function handleManifest(ctx: ApiContext, r: ApiRequest, name: strin
 async function getManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string, head: boolean): Promise<void> {
   const ref = parseReference(reference);
   let record = await lookup(ctx, name, ref);
-  if (!record && (await ctx.hooks.onMissingManifest(name, ref))) record = await lookup(ctx, name, ref);
+  if (!record && (await ctx.hooks.onMissingManifest(name, ref, r.req.headers))) record = await lookup(ctx, name, ref);
   if (!record) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
   r.res.writeHead(200, {
     'content-type': record.mediaType,
