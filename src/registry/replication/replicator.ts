@@ -165,13 +165,14 @@ export class Replicator {
   async fetchManifest(repo: string, reference: string, headers: IncomingHttpHeaders): Promise<boolean> {
     if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
     return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
-      for (const peer of this.upPeersFirst()) {
+      for (const peer of this.upPeers()) {
         try {
           const found = await copyManifestFromPeer(this.options.store, peer.client, repo, reference, verifyDigest);
           this.metrics.onDemand.inc({ kind: 'manifest', result: found ? 'fetched' : 'absent' });
           if (found) return true;
         } catch (err) {
           this.metrics.onDemand.inc({ kind: 'manifest', result: 'error' });
+          this.fetchFailed(peer, err);
           this.options.logger.warn({ err, peer: peer.id, repo, reference }, 'on-demand manifest fetch failed');
         }
       }
@@ -182,7 +183,7 @@ export class Replicator {
   async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders): Promise<boolean> {
     if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
     return this.fetches.run(`b\n${repo}\n${digest}`, async () => {
-      for (const peer of this.upPeersFirst()) {
+      for (const peer of this.upPeers()) {
         try {
           const remote = await peer.client.getBlob(repo, digest);
           if (!remote) {
@@ -195,6 +196,7 @@ export class Replicator {
           return true;
         } catch (err) {
           this.metrics.onDemand.inc({ kind: 'blob', result: 'error' });
+          this.fetchFailed(peer, err);
           this.options.logger.warn({ err, peer: peer.id, repo, digest }, 'on-demand blob fetch failed');
         }
       }
@@ -334,8 +336,13 @@ export class Replicator {
     }
   }
 
-  private upPeersFirst(): PeerState[] {
-    return [...this.peers].sort((a, b) => Number(a.down) - Number(b.down));
+  /** Peers to ask for a missing object: those that answer (a frozen peer would stall every client miss). */
+  private upPeers(): PeerState[] {
+    return this.peers.filter((p) => !p.down);
+  }
+
+  private fetchFailed(peer: PeerState, err: unknown): void {
+    if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
   }
 
   /** One anti-entropy round with every peer that answers; enqueues what each lacks. */
