@@ -103,7 +103,8 @@ describe('active-standby with two docker-registry instances', () => {
     while (roundsAfterFailover < 10) await sleep(10);
     stop = true;
     await loop;
-    t.diagnostic(`pull rounds: ${rounds} (${rounds * layout.blobs.size} requests), ${roundsAfterFailover} after the failover`);
+    const retried = await proxy.metric('haproxy_server_retry_warnings_total', 'server="primary"');
+    t.diagnostic(`pull rounds: ${rounds} (${rounds * layout.blobs.size} requests), ${roundsAfterFailover} after the failover; ${retried} retried on the standby`);
     assert.deepEqual(failures.slice(0, 5), [], `no request failed (${failures.length} did)`);
     assert.equal(await proxy.metric('haproxy_backend_failovers_total', 'kind="failover"'), 1);
 
