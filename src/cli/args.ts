@@ -26,6 +26,7 @@ Options:
   --ack MODE            replication write concern: all | majority | one (default all)
   --replicas N          proxy modes without --backend: built-in replicas to run (default 2)
   --data DIR            proxy modes without --backend: replica storage root (default ./data)
+  --workers N           proxy modes: processes serving traffic (default 0: one per CPU)
   --help                print this help
   --version             print the version
 `;
@@ -72,6 +73,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         peer: { type: 'string', multiple: true },
         ack: { type: 'string' },
         replicas: { type: 'string' },
+        workers: { type: 'string' },
         data: { type: 'string' },
       },
     });
@@ -92,6 +94,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     retries: v.retries === undefined ? undefined : /^\d+$/.test(v.retries) ? Number(v.retries) : v.retries,
     registry: v.storage === undefined ? undefined : { storage: v.storage },
     replication: v.peer === undefined && v.ack === undefined ? undefined : { peers: v.peer?.map((url) => ({ url })), ack: v.ack },
+    workers: intFlag('--workers', v.workers),
     embedded: v.replicas === undefined && v.data === undefined ? undefined : { replicas: intFlag('--replicas', v.replicas), data: v.data },
   };
   return { help: v.help ?? false, version: v.version ?? false, configFile: v.config, overrides };

@@ -4,7 +4,6 @@ import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { onShutdownSignals } from './shutdown.js';
 
 export const EXIT_CONFIG = 2;
 
@@ -22,9 +21,9 @@ async function run(config: Config): Promise<void> {
     const { runEmbedded } = await import('../supervisor/run-embedded.js');
     await runEmbedded(config);
   } else {
-    const { runProxy } = await import('../proxy/run.js');
-    const proxy = await runProxy(config);
-    onShutdownSignals(proxy.stop);
+    // One process, or a primary and --workers N workers (H5).
+    const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
+    await runProxyMode(config);
   }
 }
 

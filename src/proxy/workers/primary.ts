@@ -1,0 +1,108 @@
+// The primary of a multi-process proxy: it serves no traffic itself. It runs the active health
+// checks and owns the health store (shared with other proxies through Redis when configured),
+// mirrors every health change to the workers (state/worker-health.ts), serves the admin
+// listener with metrics summed over the workers, relays manual failbacks, restarts a worker that
+// dies, and on SIGTERM drains the workers before it exits.
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { collectDefaultMetrics } from 'prom-client';
+import { onShutdownSignals } from '../../cli/shutdown.js';
+import type { Config } from '../../config/types.js';
+import { createLogger } from '../../observability/logger.js';
+import { healthStoreFactory } from '../../state/create-health-store.js';
+import { HealthHub, type Port } from '../../state/worker-health.js';
+import { runProxy } from '../run.js';
+import { ClusterMetricsRegistry } from './cluster-metrics.js';
+import { workerPort } from './cluster-ports.js';
+
+export const CLUSTER_SECRET_ENV = 'HA_PROXY_CLUSTER_SECRET';
+export const FAILBACK_MESSAGE = 'ha-proxy:failback';
+
+/** Restart delay after a worker dies: doubles per crash in a row, capped, so a crash loop stays cheap. */
+export function restartDelayMs(crashesInARow: number): number {
+  return Math.min(100 * 2 ** Math.min(crashesInARow, 8), 10_000);
+}
+/** A worker that lived this long resets the crash count. */
+const STABLE_AFTER_MS = 30_000;
+
+export async function runPrimary(config: Config, count: number): Promise<void> {
+  const logger = createLogger(config.logLevel, { mode: config.mode, role: 'primary' });
+  const health = healthStoreFactory(config, logger);
+  const workers = new Map<Worker, Port>();
+  const registry = new ClusterMetricsRegistry(() => workers.keys());
+  collectDefaultMetrics({ register: registry, prefix: 'haproxy_process_' });
+  let hub: HealthHub | undefined;
+  const proxy = await runProxy(config, {
+    logger,
+    metricsRegistry: registry,
+    role: { serveTraffic: false, activeChecks: true, admin: true },
+    createHealthStore: (n, params) => (hub = new HealthHub(health.create(n, params))),
+    onFailbackRequested: () => {
+      for (const port of workers.values()) port.send({ type: FAILBACK_MESSAGE });
+    },
+  });
+  const healthHub = hub!;
+  const secret = randomBytes(32).toString('base64url');
+  let stopping = false;
+  let crashes = 0;
+
+  const fork = (): Promise<void> => {
+    const worker = cluster.fork({ [CLUSTER_SECRET_ENV]: secret });
+    const port = workerPort(worker);
+    workers.set(worker, port);
+    healthHub.attach(port);
+    const startedAt = Date.now();
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      worker.once('listening', () => {
+        listening = true;
+        resolve();
+      });
+      worker.once('exit', (code, signal) => {
+        workers.delete(worker);
+        healthHub.detach(port);
+        if (stopping) return;
+        if (!listening) {
+          reject(new Error(`a worker exited (${signal ?? code}) before it was listening`));
+          return;
+        }
+        crashes = Date.now() - startedAt > STABLE_AFTER_MS ? 0 : crashes + 1;
+        const delay = restartDelayMs(crashes);
+        logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died; restarting it');
+        setTimeout(() => {
+          if (!stopping) fork().catch((err: unknown) => logger.error({ err }, 'worker restart failed'));
+        }, delay).unref();
+      });
+    });
+  };
+
+  const stopWorkers = async (): Promise<void> => {
+    stopping = true;
+    const exits = [...workers.keys()].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+          // Workers drain for up to drainTimeoutMs; past that (plus slack) they are killed.
+          setTimeout(() => w.process.kill('SIGKILL'), config.drainTimeoutMs + 5000).unref();
+        }),
+    );
+    await Promise.all(exits);
+  };
+
+  try {
+    await Promise.all(Array.from({ length: count }, fork));
+  } catch (err) {
+    await stopWorkers();
+    await proxy.stop();
+    await health.state?.close();
+    throw err;
+  }
+  logger.info({ workers: count, listen: config.listen }, 'ha-proxy workers listening');
+  onShutdownSignals(async () => {
+    await stopWorkers();
+    await proxy.stop();
+    await health.state?.close();
+  });
+}

@@ -1,0 +1,42 @@
+// `--workers N`: how many processes serve a proxy's traffic. One runs runProxy as it is; more
+// make this process the primary of a node:cluster (primary.ts) whose workers (worker.ts) share
+// the listening socket. Workers are started from the same command line, so they load the same
+// config; `cluster.isWorker` sends them down the worker path.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { onShutdownSignals } from '../../cli/shutdown.js';
+import type { Config } from '../../config/types.js';
+import { createLogger } from '../../observability/logger.js';
+import { healthStoreFactory } from '../../state/create-health-store.js';
+import { runProxy } from '../run.js';
+
+/** `workers: 0` (the default) means one per CPU. */
+export function workerCount(config: Pick<Config, 'workers'>, cpus: number = availableParallelism()): number {
+  return config.workers === 0 ? cpus : config.workers;
+}
+
+export async function runProxyMode(config: Config): Promise<void> {
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./worker.js');
+    // The IPC channel keeps a worker alive: a worker that cannot start must exit by itself (the
+    // primary then reports it).
+    await runWorker(config).catch((err: unknown) => {
+      process.stderr.write(`ha-proxy worker ${process.pid}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+    return;
+  }
+  const count = workerCount(config);
+  if (count > 1) {
+    const { runPrimary } = await import('./primary.js');
+    await runPrimary(config, count);
+    return;
+  }
+  const logger = createLogger(config.logLevel, { mode: config.mode });
+  const health = healthStoreFactory(config, logger);
+  const proxy = await runProxy(config, { logger, createHealthStore: health.create });
+  onShutdownSignals(async () => {
+    await proxy.stop();
+    await health.state?.close();
+  });
+}

@@ -1,0 +1,37 @@
+// A cluster worker: serves traffic with the primary's health snapshot, runs no checks and no
+// admin listener, and answers the primary's requests for its metrics and failback relays.
+import type { Config } from '../../config/types.js';
+import { onShutdownSignals } from '../../cli/shutdown.js';
+import { createLogger } from '../../observability/logger.js';
+import { createMetricsRegistry } from '../../observability/metrics.js';
+import { WorkerHealthStore } from '../../state/worker-health.js';
+import { runProxy } from '../run.js';
+import { answerMetricsRequests } from './cluster-metrics.js';
+import { primaryPort } from './cluster-ports.js';
+import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './primary.js';
+
+export async function runWorker(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel, { mode: config.mode, worker: true });
+  const registry = createMetricsRegistry();
+  answerMetricsRequests(registry);
+  // Upload tokens and sticky cookies signed by one worker must verify in every other: without a
+  // configured secret, all workers use the one the primary generated for this run.
+  const routing = config.routing as { secret?: string; secretFile?: string };
+  const shared = process.env[CLUSTER_SECRET_ENV];
+  if (routing.secret === undefined && routing.secretFile === undefined && shared) routing.secret = shared;
+  const port = primaryPort();
+  const proxy = await runProxy(config, {
+    logger,
+    metricsRegistry: registry,
+    role: { serveTraffic: true, activeChecks: false, admin: false },
+    createHealthStore: (n, params) => new WorkerHealthStore(n, params, port),
+  });
+  port.onMessage((message) => {
+    if ((message as { type?: unknown } | null)?.type === FAILBACK_MESSAGE) proxy.router.requestFailback();
+  });
+  onShutdownSignals(proxy.stop);
+  // The primary is gone (killed): nobody will tell us about health any more, so stop serving.
+  process.once('disconnect', () => {
+    void proxy.stop().finally(() => process.exit(0));
+  });
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../helpers/ports.js';
+import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+
+// Backends are small HTTP servers in the test process that say who they are, so the test sees
+// exactly where each request went. Every request is sent on a fresh connection: node:cluster
+// hands new connections to the workers in turn, so consecutive requests exercise every worker.
+
+interface FakeBackend {
+  name: string;
+  url: string;
+  server: Server;
+  /** What /v2/ answers: the active health check. */
+  healthStatus: number;
+  hits: number;
+}
+
+async function startBackend(name: string): Promise<FakeBackend> {
+  const backend: FakeBackend = { name, url: '', server: createServer(), healthStatus: 200, hits: 0 };
+  backend.server.on('request', (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/v2/') {
+      res.writeHead(backend.healthStatus, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    backend.hits++;
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'POST' && path.endsWith('/blobs/uploads/')) {
+        // A registry opening an upload session: the proxy signs this Location for affinity.
+        res.writeHead(202, { location: `${path}${name}-session`, 'docker-upload-uuid': `${name}-session` }).end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name }).end(name);
+      }
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => backend.server.listen(port, '127.0.0.1', resolve));
+  backend.url = `http://127.0.0.1:${port}`;
+  return backend;
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function send(url: string, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function metricValue(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+function writeConfig(config: object): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'workers-test-')), 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 1000, rise: 2, fall: 2, jitter: 0 };
+
+describe('--workers: several processes behave as one proxy', () => {
+  let a: FakeBackend;
+  let b: FakeBackend;
+  let proxy: Managed;
+  let url: string;
+  let admin: string;
+
+  before(async () => {
+    a = await startBackend('a');
+    b = await startBackend('b');
+    const port = await freePort();
+    const adminPort = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    admin = `http://127.0.0.1:${adminPort}`;
+    const config = writeConfig({
+      mode: 'active-standby',
+      listen: `127.0.0.1:${port}`,
+      adminListen: `127.0.0.1:${adminPort}`,
+      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
+      healthCheck: FAST_HEALTH,
+      failback: { mode: 'auto', delayMs: 0 },
+      workers: 2,
+    });
+    proxy = startHaProxy(['--config', config]);
+    await waitForHttp(`${url}/v2/x/blobs/sha256:1`, { proc: proxy, statuses: [200] });
+    await waitForHttp(`${admin}/readyz`, { proc: proxy, statuses: [200] });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    a?.server.close();
+    b?.server.close();
+  });
+
+  it('serves from two worker processes and sums their traffic in /metrics', async () => {
+    const before = metricValue(await (await fetch(`${admin}/metrics`)).text(), 'haproxy_frontend_http_requests_total');
+    for (let i = 0; i < 20; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'a');
+    const afterText = await (await fetch(`${admin}/metrics`)).text();
+    assert.equal(metricValue(afterText, 'haproxy_frontend_http_requests_total') - before, 20);
+    // Health series come from the primary only, not once per worker.
+    assert.match(afterText, /haproxy_server_status\{server="a",state="UP"\} 1\n/);
+  });
+
+  it('moves every worker to the standby when the primary process sees the active backend fail its checks', async () => {
+    a.healthStatus = 503;
+    // Within a few check intervals the primary marks `a` down and tells every worker.
+    await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'b', 'traffic to move to b');
+    const hitsOnA = a.hits;
+    // `a` still answers data requests: a worker that had not heard would keep sending there.
+    for (let i = 0; i < 20; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'b');
+    assert.equal(a.hits, hitsOnA);
+    a.healthStatus = 200;
+    // failback auto with no delay: every worker comes back to `a` once it is up again.
+    await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'a', 'traffic to return to a');
+    for (let i = 0; i < 20; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'a');
+  });
+
+  it('drains and exits 0 on SIGTERM, taking its workers with it', async () => {
+    const code = await proxy.stop('SIGTERM');
+    assert.equal(code, 0);
+    await assert.rejects(send(`${url}/v2/`));
+  });
+});
+
+describe('--workers: upload affinity holds whichever worker takes the request', () => {
+  it('routes each upload session to the backend that opened it, for sessions opened on any worker', async () => {
+    const a = await startBackend('a');
+    const b = await startBackend('b');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const config = writeConfig({
+      mode: 'active-active',
+      listen: `127.0.0.1:${port}`,
+      adminListen: `127.0.0.1:${await freePort()}`,
+      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
+      healthCheck: FAST_HEALTH,
+      workers: 2,
+    });
+    const proxy = startHaProxy(['--config', config]);
+    try {
+      await waitForHttp(`${url}/v2/`, { proc: proxy, statuses: [200] });
+      const owners = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const opened = await send(`${url}/v2/team/repo-${i}/blobs/uploads/`, 'POST');
+        assert.equal(opened.status, 202);
+        const location = String(opened.headers.location);
+        const owner = location.includes('a-session') ? 'a' : 'b';
+        owners.add(owner);
+        // Fresh connections: the follow-up requests land on the workers in turn.
+        for (let j = 0; j < 3; j++) {
+          const next = await send(new URL(location, url).toString(), 'PATCH');
+          assert.equal(next.status, 200, `PATCH ${location}: ${next.body}`);
+          assert.equal(next.body, owner);
+        }
+      }
+      assert.equal(owners.size, 2, 'sessions were opened on both backends');
+    } finally {
+      await proxy.stop();
+      a.server.close();
+      b.server.close();
+    }
+  });
+});
