@@ -1,6 +1,7 @@
 // Embedded mode: `ha-proxy --mode active-standby` (or active-active) with no backends starts
 // `embedded.replicas` built-in registry replicas as supervised child processes, each with its own
 // storage under `embedded.data`, replicating to each other, and runs the proxy in front of them.
+import cluster from 'node:cluster';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,14 +17,20 @@ const STATE_FILE = 'embedded.json';
 /** How long start-up waits for the replicas before starting the proxy anyway (its health checks take over). */
 const REPLICA_START_TIMEOUT_MS = 30_000;
 
-async function choosePorts(dataDir: string, count: number): Promise<ReplicaPorts[]> {
-  let previous: unknown;
+async function rememberedPorts(dataDir: string, count: number): Promise<ReplicaPorts[] | undefined> {
   try {
-    previous = (JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { ports?: unknown }).ports;
+    return reusablePorts((JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { ports?: unknown }).ports, count);
   } catch {
-    previous = undefined;
+    return undefined;
   }
-  const remembered = reusablePorts(previous, count);
+}
+
+function backendsOf(ports: readonly ReplicaPorts[]): Config['backends'] {
+  return ports.map((p, i) => ({ name: replicaName(i), url: `http://127.0.0.1:${p.listen}`, weight: 1 }));
+}
+
+async function choosePorts(dataDir: string, count: number): Promise<ReplicaPorts[]> {
+  const remembered = await rememberedPorts(dataDir, count);
   if (remembered) {
     const free = await Promise.all(remembered.flatMap((p) => [tryPort(p.listen), tryPort(p.admin)]));
     if (free.every((p) => p !== undefined)) return remembered;
@@ -58,6 +65,14 @@ async function waitUntilAnswering(url: string, deadline: number): Promise<boolea
 }
 
 export async function runEmbedded(config: Config): Promise<void> {
+  const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
+  if (cluster.isWorker) {
+    // A proxy worker (--workers): the primary started the replicas and recorded their ports.
+    const ports = await rememberedPorts(resolve(config.embedded.data), config.embedded.replicas);
+    if (!ports) throw new Error(`embedded mode: no replica ports in ${join(resolve(config.embedded.data), STATE_FILE)}`);
+    await runProxyMode({ ...config, backends: backendsOf(ports) });
+    return;
+  }
   const logger = createLogger(config.logLevel, { component: 'supervisor' });
   const { embedded } = config;
   const dataDir = resolve(embedded.data);
@@ -73,17 +88,16 @@ export async function runEmbedded(config: Config): Promise<void> {
     const configFile = join(dataDir, `${plan.name}.config.json`);
     await writeFile(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
     const child = new SupervisedChild(
-      { name: plan.name, command: process.execPath, args: [CLI, '--config', configFile] },
+      { name: plan.name, command: process.execPath, args: [CLI, '--config', configFile], pidFile: join(dataDir, `${plan.name}.pid`) },
       { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs },
       logger,
     );
     child.start();
     children.push(child);
   }
-  let stopping: Promise<void> | undefined;
-  const stopAll = () => (stopping ??= Promise.all(children.map((c) => c.stop())).then(() => undefined));
+  // The proxy owns SIGTERM/SIGINT (it drains in-flight requests, which need the replicas, then
+  // exits); the replicas get their own SIGTERM as this process exits and shut down cleanly.
   process.once('exit', () => children.forEach((c) => c.killNow()));
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll());
 
   const deadline = Date.now() + REPLICA_START_TIMEOUT_MS;
   const up = await Promise.all(plans.map((p) => waitUntilAnswering(p.url, deadline)));
@@ -92,6 +106,5 @@ export async function runEmbedded(config: Config): Promise<void> {
   });
   logger.info({ replicas: plans.map((p) => ({ name: p.name, url: p.url, storage: p.storage })) }, 'embedded replicas running');
 
-  const { runProxy } = await import('../proxy/run.js');
-  await runProxy({ ...config, backends: plans.map((p, i) => ({ name: replicaName(i), url: p.url, weight: 1 })) });
+  await runProxyMode({ ...config, backends: backendsOf(ports) });
 }

@@ -1,6 +1,7 @@
 // One supervised child process: started, restarted with backoff when it exits unexpectedly, and
 // stopped (SIGTERM, then SIGKILL after a grace period) on shutdown.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { Logger } from '../observability/logger.js';
 import { nextRestartDelay, type RestartOptions, type RestartState } from './restart-policy.js';
 
@@ -8,6 +9,8 @@ export interface ChildSpec {
   name: string;
   command: string;
   args: string[];
+  /** Where the current pid is written (operators and tests find the replica process there). */
+  pidFile?: string;
 }
 
 export class SupervisedChild {
@@ -33,6 +36,7 @@ export class SupervisedChild {
     // Children share our stdout/stderr: their pino lines interleave with ours, each carrying its pid.
     const child = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'inherit', 'inherit'] });
     this.child = child;
+    if (this.spec.pidFile && child.pid !== undefined) writeFileSync(this.spec.pidFile, `${child.pid}\n`);
     this.logger.info({ child: this.spec.name, pid: child.pid }, 'replica started');
     child.once('error', (err) => this.logger.error({ child: this.spec.name, err }, 'replica could not start'));
     child.once('exit', (code, signal) => {
