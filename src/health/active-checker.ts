@@ -85,7 +85,8 @@ export class ActiveChecker {
   }
 
   private async run(target: CheckTarget): Promise<void> {
-    const url = new URL(this.options.path, target.url);
+    // Appended, not resolved: a backend URL with a path prefix keeps it.
+    const url = new URL(target.url.replace(/\/$/, '') + this.options.path);
     const result = await probe(url, this.options);
     if (this.stopped) return;
     this.onResult(target.index, result);
