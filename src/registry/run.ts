@@ -43,7 +43,7 @@ export interface RunningRegistry {
 export async function startRegistry(config: Config): Promise<RunningRegistry> {
   const logger = createLogger(config.logLevel, { mode: 'registry' });
   const root = resolve(config.registry.storage ?? '.');
-  const store = ImageStore.onDirectory(root);
+  const store = ImageStore.onDirectory(root, { cacheTtlMs: config.registry.cacheTtlMs });
   await store.removeStaleTemporaries();
   const metrics = createMetricsRegistry();
   const hooks = await loadHooks({ config, store, logger, metrics });

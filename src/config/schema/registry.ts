@@ -9,5 +9,9 @@ export const registrySchema = {
     htpasswd: { type: 'string', minLength: 1 },
     // distribution caps manifests at 4 MiB; larger ones are almost always a mistake or an attack.
     maxManifestBytes: { type: 'integer', minimum: 1024, default: 4194304 },
+    // How long tag -> digest, manifest and linked-blob lookups are cached in memory. Bounds how
+    // long a delete made by another replica sharing the storage directory stays unseen here;
+    // 0 disables the cache.
+    cacheTtlMs: { type: 'integer', minimum: 0, default: 2000 },
   },
 } as const;

@@ -7,6 +7,7 @@ export interface PeerSnapshot {
   depth: number;
   oldestEnqueuedAt?: number;
   lastSuccessAt?: number;
+  up: boolean;
 }
 
 export class ReplicationMetrics {
@@ -26,6 +27,15 @@ export class ReplicationMetrics {
       collect() {
         const now = Date.now();
         for (const s of snapshot()) this.set({ peer: s.peer }, s.oldestEnqueuedAt === undefined ? 0 : (now - s.oldestEnqueuedAt) / 1000);
+      },
+    });
+    new Gauge({
+      name: `${prefix}replication_peer_up`,
+      help: '1 while the peer answers and is in the ack set, 0 while it is down (repaired by the queue)',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        for (const s of snapshot()) this.set({ peer: s.peer }, s.up ? 1 : 0);
       },
     });
     new Gauge({

@@ -87,7 +87,7 @@ export class Replicator {
     }));
     this.metrics = new ReplicationMetrics(
       options.metrics,
-      () => this.peers.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt })),
+      () => this.peers.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt, up: !p.down })),
       options.metricsPrefix,
     );
   }
@@ -250,6 +250,8 @@ export class Replicator {
   // ---- copying ----
 
   private async runForAck(peer: PeerState, queued: QueuedTask): Promise<PeerOutcome> {
+    // A peer whose next probe is due is probed now: one that just came back joins this ack.
+    if (peer.down && Date.now() >= peer.nextProbeAt) await this.probe(peer);
     if (peer.down) {
       this.dropFromAck(peer, 'peer is down');
       this.queue.retryLater(queued, 0);

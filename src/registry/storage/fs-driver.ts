@@ -1,11 +1,11 @@
 // The filesystem driver: the only code that touches the storage directory.
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
+import { FileSink } from './file-sink.js';
 import { TMP_DIR } from './paths.js';
 
 /** 1 MiB buffers: measured ~2x the MB/s of the 64 KiB default on 512 MiB blobs (fewer syscalls). */
@@ -77,26 +77,8 @@ export class FsDriver implements StorageDriver {
 
   async writer(path: string): Promise<FileWriter> {
     const tmp = this.tmpPath();
-    await (await this.openTmp(tmp)).close();
-    // `flush: true` fsyncs the file before the stream closes; `finished` waits for that close.
-    const stream = createWriteStream(tmp, { flags: 'r+', flush: true, highWaterMark: STREAM_HIGH_WATER_MARK });
-    let done = false;
-    return {
-      stream,
-      commit: async () => {
-        done = true;
-        if (!stream.writableEnded) stream.end();
-        await finished(stream);
-        await this.renameInto(tmp, this.abs(path));
-      },
-      cancel: async () => {
-        if (done) return;
-        done = true;
-        stream.destroy();
-        await finished(stream).catch(() => undefined);
-        await rm(tmp, { force: true });
-      },
-    };
+    const fh = await this.openTmp(tmp);
+    return this.sinkWriter(fh, 0, async () => this.renameInto(tmp, this.abs(path)), () => rm(tmp, { force: true }));
   }
 
   async appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }> {
@@ -109,27 +91,39 @@ export class FsDriver implements StorageDriver {
       await mkdir(dirname(target), { recursive: true });
       fh = await open(target, 'w');
     }
-    try {
-      // Drop a torn tail a crashed earlier write may have left beyond the durable size.
-      await fh.truncate(options.offset);
-    } finally {
+    // Drop a torn tail a crashed earlier write may have left beyond the durable size.
+    await fh.truncate(options.offset).catch(async (err: unknown) => {
       await fh.close();
-    }
-    const stream = createWriteStream(target, { flags: 'r+', start: options.offset, flush: true, highWaterMark: STREAM_HIGH_WATER_MARK });
+      throw err;
+    });
+    return this.sinkWriter(fh, options.offset, async () => undefined, async () => undefined);
+  }
+
+  /** Wraps a FileSink: commit = finish (fsync) + close + `onCommit`; cancel = destroy + close + `onCancel`. */
+  private sinkWriter(fh: FileHandle, start: number, onCommit: () => Promise<void>, onCancel: () => Promise<unknown>): FileWriter & { written: () => number } {
+    const stream = new FileSink(fh, start);
     let done = false;
     return {
       stream,
-      written: () => stream.bytesWritten,
+      written: () => stream.written,
       commit: async () => {
         done = true;
-        if (!stream.writableEnded) stream.end();
-        await finished(stream);
+        try {
+          if (!stream.writableFinished) {
+            if (!stream.writableEnded) stream.end();
+            await finished(stream);
+          }
+        } finally {
+          await fh.close();
+        }
+        await onCommit();
       },
       cancel: async () => {
         if (done) return;
         done = true;
         stream.destroy();
-        await finished(stream).catch(() => undefined);
+        await fh.close().catch(() => undefined);
+        await onCancel();
       },
     };
   }
