@@ -220,6 +220,18 @@ describe('forwarder (http-proxy defects fixed)', () => {
     assert.ok(reply.body.length < 1024 * 1024);
   });
 
+  it('cuts a transfer whose backend stalls mid-body for idleMs, failing it visibly', async () => {
+    const backend = track(await startBackend((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(100)); // ... and nothing more, connection left open
+    }));
+    const proxy = await proxyFor([backend], { timeouts: { idleMs: 300 } });
+    const reply = await send(`${proxy.url}/v2/a/blobs/sha256:stalled`);
+    assert.equal(reply.status, 200);
+    assert.ok(reply.error, 'the client saw the transfer fail');
+    assert.equal(reply.body.length, 100);
+  });
+
   it('fails the client transfer visibly when the backend dies mid-body (chunked: a clean end would look complete)', async () => {
     const backend = track(await startBackend((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
