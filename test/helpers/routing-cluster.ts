@@ -45,7 +45,8 @@ export async function startRoutingProxy(spec: ProxySpec, ports?: { port: number;
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const proc = startHaProxy(['--config', configPath]);
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, { proc, statuses: [200] });
+  // Generous: on a loaded machine a cold start of node can take seconds.
+  await waitForHttp(`${url}/v2/`, { proc, statuses: [200], timeoutMs: 60_000 });
   const running: RunningProxy = {
     ...proc,
     url,

@@ -109,6 +109,37 @@ describe('routing: read fallback and the digest guard', { timeout: 120_000 }, ()
   });
 });
 
+describe('routing: what reaches the backend of an upload session', { timeout: 60_000 }, () => {
+  let liar: { server: Server; url: string } | undefined;
+  let proxy: RunningProxy | undefined;
+  const seen: string[] = [];
+
+  before(async () => {
+    // A backend that opens sessions and records every request target it receives.
+    liar = await listen((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const session = /\/blobs\/uploads\//.test(req.url ?? '');
+      res.writeHead(session ? 202 : 200, session ? { location: '/v2/app/blobs/uploads/s-1?_state=opaque%3D%3D', 'content-length': 0 } : {});
+      res.end();
+    });
+    proxy = await startRoutingProxy({ backends: [{ name: 'only', url: liar.url }] });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await close(liar?.server);
+  });
+
+  it('strips the upload token before forwarding and keeps the registry’s own query byte for byte', async () => {
+    const opened = await fetch(`${proxy!.url}/v2/app/blobs/uploads/`, { method: 'POST' });
+    const location = opened.headers.get('location')!;
+    assert.match(location, /^\/v2\/app\/blobs\/uploads\/s-1\?_state=opaque%3D%3D&_ha_upload=u1\./);
+    const patched = await fetch(`${proxy!.url}${location}&digest=sha256%3Aabc`, { method: 'PUT' });
+    assert.equal(patched.status, 202);
+    assert.equal(seen.at(-1), 'PUT /v2/app/blobs/uploads/s-1?_state=opaque%3D%3D&digest=sha256%3Aabc');
+  });
+});
+
 describe('routing: sticky cookies for web traffic', { timeout: 60_000 }, () => {
   const webs: Array<{ server: Server; url: string }> = [];
   let proxy: RunningProxy | undefined;
