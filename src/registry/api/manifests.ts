@@ -73,7 +73,9 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
     digest = digestOf('sha256', bytes);
   }
   for (const blob of facts.blobs) {
-    if ((await ctx.store.blobs.stat(name, blob)) === undefined) {
+    // A blob missing here may sit on a peer replica (a push that spanned a failover): the
+    // on-demand hook may fetch it before the push is refused.
+    if ((await ctx.store.blobs.stat(name, blob)) === undefined && !(await ctx.hooks.onMissingBlob(name, blob, req.headers))) {
       throw new OciError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.value });
     }
   }
