@@ -1,0 +1,114 @@
+// The built-in registry (`ha-proxy --mode registry`) as a real process for integration tests.
+// Settings without a CLI flag (deleteEnabled, htpasswd, ...) go through a small config file.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+import { startHaProxy, waitForHttp, type Managed } from './processes.js';
+
+export interface RegistryProcess extends Managed {
+  url: string;
+  adminUrl: string;
+  storage: string;
+  port: number;
+}
+
+export interface RegistryProcessOptions {
+  storage?: string;
+  port?: number;
+  /** Extra `registry:` settings, e.g. { deleteEnabled: true }. */
+  registry?: Record<string, unknown>;
+  logLevel?: string;
+}
+
+export async function startRegistryProcess(options: RegistryProcessOptions = {}): Promise<RegistryProcess> {
+  const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'ha-registry-'));
+  const port = options.port ?? (await freePort());
+  const adminPort = await freePort();
+  const args = ['--mode', 'registry', '--listen', `127.0.0.1:${port}`, '--storage', storage, '--admin-listen', `127.0.0.1:${adminPort}`];
+  if (options.registry) {
+    const file = join(mkdtempSync(join(tmpdir(), 'ha-registry-config-')), 'registry.json');
+    writeFileSync(file, JSON.stringify({ mode: 'registry', registry: { storage, ...options.registry } }));
+    args.push('--config', file);
+  }
+  args.push('--log-level', options.logLevel ?? 'warn');
+  const proc = startHaProxy(args);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, { proc });
+  return { ...proc, url, adminUrl: `http://127.0.0.1:${adminPort}`, storage, port };
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json: () => any;
+  /** The first OCI error code in the body, if any. */
+  code: () => string | undefined;
+}
+
+/** One HTTP request against a registry (fetch; use rawRequest for unnormalised paths). */
+export async function call(base: string, method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Reply> {
+  const res = await fetch(`${base}${path}`, { method, headers: options.headers, body: options.body, redirect: 'manual' });
+  const body = Buffer.from(await res.arrayBuffer());
+  return {
+    status: res.status,
+    headers: res.headers,
+    body,
+    json: () => JSON.parse(body.toString()),
+    code: () => {
+      try {
+        return (JSON.parse(body.toString()) as { errors?: { code: string }[] }).errors?.[0]?.code;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** A request whose path is sent byte for byte (fetch would resolve `..`). */
+export async function rawRequest(base: string, method: string, path: string): Promise<{ status: number; body: string }> {
+  const { request } = await import('node:http');
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Monolithic push of a blob (POST ?digest=); returns its sha256 digest. */
+export async function pushBlob(base: string, repo: string, data: Buffer | string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const res = await call(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: data, headers: { 'content-type': 'application/octet-stream' } });
+  if (res.status !== 201) throw new Error(`push blob: ${res.status} ${res.body.toString()}`);
+  return digest;
+}
+
+/** Pushes a config blob plus an OCI image manifest (optionally with a subject); returns both. */
+export async function pushImage(
+  base: string,
+  repo: string,
+  reference: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ manifest: Buffer; digest: string; configDigest: string; status: number }> {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: Math.random() }));
+  const configDigest = await pushBlob(base, repo, config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [],
+      ...extra,
+    }),
+  );
+  const res = await call(base, 'PUT', `/v2/${repo}/manifests/${reference}`, { body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  if (res.status !== 201) throw new Error(`push manifest: ${res.status} ${res.body.toString()}`);
+  return { manifest, digest: res.headers.get('docker-content-digest') ?? '', configDigest, status: res.status };
+}
