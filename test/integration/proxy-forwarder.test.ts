@@ -3,12 +3,13 @@
 // health and graceful shutdown.
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runProxy } from '../../src/proxy/run.js';
 import { validateConfigObject } from '../../src/config/load.js';
 import { freePort } from '../helpers/ports.js';
+import { startProcess } from '../helpers/processes.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 
 interface Backend {
@@ -244,7 +245,41 @@ describe('forwarder (http-proxy defects fixed)', () => {
   });
 });
 
+/**
+ * A listener whose process never accepts (its event loop is busy) with a full accept queue:
+ * the kernel drops further SYNs, so a connect to it hangs as to a frozen or unreachable host.
+ */
+async function startBlackhole(): Promise<{ url: string; stop: () => Promise<unknown> }> {
+  const port = await freePort();
+  const proc = startProcess(process.execPath, [
+    '-e',
+    `require('net').createServer().listen({ port: ${port}, host: '127.0.0.1', backlog: 1 }, () => { console.log('ready'); for (;;); })`,
+  ]);
+  // It spins a core: stopped by its test, and here too in case the test failed first.
+  toStop.push({ stop: () => proc.stop('SIGKILL') });
+  await until(() => proc.output().includes('ready'), 'the blackhole to listen');
+  for (let i = 0; i < 4; i++) connect(port, '127.0.0.1').on('error', () => {}).unref();
+  await sleep(200);
+  return { url: `http://127.0.0.1:${port}`, stop: () => proc.stop('SIGKILL') };
+}
+
 describe('retries, passive health, no backend', () => {
+  it('answers 504 from its connect timer, and retries a GET on the next backend after it', async (t) => {
+    const blackhole = await startBlackhole();
+    const healthy = track(await startBackend((req, res) => { req.resume(); req.on('end', () => res.end('from standby')); }));
+    // Slow checks and no passive limit: the blackhole stays UP and keeps getting the first try.
+    const proxy = await proxyFor([blackhole.url, healthy.url], { timeouts: { connectMs: 300 }, healthCheck: { timeoutMs: 30_000, errorLimit: 0 } });
+    t.after(() => blackhole.stop());
+    const get = await send(`${proxy.url}/v2/a/manifests/latest`);
+    assert.equal(get.status, 200);
+    assert.equal(get.body.toString(), 'from standby');
+    const put = await send(`${proxy.url}/v2/a/manifests/latest`, { method: 'PUT', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(put.status, 504);
+    assert.match(JSON.parse(put.body.toString()).errors[0].message, /connecting to the backend timed out/);
+    assert.equal(await proxy.metric('haproxy_server_failures_total', 'cause="CONNECT_TIMEOUT"'), 2);
+  });
+
+
   it('retries a GET on the next backend after a reset, never a request whose body was sent', async () => {
     const resetting = track(await startBackend((req) => req.socket.destroy()));
     const healthy = track(await startBackend((req, res) => { req.resume(); req.on('end', () => res.end('from standby')); }));
