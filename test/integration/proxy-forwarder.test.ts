@@ -95,7 +95,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 
 const toStop: { stop: () => Promise<unknown> }[] = [];
 after(async () => {
-  for (const item of toStop.reverse()) await item.stop();
+  await Promise.all(toStop.map((item) => item.stop()));
 });
 
 async function proxyFor(backends: Backend[] | string[], config: Record<string, unknown> = {}): Promise<ProxyProcess> {
