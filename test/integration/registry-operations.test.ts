@@ -1,0 +1,85 @@
+// Operating the built-in registry: admin endpoints, access log, delete switch, basic auth,
+// start-up errors.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { startHaProxy } from '../helpers/processes.js';
+import { call, pushImage, startRegistryProcess } from '../helpers/registry-process.js';
+
+const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+
+describe('registry operations', () => {
+  it('serves /livez, /readyz and /metrics on the admin listener, and logs one access line per request', async () => {
+    const reg = await startRegistryProcess({ logLevel: 'info' });
+    try {
+      assert.equal((await fetch(`${reg.adminUrl}/livez`)).status, 200);
+      assert.equal((await fetch(`${reg.adminUrl}/readyz`)).status, 200);
+      await pushImage(reg.url, 'ops/metrics', 'v1');
+      await call(reg.url, 'GET', '/v2/ops/metrics/manifests/v1');
+      const metrics = await (await fetch(`${reg.adminUrl}/metrics`)).text();
+      assert.match(metrics, /haproxy_registry_http_requests_total\{route="manifest",method="GET",code="200"\} 1/);
+      assert.match(metrics, /haproxy_registry_http_request_duration_seconds_bucket\{le="600",route="manifest",method="PUT"\} 1/);
+      // Storage that cannot be written makes the replica not ready.
+      rmSync(join(reg.storage, '_tmp'), { recursive: true, force: true });
+      writeFileSync(join(reg.storage, '_tmp'), 'not a directory');
+      const notReady = await fetch(`${reg.adminUrl}/readyz`);
+      assert.equal(notReady.status, 503);
+      assert.match(await notReady.text(), /storage not writable/);
+    } finally {
+      await reg.stop();
+    }
+    const lines = reg.output().split('\n').filter((l) => l.includes('"msg":"request"'));
+    const manifestGet = lines.map((l) => JSON.parse(l)).find((l) => l.method === 'GET' && l.url === '/v2/ops/metrics/manifests/v1');
+    assert.ok(manifestGet, 'an access line for the manifest GET');
+    assert.equal(manifestGet.status, 200);
+    assert.equal(typeof manifestGet.ms, 'number');
+  });
+
+  it('refuses DELETE with 405 UNSUPPORTED unless registry.deleteEnabled is set', async () => {
+    const reg = await startRegistryProcess();
+    try {
+      const image = await pushImage(reg.url, 'ops/nodelete', 'v1');
+      for (const path of [`/v2/ops/nodelete/manifests/${image.digest}`, '/v2/ops/nodelete/manifests/v1', `/v2/ops/nodelete/blobs/${image.configDigest}`]) {
+        const res = await call(reg.url, 'DELETE', path);
+        assert.equal(res.status, 405, path);
+        assert.equal(res.code(), 'UNSUPPORTED', path);
+      }
+      assert.equal((await call(reg.url, 'GET', '/v2/ops/nodelete/manifests/v1')).status, 200);
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it('requires basic auth from an htpasswd file: 401 UNAUTHORIZED with a Basic challenge, then 200', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-registry-auth-'));
+    const htpasswd = join(dir, 'htpasswd');
+    writeFileSync(htpasswd, `# users\nalice:${bcrypt.hashSync('s3cret', 4).replace('$2b$', '$2y$')}\n`);
+    const reg = await startRegistryProcess({ registry: { htpasswd } });
+    try {
+      for (const headers of [{}, basic('alice', 'wrong'), basic('bob', 's3cret'), { authorization: 'Bearer x' }]) {
+        const res = await call(reg.url, 'GET', '/v2/', { headers });
+        assert.equal(res.status, 401);
+        assert.equal(res.code(), 'UNAUTHORIZED');
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+      }
+      assert.equal((await call(reg.url, 'GET', '/v2/', { headers: basic('alice', 's3cret') })).status, 200);
+      const res = await call(reg.url, 'POST', '/v2/ops/auth/blobs/uploads/', { headers: basic('alice', 's3cret') });
+      assert.equal(res.status, 202);
+      assert.equal((await call(reg.url, 'GET', '/v2/_catalog')).status, 401);
+      // The admin listener stays open for health checks.
+      assert.equal((await fetch(`${reg.adminUrl}/readyz`)).status, 200);
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it('exits with code 2 and a clear message when registry mode has no storage', async () => {
+    const proc = startHaProxy(['--mode', 'registry', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:1']);
+    const code = await new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
+    assert.equal(code, 2);
+    assert.match(proc.output(), /registry\.storage: required in registry mode/);
+  });
+});
