@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { buildImageLayout } from '../helpers/oci-layout.js';
+import { freePort } from '../helpers/ports.js';
+import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { eventually } from '../helpers/replicas.js';
+import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
+import { requireTool } from '../helpers/tools.js';
+
+const cleanup: Managed[] = [];
+after(async () => {
+  await Promise.all(cleanup.map((p) => p.stop('SIGKILL')));
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('embedded default: ha-proxy --mode active-standby with no --backend', () => {
+  it('runs supervised replicas behind the proxy, accepts a skopeo copy, restarts a crashed replica, stops cleanly', async (t) => {
+    if (!requireTool(t, 'skopeo')) return;
+    const data = mkdtempSync(join(tmpdir(), 'embedded-'));
+    const port = await freePort();
+    const adminPort = await freePort();
+    const main = startHaProxy(['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--data', data, '--workers', '1', '--log-level', 'warn']);
+    cleanup.push(main);
+    const base = `127.0.0.1:${port}`;
+    await waitForHttp(`http://${base}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
+
+    const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
+    assert.equal(ports.length, 2, 'two replicas by default');
+    const layout = buildImageLayout({ layerSizes: [1024, 4096], tag: 'v1' });
+    await skopeoCopy(`oci:${layout.dir}:v1`, `docker://${base}/embedded/app:v1`);
+    assert.equal(await skopeoDigest(`docker://${base}/embedded/app:v1`), layout.digest);
+    for (const p of ports) {
+      // Straight from each replica: replicated (ack: all), each with its own storage under --data.
+      assert.equal(await skopeoDigest(`docker://127.0.0.1:${p.listen}/embedded/app:v1`), layout.digest);
+    }
+
+    const pidFile = join(data, 'replica-1.pid');
+    const firstPid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(firstPid, 'SIGKILL');
+    await eventually(
+      async () => {
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        if (pid === firstPid || !alive(pid)) return false;
+        try {
+          return (await fetch(`http://127.0.0.1:${ports[0].listen}/v2/`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      () => 'replica-1 was not restarted',
+    );
+
+    const pids = [Number(readFileSync(pidFile, 'utf8')), Number(readFileSync(join(data, 'replica-2.pid'), 'utf8'))];
+    assert.equal(await main.stop('SIGTERM'), 0);
+    await eventually(async () => pids.every((pid) => !alive(pid)), () => `replicas still running: ${pids.filter(alive).join(', ')}`, 20_000);
+  });
+});
