@@ -117,6 +117,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const { status, message } = FAILURES[failure.code];
       // A request body we stopped reading cannot leave the connection reusable.
       const headers = facts.hasBody && !req.readableEnded ? { connection: 'close' } : undefined;
+      if (decision.failWith) {
+        const { code, message: why } = decision.failWith;
+        sendOciError(res, code, `${why} (${backend.name}: ${message}, ${failure.detail})`, { headers });
+        return { status: res.statusCode, backend, retries, failure, reason: decision.reason };
+      }
       sendOciError(res, 'UNAVAILABLE', `${message} (${backend.name}: ${failure.detail})`, { status, headers });
       return { status, backend, retries, failure, reason: decision.reason };
     }

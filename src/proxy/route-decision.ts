@@ -68,6 +68,12 @@ export interface RouteDecision {
   readonly requestHeaders?: Readonly<Record<string, string | undefined>>;
   /** Answer with this OCI error at once (with the code's status), contacting no backend. */
   readonly reject?: { readonly code: RejectCode; readonly message: string };
+  /**
+   * When the last candidate fails without an answer (connect error, reset, timeout), answer with
+   * this OCI error instead of the generic 502/503/504 UNAVAILABLE (e.g. an upload whose owner
+   * just died: BLOB_UPLOAD_UNKNOWN tells the client to start the upload again).
+   */
+  readonly failWith?: { readonly code: RejectCode; readonly message: string };
   /** Why this route (e.g. "upload-affinity"); shown in the access log. */
   readonly reason?: string;
 }

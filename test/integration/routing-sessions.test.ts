@@ -153,17 +153,22 @@ describe('routing: upload sessions across proxy restarts and proxy instances', {
     const repo = repoHomedOn('r2', 'orphan');
     const client = new PushClient({ base: () => first!.url });
     const location = await client.openUpload(repo);
+    const patch = () =>
+      fetch(new URL(location, first!.url), {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/octet-stream', 'content-range': '0-4' },
+        body: Buffer.from('chunk'),
+      });
     await registries[1].stop('SIGKILL');
+    // Right away, whether or not the health checks have noticed yet: the same answer.
+    const early = await ociError(await patch());
+    assert.deepEqual([early.status, early.code], [404, 'BLOB_UPLOAD_UNKNOWN'], early.message);
+    assert.match(early.message, /r2\) (is down|did not answer); restart the upload/);
     await waitForBackend(first!, 'r2', false);
-    const res = await fetch(new URL(location, first!.url), {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/octet-stream', 'content-range': '0-4' },
-      body: Buffer.from('chunk'),
-    });
-    const error = await ociError(res);
+    const error = await ociError(await patch());
     assert.deepEqual([error.status, error.code], [404, 'BLOB_UPLOAD_UNKNOWN']);
     assert.match(error.message, /r2\) is down; restart the upload/);
     assert.ok(!existsSync(join(registries[0].storage, 'docker/registry/v2/repositories', repo)), 'r1 never saw the repository');
-    assert.equal(await metricValue(first!, 'haproxy_routing_upload_affinity_misses_total'), 1);
+    assert.ok((await metricValue(first!, 'haproxy_routing_upload_affinity_misses_total')) >= 1);
   });
 });

@@ -94,6 +94,8 @@ describe('registry router: upload affinity', () => {
     assert.deepEqual(decision.candidates.map((b) => b.name), [other.name]);
     assert.equal(decision.retries, 0);
     assert.equal(decision.forwardUrl, `/v2/team/app/blobs/uploads/u1?_state=abc&digest=${D}`);
+    // If the owner dies before health checks notice, the client is told to restart, not 502.
+    assert.equal(decision.failWith?.code, 'BLOB_UPLOAD_UNKNOWN');
     const headers = respond(decision, 202, { location: 'http://proxy:5000/v2/team/app/blobs/uploads/u1?_state=next' }, other);
     assert.match(String(headers.location), /\?_state=next&_ha_upload=/);
     assert.equal(await metric('haproxy_routing_requests_total', { route: 'upload_affinity' }), 1);

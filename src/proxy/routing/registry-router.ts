@@ -2,7 +2,7 @@
 // its candidate list around what the OCI protocol needs.
 //
 //   upload token in the query  -> exactly the backend that opened the session, no retry;
-//                                 that backend down -> 404 BLOB_UPLOAD_UNKNOWN at once
+//                                 that backend down or not answering -> 404 BLOB_UPLOAD_UNKNOWN
 //   repository request         -> the route pool of its first matching rule; in active-active
 //                                 the repository's home by rendezvous hashing first, the rest in
 //                                 rendezvous order (retries; 404 fallback and the digest guard
@@ -120,7 +120,15 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${owner}) is down; restart the upload`);
     }
     events.routed('upload_affinity');
-    return { candidates: [backend], retries: 0, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
+    return {
+      candidates: [backend],
+      retries: 0,
+      forwardUrl,
+      editResponseHeaders: signLocation,
+      // The owner died before health checks noticed: same answer as when it is known to be down.
+      failWith: { code: 'BLOB_UPLOAD_UNKNOWN', message: `the backend that holds this upload (${owner}) did not answer; restart the upload` },
+      reason: 'upload-affinity',
+    };
   };
 
   /** 404 -> the next backend (read fallback); a blob under another digest is never passed on. */
