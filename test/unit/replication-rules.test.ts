@@ -5,6 +5,7 @@ import { compileContentFilter, globToRegExp } from '../../src/registry/replicati
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
 import { replicationMark } from '../../src/registry/replication/replication-headers.js';
+import { verifyDigest } from '../../src/registry/replication/replicator.js';
 import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
 
@@ -107,6 +108,15 @@ describe('replication helpers', () => {
       time: 1700000000000,
     });
     assert.deepEqual(replicationMark({ 'x-ha-proxy-replication': 'a', 'x-ha-proxy-replication-time': 'soon' }), { origin: 'a', time: undefined });
+  });
+
+  it('verifies fetched manifest bytes against the digest they were asked by', () => {
+    const body = Buffer.from('{"schemaVersion":2}');
+    const good = verifyDigest(body, undefined);
+    assert.match(good, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(verifyDigest(body, good), good);
+    assert.throws(() => verifyDigest(Buffer.from('tampered'), good), /digest mismatch/);
+    assert.throws(() => verifyDigest(body, 'md5:abc'), /unsupported/);
   });
 
   it('follows Link pagination', () => {
