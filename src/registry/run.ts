@@ -2,6 +2,7 @@
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
+import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
 import { listenOn } from '../net/listen.js';
 import { startAdminServer } from '../observability/admin-server.js';
@@ -31,6 +32,17 @@ async function loadHooks(context: ReplicationContext): Promise<RegistryHooks> {
   return mod.createReplicationHooks ? withDefaults(await mod.createReplicationHooks(context)) : noopHooks;
 }
 
+/** A broken htpasswd file is a configuration error (exit 2), not a crash. */
+function loadAuth(path: string | undefined): HtpasswdAuth | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return HtpasswdAuth.fromFile(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError([`registry.htpasswd: cannot use ${path} (${reason})`]);
+  }
+}
+
 export interface RunningRegistry {
   server: Server;
   admin: Server;
@@ -47,7 +59,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   await store.removeStaleTemporaries();
   const metrics = createMetricsRegistry();
   const hooks = await loadHooks({ config, store, logger, metrics });
-  const auth = config.registry.htpasswd ? HtpasswdAuth.fromFile(config.registry.htpasswd) : undefined;
+  const auth = loadAuth(config.registry.htpasswd);
   const app = createRegistryApp({
     store,
     logger,

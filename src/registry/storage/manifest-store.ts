@@ -117,7 +117,7 @@ export class ManifestStore {
         removedTags.push(tag);
       }
     }
-    const subject = link.subject ? parseDigest(link.subject) : undefined;
+    const subject = link.subject ? parseDigest(link.subject) : await this.subjectFromBytes(digest);
     if (subject) await this.driver.delete(storagePath({ kind: 'referrerEntry', repo, subject, digest }));
     const revision = storagePath({ kind: 'revisionLink', repo, digest });
     await this.driver.delete(revision.slice(0, -'/link'.length));
@@ -168,6 +168,16 @@ export class ManifestStore {
       }
     }
     return out;
+  }
+
+  /** The `subject` of stored manifest bytes (for revision links written without it). */
+  private async subjectFromBytes(digest: Digest): Promise<Digest | undefined> {
+    try {
+      const doc = JSON.parse((await this.driver.getContent(storagePath({ kind: 'blobData', digest }))).toString()) as { subject?: { digest?: unknown } };
+      return typeof doc.subject?.digest === 'string' ? parseDigest(doc.subject.digest) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async readRevision(repo: string, digest: Digest): Promise<RevisionLink | undefined> {

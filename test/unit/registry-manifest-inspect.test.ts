@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OciError } from '../../src/errors/oci-codes.js';
+import { baseMediaType, inspectManifest, referrerDescriptor } from '../../src/registry/api/manifest-inspect.js';
+import { digestOf } from '../../src/registry/storage/digest.js';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const d = (s: string) => digestOf('sha256', s).value;
+const desc = (s: string, mediaType = 'application/octet-stream') => ({ mediaType, digest: d(s), size: s.length });
+const image = (extra: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('cfg', 'application/vnd.oci.image.config.v1+json'), layers: [desc('l1'), desc('l2')], ...extra }));
+const invalid = (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID';
+
+describe('manifest inspection', () => {
+  it('lists the blobs an image manifest needs and types it by its config', () => {
+    const facts = inspectManifest(image(), OCI_MANIFEST);
+    assert.equal(facts.kind, 'image');
+    assert.deepEqual(facts.blobs.map((b) => b.value), [d('cfg'), d('l1'), d('l2')]);
+    assert.equal(facts.artifactType, 'application/vnd.oci.image.config.v1+json');
+  });
+  it('prefers artifactType and reads subject and annotations', () => {
+    const facts = inspectManifest(image({ artifactType: 'application/x.sig', subject: desc('s', OCI_MANIFEST), annotations: { a: 'b' } }), `${OCI_MANIFEST}; charset=utf-8`);
+    assert.equal(facts.artifactType, 'application/x.sig');
+    assert.equal(facts.subject?.value, d('s'));
+    assert.deepEqual(referrerDescriptor(facts, digestOf('sha256', 'm'), 10), { mediaType: OCI_MANIFEST, digest: d('m'), size: 10, artifactType: 'application/x.sig', annotations: { a: 'b' } });
+  });
+  it('lists the children of an index', () => {
+    const facts = inspectManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [desc('m1', OCI_MANIFEST)] })), OCI_INDEX);
+    assert.equal(facts.kind, 'index');
+    assert.deepEqual(facts.children.map((c) => c.value), [d('m1')]);
+  });
+  it('takes the media type from the body when Content-Type is missing', () => {
+    assert.equal(inspectManifest(image(), undefined).mediaType, OCI_MANIFEST);
+  });
+  it('refuses malformed manifests with MANIFEST_INVALID', () => {
+    const bad: [Buffer, string | undefined][] = [
+      [Buffer.from('{'), OCI_MANIFEST],
+      [Buffer.from('"str"'), OCI_MANIFEST],
+      [image(), OCI_INDEX],
+      [image(), 'application/json'],
+      [Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc('c') })), undefined],
+      [image({ schemaVersion: 3 }), OCI_MANIFEST],
+      [image({ config: { digest: 'sha256:1', size: 1, mediaType: 'x' } }), OCI_MANIFEST],
+      [image({ config: { digest: d('c'), size: -1, mediaType: 'x' } }), OCI_MANIFEST],
+      [image({ layers: [{ digest: d('c'), size: 1 }] }), OCI_MANIFEST],
+      [image({ annotations: { a: 1 } }), OCI_MANIFEST],
+      [image({ artifactType: 7 }), OCI_MANIFEST],
+      [Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX })), OCI_INDEX],
+      [Buffer.from(JSON.stringify({ schemaVersion: 1, fsLayers: [] })), 'application/vnd.docker.distribution.manifest.v1+prettyjws'],
+    ];
+    for (const [bytes, type] of bad) assert.throws(() => inspectManifest(bytes, type), invalid, `${type} ${bytes.toString().slice(0, 60)}`);
+  });
+  it('strips media type parameters', () => assert.equal(baseMediaType('Application/JSON; charset=utf-8'), 'application/json'));
+});

@@ -1,0 +1,128 @@
+// The image store over the filesystem driver, without sockets.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, statSync, truncateSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { OciError } from '../../src/errors/oci-codes.js';
+import { digestOf } from '../../src/registry/storage/digest.js';
+import { ImageStore } from '../../src/registry/storage/image-store.js';
+import { storagePath } from '../../src/registry/storage/paths.js';
+
+const fresh = () => {
+  const root = mkdtempSync(join(tmpdir(), 'image-store-'));
+  return { root, store: ImageStore.onDirectory(root) };
+};
+const body = (...chunks: (Buffer | string)[]) => Readable.from(chunks.map((c) => Buffer.from(c)));
+const code = (c: string) => (e: unknown) => e instanceof OciError && e.code === c;
+const collect = async (r: Readable) => {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+};
+
+describe('image store', () => {
+  it('stores a blob under its digest and links it only into the pushing repository', async () => {
+    const { store } = fresh();
+    const digest = digestOf('sha256', 'hello world');
+    const info = await store.blobs.put('a', body('hello ', 'world'), digest);
+    assert.equal(info.size, 11);
+    assert.equal(await store.blobs.stat('a', digest), 11);
+    assert.equal(await store.blobs.stat('b', digest), undefined);
+    assert.equal((await collect(await store.blobs.read('a', digest, { start: 6, end: 10 }))).toString(), 'world');
+    assert.ok(await store.blobs.mount('a', 'b', digest));
+    assert.equal(await store.blobs.stat('b', digest), 11);
+  });
+
+  it('keeps nothing of a blob whose digest does not match', async () => {
+    const { root, store } = fresh();
+    const claimed = digestOf('sha256', 'claimed');
+    await assert.rejects(store.blobs.put('a', body('actual'), claimed), code('DIGEST_INVALID'));
+    assert.equal(existsSync(join(root, storagePath({ kind: 'blobData', digest: claimed }))), false);
+    assert.deepEqual(readdirSync(join(root, '_tmp')), []);
+    assert.equal(await store.blobs.stat('a', claimed), undefined);
+  });
+
+  it('continues an upload from a second store instance on the same directory (another process)', async () => {
+    const { root, store } = fresh();
+    const other = ImageStore.onDirectory(root);
+    const a = randomBytes(1000);
+    const b = randomBytes(500);
+    const upload = await store.uploads.create('r');
+    await store.uploads.append('r', upload.id, body(a), 0);
+    const status = await other.uploads.status('r', upload.id);
+    assert.equal(status.size, 1000);
+    await assert.rejects(other.uploads.append('r', upload.id, body(b), 999), code('RANGE_INVALID'));
+    await other.uploads.append('r', upload.id, body(b), 1000);
+    const whole = Buffer.concat([a, b]);
+    // The first instance's running hash is stale (it never saw `b`): it must re-hash from disk.
+    const info = await store.uploads.commit('r', upload.id, digestOf('sha256', whole));
+    assert.equal(info.size, 1500);
+    assert.deepEqual(await collect(await store.blobs.read('r', info.digest)), whole);
+    await assert.rejects(other.uploads.status('r', upload.id), code('BLOB_UPLOAD_UNKNOWN'));
+  });
+
+  it('ignores a torn tail left in the upload data by a crash mid-chunk', async () => {
+    const { root, store } = fresh();
+    const upload = await store.uploads.create('r');
+    await store.uploads.append('r', upload.id, body('good'));
+    appendFileSync(join(root, storagePath({ kind: 'uploadData', repo: 'r', id: upload.id })), 'torn bytes');
+    const restarted = ImageStore.onDirectory(root);
+    assert.equal((await restarted.uploads.status('r', upload.id)).size, 4);
+    const info = await restarted.uploads.commit('r', upload.id, digestOf('sha256', 'good'));
+    assert.equal(info.size, 4);
+    assert.equal((await collect(await restarted.blobs.read('r', info.digest))).toString(), 'good');
+  });
+
+  it('commits an empty upload and verifies sha512 commits by re-hashing', async () => {
+    const { store } = fresh();
+    const empty = await store.uploads.create('r');
+    assert.equal((await store.uploads.commit('r', empty.id, digestOf('sha256', ''))).size, 0);
+    const u = await store.uploads.create('r');
+    await store.uploads.append('r', u.id, body('abc'));
+    const info = await store.uploads.commit('r', u.id, digestOf('sha512', 'abcdef'), body('def'));
+    assert.equal(info.digest.algorithm, 'sha512');
+    assert.equal(await store.blobs.stat('r', info.digest), 6);
+  });
+
+  it('stores manifests with tags, lists tags and referrers, deletes them and lists the catalog', async () => {
+    const { store } = fresh();
+    const subject = digestOf('sha256', 'subject');
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, subject: { digest: subject.value } }));
+    const digest = digestOf('sha256', bytes);
+    await store.manifests.put('lib/app', {
+      bytes,
+      digest,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      tag: 'v2',
+      referrer: { subject, descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest.value, size: bytes.length, artifactType: 'x/y' } },
+    });
+    await store.manifests.put('lib/app', { bytes, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', tag: 'v1' });
+    await store.manifests.put('zzz', { bytes, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+    assert.equal((await store.manifests.resolveTag('lib/app', 'v1'))?.value, digest.value);
+    const record = await store.manifests.get('lib/app', digest);
+    assert.deepEqual(record?.bytes, bytes);
+    assert.deepEqual(await store.manifests.listTags('lib/app'), ['v1', 'v2']);
+    assert.equal((await store.manifests.referrers('lib/app', subject))[0].artifactType, 'x/y');
+    assert.deepEqual(await store.catalog(), ['lib/app', 'zzz']);
+    assert.deepEqual(await store.manifests.delete('lib/app', digest), { tags: ['v1', 'v2'] });
+    assert.equal(await store.manifests.get('lib/app', digest), undefined);
+    assert.deepEqual(await store.manifests.referrers('lib/app', subject), []);
+    assert.equal(await store.manifests.delete('lib/app', digest), undefined);
+  });
+
+  it('reports storage that cannot be written, and removes only stale temporaries', async () => {
+    const { root, store } = fresh();
+    assert.equal(await store.checkWritable(), undefined);
+    await store.driver.putContent('_tmp/old', 'x');
+    await store.driver.putContent('_tmp/new', 'x');
+    const { utimesSync } = await import('node:fs');
+    utimesSync(join(root, '_tmp/old'), new Date(0), new Date(0));
+    assert.equal(await store.removeStaleTemporaries(), 1);
+    assert.deepEqual(readdirSync(join(root, '_tmp')).sort(), ['new']);
+    assert.ok(statSync(join(root, '_tmp/new')).isFile());
+    truncateSync(join(root, '_tmp/new'));
+  });
+});
