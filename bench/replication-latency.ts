@@ -1,0 +1,67 @@
+// How long replication takes for a 100 MiB image between two built-in replicas on this machine:
+//   ack: all  -> the manifest PUT itself waits for the copy: its duration minus ack: one's
+//   ack: one  -> from the 201 of the manifest PUT until the peer serves the manifest
+// Run once: `npx tsc -p . && node dist/bench/replication-latency.js` (not a test: no timing asserts).
+import { buildImageLayout, type Layout } from '../test/helpers/oci-layout.js';
+import { startReplicaSet } from '../test/helpers/replicas.js';
+
+const SIZE = 100 * 1024 * 1024;
+
+async function pushBlobs(base: string, repo: string, layout: Layout): Promise<void> {
+  for (const [digest, data] of layout.blobs) {
+    if (digest === layout.digest) continue;
+    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    await start.arrayBuffer();
+    const location = new URL(start.headers.get('location')!, base);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: data });
+    await put.arrayBuffer();
+    if (put.status !== 201) throw new Error(`blob upload: ${put.status}`);
+  }
+}
+
+async function putManifest(base: string, repo: string, layout: Layout): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/v2/${repo}/manifests/v1`, {
+    method: 'PUT',
+    body: layout.blobs.get(layout.digest),
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`manifest: ${res.status}`);
+  return performance.now() - t0;
+}
+
+async function untilPresent(url: string): Promise<void> {
+  for (;;) {
+    const res = await fetch(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    if (res.status === 200) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function run(ack: 'all' | 'one'): Promise<{ manifestPutMs: number; ackToPeerMs: number }> {
+  const [a, b] = await startReplicaSet(2, { replication: { ack, pollIntervalMs: 0, ackTimeoutMs: 30_000 } });
+  try {
+    const layout = buildImageLayout({ layerSizes: [SIZE], tag: 'v1' });
+    await pushBlobs(a.url, 'big/app', layout);
+    const manifestPutMs = await putManifest(a.url, 'big/app', layout);
+    const acked = performance.now();
+    await untilPresent(`${b.url}/v2/big/app/manifests/v1`);
+    return { manifestPutMs, ackToPeerMs: performance.now() - acked };
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+const all = await run('all');
+const one = await run('one');
+const rows = [
+  ['ack: all', all.manifestPutMs, all.ackToPeerMs],
+  ['ack: one', one.manifestPutMs, one.ackToPeerMs],
+];
+console.log(`100 MiB image (one ${SIZE}-byte layer), two replicas on loopback`);
+console.log('| write concern | manifest PUT (ms) | push acknowledged -> present on peer (ms) |');
+console.log('|---|---|---|');
+for (const [name, put, lag] of rows) console.log(`| ${name} | ${(put as number).toFixed(0)} | ${(lag as number).toFixed(0)} |`);
+process.exit(0);
