@@ -2,6 +2,7 @@
 // on-demand fetches. The registry calls the hook methods; everything it needs from storage goes
 // through ReplicaStore; peers are reached through their OCI API only.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -79,7 +80,7 @@ export class Replicator {
     this.filter = compileContentFilter(config.content);
     this.peers = config.peers.map((p) => ({
       id: p.url.replace(/\/+$/, ''),
-      client: new PeerClient({ url: p.url, username: p.username, password: p.password, origin: options.origin, idleTimeoutMs: config.ackTimeoutMs }),
+      client: new PeerClient({ url: p.url, username: p.username, password: peerPassword(p), origin: options.origin, idleTimeoutMs: config.ackTimeoutMs }),
       down: false,
       probeFailures: 0,
       nextProbeAt: 0,
@@ -375,6 +376,12 @@ export class Replicator {
       this.entropyRunning = false;
     }
   }
+}
+
+/** The peer password, from the config or (kept out of it) from `passwordFile`. */
+function peerPassword(peer: { password?: string; passwordFile?: string }): string | undefined {
+  if (peer.password !== undefined || peer.passwordFile === undefined) return peer.password;
+  return readFileSync(peer.passwordFile, 'utf8').replace(/\r?\n$/, '');
 }
 
 /** Checks fetched manifest bytes against the digest they were asked by (or announced with). */
