@@ -68,7 +68,8 @@ function crossFieldProblems(config: Config): string[] {
   if (config.mode === 'registry' && config.registry.storage === undefined) {
     problems.push('registry.storage: required in registry mode (--storage DIR)');
   }
-  if (config.listen === config.adminListen) problems.push('adminListen: must differ from listen');
+  // Port 0 asks the kernel for a free port, so two of them never collide.
+  if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
   problems.push(...routingConfigProblems(config));
   return problems;
 }
