@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { buildImageLayout, type Layout } from '../helpers/oci-layout.js';
+import { eventually, registryState, startReplicaSet, type Replica } from '../helpers/replicas.js';
+
+const started: Replica[] = [];
+after(async () => {
+  for (const r of started) r.child.kill('SIGCONT');
+  await Promise.all(started.map((r) => r.stop('SIGKILL')));
+});
+
+/** Uploads the layout's blobs and PUTs its manifest; returns the manifest response. */
+async function push(base: string, repo: string, tag: string, layout: Layout): Promise<{ status: number; body: string }> {
+  for (const [digest, data] of layout.blobs) {
+    if (digest === layout.digest) continue;
+    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    await start.arrayBuffer();
+    const location = new URL(start.headers.get('location')!, base);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: data });
+    await put.arrayBuffer();
+    assert.equal(put.status, 201);
+  }
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: layout.blobs.get(layout.digest),
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+async function metricValue(adminUrl: string, series: string): Promise<number> {
+  const line = (await (await fetch(`${adminUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+describe('replication write concern', () => {
+  it('ack: majority fails the push with a clear OCI error without a majority, and passes with one', async () => {
+    const [a, b, c] = await startReplicaSet(3, { replication: { ack: 'majority', pollIntervalMs: 0 } });
+    started.push(a, b, c);
+    await b.stop('SIGKILL');
+    const withMajority = await push(a.url, 'wc/app', 'ok', buildImageLayout({ layerSizes: [100] }));
+    assert.equal(withMajority.status, 201, withMajority.body);
+    assert.equal((await registryState(c.url))['wc/app']?.ok !== undefined, true, 'the live peer holds it');
+
+    await c.stop('SIGKILL');
+    const without = await push(a.url, 'wc/app', 'lonely', buildImageLayout({ layerSizes: [100] }));
+    assert.equal(without.status, 503);
+    const error = (JSON.parse(without.body) as { errors: { code: string; message: string }[] }).errors[0];
+    assert.equal(error.code, 'UNAVAILABLE');
+    assert.match(error.message, /ack: majority.*1 of 3 replicas hold the manifest, 2 required/);
+  });
+
+  it('ack: all drops a peer that stays silent for ackTimeoutMs, counts it, and repairs it later', async () => {
+    const [a, b] = await startReplicaSet(2, { replication: { ack: 'all', ackTimeoutMs: 1000, pollIntervalMs: 0, retry: { initialDelayMs: 200, maxDelayMs: 500 } } });
+    started.push(a, b);
+    b.child.kill('SIGSTOP');
+    const layout = buildImageLayout({ layerSizes: [100] });
+    const res = await push(a.url, 'frozen/app', 'v1', layout);
+    assert.equal(res.status, 201, res.body);
+    assert.equal(await metricValue(a.adminUrl, `haproxy_replication_ack_dropped_total{peer="${b.url}"}`), 1);
+    assert.equal(await metricValue(a.adminUrl, `haproxy_replication_queue_depth{peer="${b.url}"}`), 1);
+    b.child.kill('SIGCONT');
+    await eventually(async () => (await registryState(b.url))['frozen/app']?.v1 === layout.digest, async () => JSON.stringify(await registryState(b.url)));
+    await eventually(async () => (await metricValue(a.adminUrl, `haproxy_replication_queue_depth{peer="${b.url}"}`)) === 0, () => 'queue not drained');
+  });
+});
