@@ -3,13 +3,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { failedRequests, wrk } from './load.js';
 import type { FailoverResult } from './report.js';
-import { SMALL_PATH, startProxy, startStaticBackend, type ProxyKind } from './servers.js';
+import { blobPath, startProxy, startStaticBackend, type ProxyKind } from './servers.js';
+import type { BenchFiles } from './setup.js';
 
 export interface FailoverOptions {
   failoverSeconds: number;
   workers: number;
   threads: number;
-  filesDir: string;
+  files: BenchFiles;
   scratch: string;
   haProxyArgs: string[];
   log: (line: string) => void;
@@ -21,13 +22,14 @@ const FAILOVER_CONNECTIONS = 16;
 export async function runFailover(kinds: ProxyKind[], options: FailoverOptions): Promise<FailoverResult[]> {
   const results: FailoverResult[] = [];
   for (const kind of kinds) {
-    const active = await startStaticBackend(options.filesDir, options.scratch);
-    const standby = await startStaticBackend(options.filesDir, options.scratch);
-    const proxy = await startProxy({ kind, backends: [active, standby], workers: options.workers, scratch: options.scratch, haProxyArgs: options.haProxyArgs });
+    const path = blobPath(options.files.small.digest);
+    const active = await startStaticBackend(options.files.dir, options.scratch);
+    const standby = await startStaticBackend(options.files.dir, options.scratch);
+    const proxy = await startProxy({ kind, backends: [active, standby], workers: options.workers, scratch: options.scratch, haProxyArgs: options.haProxyArgs, readyPath: path });
     try {
       // Let health checks settle so the proxy starts from "both backends up".
       await sleep(1000);
-      const load = wrk({ url: `${proxy.url}${SMALL_PATH}`, seconds: options.failoverSeconds, connections: FAILOVER_CONNECTIONS, threads: options.threads });
+      const load = wrk({ url: `${proxy.url}${path}`, seconds: options.failoverSeconds, connections: FAILOVER_CONNECTIONS, threads: options.threads });
       await sleep((options.failoverSeconds * 1000) / 3);
       active.proc.child.kill('SIGKILL');
       const r = await load;

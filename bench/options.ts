@@ -16,6 +16,8 @@ export interface BenchOptions {
   workers: number;
   targets: TargetName[];
   failover: boolean;
+  /** Also measure with the built-in registry as the backend. */
+  registry: boolean;
   outDir: string;
   haProxyArgs: string[];
 }
@@ -31,6 +33,7 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --workers N          ha-proxy --workers, HAProxy nbthread, nginx worker_processes (default: CPUs)
   --targets LIST       comma-separated subset of ${ALL_TARGETS.join(',')}
   --no-failover        skip the SIGKILL-under-load scenario
+  --no-registry        skip the built-in registry backend set (static nginx backends only)
   --ha-proxy-arg ARG   extra flag for ha-proxy (repeatable)
   --out DIR            where the raw JSON goes (default bench/results)
 `;
@@ -50,6 +53,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       workers: { type: 'string' },
       targets: { type: 'string' },
       'no-failover': { type: 'boolean' },
+      'no-registry': { type: 'boolean' },
       'ha-proxy-arg': { type: 'string', multiple: true },
       out: { type: 'string' },
     },
@@ -67,7 +71,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   return {
     quick,
     rounds: int(v.rounds, quick ? 2 : 3, 'rounds'),
-    seconds: int(v.seconds, quick ? 4 : 10, 'seconds'),
+    seconds: int(v.seconds, quick ? 3 : 10, 'seconds'),
     blobRounds: int(v['blob-rounds'], quick ? 1 : 3, 'blob-rounds'),
     failoverSeconds: quick ? 6 : 10,
     connections: int(v.connections, 64, 'connections'),
@@ -75,6 +79,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     workers: int(v.workers, availableParallelism(), 'workers'),
     targets,
     failover: !(v['no-failover'] ?? false),
+    registry: !(v['no-registry'] ?? false),
     outDir: v.out ?? 'bench/results',
     haProxyArgs: v['ha-proxy-arg'] ?? [],
   };

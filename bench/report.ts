@@ -13,6 +13,8 @@ export interface BlobRound {
   mbPerS: number;
   peakRssMiB: number | null;
   peakProcessRssMiB: number | null;
+  /** Proxy CPU time per GiB moved: less sensitive to a noisy neighbour than MB/s. */
+  cpuSPerGiB: number | null;
   ok: boolean;
 }
 
@@ -27,6 +29,7 @@ export interface TargetSummary {
   blobMBps: number | null;
   blobPeakRssMiB: number | null;
   blobPeakProcessRssMiB: number | null;
+  blobCpuSPerGiB: number | null;
   rpsRatio: number | null;
   p99Ratio: number | null;
   blobRatio: number | null;
@@ -63,6 +66,7 @@ export function summarize(target: string, small: SmallRound[], blob: BlobRound[]
     // Peaks are the worst round, not the median: the memory target is a ceiling.
     blobPeakRssMiB: maxOrNull(okBlobs.map((b) => b.peakRssMiB)),
     blobPeakProcessRssMiB: maxOrNull(okBlobs.map((b) => b.peakProcessRssMiB)),
+    blobCpuSPerGiB: medianOrNull(okBlobs.map((b) => b.cpuSPerGiB)),
     rpsRatio: null,
     p99Ratio: null,
     blobRatio: null,
@@ -86,7 +90,7 @@ const ratio = (v: number | null): string => (v === null || !Number.isFinite(v) ?
 
 /** A Markdown table: it prints readably on a terminal and pastes into RESULTS.md unchanged. */
 export function formatTable(rows: TargetSummary[]): string {
-  const head = ['target', '1 KiB GET req/s', 'vs HAProxy', 'p50 ms', 'p99 ms', 'p99 vs HAProxy', 'proxy CPU us/req', 'proxy RSS MiB (small)', '512 MiB GET MB/s', 'vs HAProxy', 'proxy RSS MiB during blob (total / largest process)', 'failed GETs'];
+  const head = ['target', '1 KiB GET req/s', 'vs HAProxy', 'p50 ms', 'p99 ms', 'p99 vs HAProxy', 'proxy CPU us/req', 'proxy RSS MiB (small)', '512 MiB GET MB/s', 'vs HAProxy', 'proxy CPU s/GiB', 'proxy RSS MiB during blob (total / largest process)', 'failed GETs'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(`| ${[
@@ -100,6 +104,7 @@ export function formatTable(rows: TargetSummary[]): string {
       fmt(r.smallPeakRssMiB),
       fmt(r.blobMBps),
       ratio(r.blobRatio),
+      fmt(r.blobCpuSPerGiB, 2),
       r.blobPeakRssMiB === null ? '-' : `${fmt(r.blobPeakRssMiB)} / ${fmt(r.blobPeakProcessRssMiB)}`,
       String(r.failed),
     ].join(' | ')} |`);

@@ -1,14 +1,18 @@
 // Starting and stopping what the benchmark measures: nginx static backends, and in front of them
 // ha-proxy, HAProxy and nginx. Every process is ours, stopped by PID.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, startProcess, waitForHttp, type Managed } from '../test/helpers/processes.js';
+import { startRegistryProcess, type RegistryProcess } from '../test/helpers/registry-process.js';
 import { haproxyConf, nginxProxyConf, staticBackendConf } from './server-configs.js';
+import type { BenchFiles } from './setup.js';
 
-export const SMALL_PATH = '/v2/bench/blobs/small';
-export const BIG_PATH = '/v2/bench/blobs/big';
+/** The repository every benchmark request names; blobs are addressed by digest, as by a client. */
+export const BENCH_REPOSITORY = 'bench';
+export const blobPath = (digest: string): string => `/v2/${BENCH_REPOSITORY}/blobs/${digest}`;
 
 export interface Running {
   name: string;
@@ -45,6 +49,8 @@ export interface ProxyOptions {
   scratch: string;
   /** Extra ha-proxy CLI flags (e.g. to try a variant). */
   haProxyArgs?: string[];
+  /** A path that answers 200 once the proxy forwards to a healthy backend. */
+  readyPath: string;
 }
 
 let workersFlag: boolean | undefined;
@@ -79,6 +85,40 @@ export async function startProxy(options: ProxyOptions): Promise<Running> {
     proc = startProcess('nginx', ['-p', dir, '-e', 'stderr', '-c', conf]);
   }
   // Ready once a request goes all the way through to the active backend.
-  await waitForHttp(`${url}${SMALL_PATH}`, { proc, statuses: [200], timeoutMs: 30_000 });
+  await waitForHttp(`${url}${options.readyPath}`, { proc, statuses: [200], timeoutMs: 60_000 });
   return { name: options.kind, url, proc, stop: async () => void (await proc.stop('SIGTERM')) };
+}
+
+/** One monolithic upload (`POST ?digest=` with the body), streamed from the file. */
+function pushBlob(registryUrl: string, file: { path: string; digest: string; size: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const url = `${registryUrl}/v2/${BENCH_REPOSITORY}/blobs/uploads/?digest=${encodeURIComponent(file.digest)}`;
+    const req = request(url, { method: 'POST', headers: { 'content-length': file.size, 'content-type': 'application/octet-stream' } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`push of ${file.digest}: status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    createReadStream(file.path, { highWaterMark: 1024 * 1024 }).pipe(req);
+  });
+}
+
+/**
+ * Two built-in registry replicas (`ha-proxy --mode registry`) on one storage directory (the
+ * shared-storage clustering the registry supports), holding the 1 KiB and the 512 MiB blob:
+ * pushed once, served by both, so a proxy in active-standby has a standby like in production.
+ */
+export async function startBuiltinRegistries(files: BenchFiles, scratch: string): Promise<Backend[]> {
+  const storage = join(scratch, 'registry-storage');
+  mkdirSync(storage, { recursive: true });
+  const first = await startRegistryProcess({ storage, logLevel: 'warn' });
+  const toBackend = (r: RegistryProcess): Backend => ({ name: `registry-${r.port}`, url: r.url, port: r.port, proc: r, stop: async () => void (await r.stop('SIGKILL')) });
+  try {
+    await pushBlob(first.url, files.small);
+    await pushBlob(first.url, files.big);
+    const second = await startRegistryProcess({ storage, logLevel: 'warn' });
+    return [toBackend(first), toBackend(second)];
+  } catch (err) {
+    await first.stop('SIGKILL');
+    throw err;
+  }
 }

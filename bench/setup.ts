@@ -1,8 +1,8 @@
 // Preconditions of a run: the tools installed (apt-get when missing), the files to serve, and a
 // description of the machine for the raw results.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { toolPath } from '../test/helpers/tools.js';
@@ -25,17 +25,63 @@ export function ensureTools(log: (line: string) => void): void {
 export const SMALL_BYTES = 1024;
 export const BIG_BYTES = 512 * 1024 * 1024;
 
-/** Writes `small` (1 KiB) and `big` (512 MiB) of random bytes once, and reuses them across runs. */
-export function ensureFiles(dir: string): void {
+export interface BenchFiles {
+  dir: string;
+  small: { path: string; digest: string; size: number };
+  big: { path: string; digest: string; size: number };
+}
+
+function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  const buffer = Buffer.alloc(4 * 1024 * 1024);
+  for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
+  closeSync(fd);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Writes `small` (1 KiB) and `big` (512 MiB) of random bytes once and reuses them across runs,
+ * with their digests (cached beside them), and links each under its digest so the static
+ * backend serves the same `/v2/<name>/blobs/<digest>` paths as a registry: the proxy's
+ * registry-aware routing then does its real work on every request.
+ */
+export function ensureFiles(dir: string): BenchFiles {
   mkdirSync(dir, { recursive: true });
   const small = join(dir, 'small');
-  if (!existsSync(small) || statSync(small).size !== SMALL_BYTES) writeFileSync(small, randomBytes(SMALL_BYTES));
   const big = join(dir, 'big');
-  if (existsSync(big) && statSync(big).size === BIG_BYTES) return;
-  const fd = openSync(big, 'w');
-  const chunk = randomBytes(1024 * 1024);
-  for (let i = 0; i < BIG_BYTES / chunk.length; i++) writeSync(fd, chunk);
-  closeSync(fd);
+  const cache = join(dir, 'digests.json');
+  if (!existsSync(small) || statSync(small).size !== SMALL_BYTES) {
+    writeFileSync(small, randomBytes(SMALL_BYTES));
+    rmSync(cache, { force: true });
+  }
+  if (!existsSync(big) || statSync(big).size !== BIG_BYTES) {
+    const fd = openSync(big, 'w');
+    const chunk = randomBytes(1024 * 1024);
+    for (let i = 0; i < BIG_BYTES / chunk.length; i++) {
+      // Vary each MiB so nothing on the way can deduplicate it.
+      chunk.writeUInt32LE(i, 0);
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
+    rmSync(cache, { force: true });
+  }
+  let digests: { small: string; big: string };
+  if (existsSync(cache)) {
+    digests = JSON.parse(readFileSync(cache, 'utf8')) as { small: string; big: string };
+  } else {
+    digests = { small: sha256File(small), big: sha256File(big) };
+    writeFileSync(cache, JSON.stringify(digests));
+  }
+  for (const [name, digest] of [['small', digests.small], ['big', digests.big]] as const) {
+    const link = join(dir, digest);
+    if (!existsSync(link)) symlinkSync(name, link);
+  }
+  return {
+    dir,
+    small: { path: small, digest: digests.small, size: SMALL_BYTES },
+    big: { path: big, digest: digests.big, size: BIG_BYTES },
+  };
 }
 
 function firstLine(command: string, args: string[]): string {
