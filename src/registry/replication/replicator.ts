@@ -128,7 +128,9 @@ export class Replicator {
     const mark = replicationMark(event.headers);
     const isTag = !isDigest(event.reference);
     if (mark) {
-      if (isTag) await this.applyReplicatedTag(event.repo, event.reference, { time: mark.time ?? 0, digest: event.digest });
+      const time = mark.time ?? 0;
+      if (isTag) await this.applyReplicatedTag(event.repo, event.reference, { time, digest: event.digest });
+      await this.applyDigestTombstone(event.repo, event.digest, time);
       return;
     }
     let time = Date.now();
@@ -139,6 +141,8 @@ export class Replicator {
         await this.enforceTag(event.repo, event.reference, event.digest);
       });
     }
+    // A manifest pushed again after it was deleted by digest: the tombstone must not delete it again.
+    if (this.isTombstoned(event.repo, event.digest)) await this.applyDigestTombstone(event.repo, event.digest, this.stamps.nextTime(event.repo, event.digest));
     if (!this.enabled || !this.filter.repository(event.repo) || (isTag && !this.filter.tag(event.repo, event.reference))) return;
     const task: Task = { op: 'put', repo: event.repo, reference: event.reference, digest: event.digest, mediaType: event.mediaType, time };
     const mode = this.options.config.ack;
@@ -165,6 +169,8 @@ export class Replicator {
   /** A manifest the client asked for is missing: true when it was fetched from a peer and is now stored. */
   async fetchManifest(repo: string, reference: string, headers: IncomingHttpHeaders): Promise<boolean> {
     if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
+    // Deleted here: a peer that has not heard of the delete yet must not bring it back.
+    if (this.isTombstoned(repo, reference)) return false;
     return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
       for (const peer of this.upPeers()) {
         try {
@@ -232,6 +238,29 @@ export class Replicator {
       }
       this.options.logger.info({ repo, tag, kept: current?.digest ?? 'deleted', refused: incoming.digest }, 'replicated tag lost to a newer write');
       await this.enforceTag(repo, tag, current?.digest);
+    });
+  }
+
+  private isTombstoned(repo: string, reference: string): boolean {
+    const stamp = this.stamps.get(repo, reference);
+    return stamp !== undefined && stamp.digest === undefined;
+  }
+
+  /**
+   * A copy from a peer of a manifest this replica deleted (by digest) later than the copy was
+   * written: the delete wins, so the manifest goes again (the peer learns of the delete from us).
+   */
+  private async applyDigestTombstone(repo: string, digest: string, time: number): Promise<void> {
+    await this.tagLock.run(`${repo}\n${digest}`, async () => {
+      const stamp = this.stamps.get(repo, digest);
+      if (stamp === undefined || stamp.digest !== undefined) return;
+      if (incomingWins(stamp, { time, digest })) {
+        // Pushed again after the delete: the manifest lives, and the tombstone goes.
+        await this.stamps.set({ repo, reference: digest, digest, time });
+        return;
+      }
+      this.options.logger.info({ repo, digest }, 'replicated manifest was deleted here later; deleting it again');
+      await this.options.store.deleteManifest(repo, digest);
     });
   }
 
