@@ -1,9 +1,9 @@
 // The built-in registry beside Debian's docker-registry (distribution 2.8), in one run on the same
 // machine: 512 MiB blob upload and download MB/s, manifest GET and blob HEAD requests per second.
 // Targets are measured in alternating rounds so a noisy neighbour hits both alike.
-//   node dist/bench/registry-bench.js [--rounds N] [--seconds S] [--connections C] [--blob-mib M]
+//   node dist/bench/registry-bench.js [--rounds N] [--seconds S] [--connections C] [--blob-mib M] [--scratch DIR]
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,21 @@ import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, waitForHttp, type Managed } from '../test/helpers/processes.js';
 
 const log = (line: string): void => void process.stderr.write(`[registry-bench] ${line}\n`);
+
+/** CPU seconds (user + system) a process has used so far: a load-independent cost measure. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks; after the ") " split they are at 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs fn and returns its result with the CPU seconds the target process spent meanwhile. */
+async function withCpu<T>(pid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu: number }> {
+  const before = cpuSeconds(pid);
+  const value = await fn();
+  return { value, cpu: cpuSeconds(pid) - before };
+}
 
 interface Target {
   name: string;
@@ -143,6 +158,18 @@ async function rps(url: string, method: 'GET' | 'HEAD', seconds: number, connect
   return { rps: result.requests.total / (result.duration || seconds), errors: bad, p99: result.latency.p99 };
 }
 
+interface Series {
+  up: number[];
+  down: number[];
+  manifest: number[];
+  head: number[];
+  upCpu: number[];
+  downCpu: number[];
+  manifestCpu: number[];
+  headCpu: number[];
+  errors: number;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -155,12 +182,14 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '8' },
       connections: { type: 'string', default: '32' },
       'blob-mib': { type: 'string', default: '512' },
+      // e.g. /dev/shm, to take the disk out and compare the software paths alone.
+      scratch: { type: 'string', default: tmpdir() },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
-  const scratch = mkdtempSync(join(tmpdir(), 'registry-bench-'));
+  const scratch = mkdtempSync(join(values.scratch, 'registry-bench-'));
   log(`writing a ${values['blob-mib']} MiB random blob`);
   const blob = await makeBlobFile(scratch, Number(values['blob-mib']));
 
@@ -174,8 +203,8 @@ async function main(): Promise<void> {
     { name: 'ha-proxy registry', url: `http://127.0.0.1:${port}`, proc, storage: ours },
     { name: 'docker-registry', url: dr.url, proc: dr, storage: dr.storage },
   ];
-  const results = new Map<string, { up: number[]; down: number[]; manifest: number[]; head: number[]; errors: number }>();
-  for (const t of targets) results.set(t.name, { up: [], down: [], manifest: [], head: [], errors: 0 });
+  const results = new Map<string, Series>();
+  for (const t of targets) results.set(t.name, { up: [], down: [], manifest: [], head: [], upCpu: [], downCpu: [], manifestCpu: [], headCpu: [], errors: 0 });
   try {
     const small = new Map<string, { manifestDigest: string; configDigest: string }>();
     for (const t of targets) small.set(t.name, await pushSmallImage(t, 'bench/small'));
@@ -183,14 +212,24 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const r = results.get(t.name)!;
+        const pid = t.proc.child.pid;
         const repo = `bench/big${round}`;
-        r.up.push(await upload(t, repo, blob));
-        r.down.push(await download(t, repo, blob));
+        const mib = blob.size / 1024 / 1024;
+        const up = await withCpu(pid, () => upload(t, repo, blob));
+        r.up.push(up.value);
+        r.upCpu.push((up.cpu * 1000) / mib);
+        const down = await withCpu(pid, () => download(t, repo, blob));
+        r.down.push(down.value);
+        r.downCpu.push((down.cpu * 1000) / mib);
         const s = small.get(t.name)!;
-        const m = await rps(`${t.url}/v2/bench/small/manifests/v1`, 'GET', seconds, connections, { accept: 'application/vnd.oci.image.manifest.v1+json' });
-        const h = await rps(`${t.url}/v2/bench/small/blobs/${s.configDigest}`, 'HEAD', seconds, connections);
+        const mc = await withCpu(pid, () => rps(`${t.url}/v2/bench/small/manifests/v1`, 'GET', seconds, connections, { accept: 'application/vnd.oci.image.manifest.v1+json' }));
+        const hc = await withCpu(pid, () => rps(`${t.url}/v2/bench/small/blobs/${s.configDigest}`, 'HEAD', seconds, connections));
+        const m = mc.value;
+        const h = hc.value;
         r.manifest.push(m.rps);
         r.head.push(h.rps);
+        r.manifestCpu.push((mc.cpu * 1e6) / (m.rps * seconds));
+        r.headCpu.push((hc.cpu * 1e6) / (h.rps * seconds));
         r.errors += m.errors + h.errors;
         log(`round ${round + 1} ${t.name}: up ${r.up.at(-1)!.toFixed(0)} MB/s, down ${r.down.at(-1)!.toFixed(0)} MB/s, manifest GET ${m.rps.toFixed(0)}/s (p99 ${m.p99} ms), blob HEAD ${h.rps.toFixed(0)}/s (p99 ${h.p99} ms)`);
       }
@@ -200,15 +239,21 @@ async function main(): Promise<void> {
   }
   const ourR = results.get(targets[0].name)!;
   const theirR = results.get(targets[1].name)!;
-  const row = (label: string, a: number[], b: number[], unit: string) =>
-    `| ${label} | ${median(a).toFixed(0)} ${unit} | ${median(b).toFixed(0)} ${unit} | ${(median(a) / median(b)).toFixed(2)}x |`;
+  const row = (label: string, a: number[], b: number[], unit: string, higherIsBetter = true) => {
+    const ratio = higherIsBetter ? median(a) / median(b) : median(b) / median(a);
+    return `| ${label} | ${median(a).toFixed(unit.startsWith('CPU') ? 1 : 0)} ${unit} | ${median(b).toFixed(unit.startsWith('CPU') ? 1 : 0)} ${unit} | ${ratio.toFixed(2)}x |`;
+  };
   const table = [
-    `| medians of ${rounds} rounds (${blob.size / 1024 / 1024} MiB blob, ${connections} connections, ${seconds} s) | ha-proxy registry | docker-registry | ratio |`,
+    `| medians of ${rounds} rounds (${blob.size / 1024 / 1024} MiB blob, ${connections} connections, ${seconds} s) | ha-proxy registry | docker-registry | advantage |`,
     '|---|---|---|---|',
     row('blob upload (POST + PUT)', ourR.up, theirR.up, 'MB/s'),
     row('blob download (GET)', ourR.down, theirR.down, 'MB/s'),
     row('manifest GET', ourR.manifest, theirR.manifest, 'req/s'),
     row('blob HEAD', ourR.head, theirR.head, 'req/s'),
+    row('upload server CPU', ourR.upCpu, theirR.upCpu, 'CPU ms/MiB', false),
+    row('download server CPU', ourR.downCpu, theirR.downCpu, 'CPU ms/MiB', false),
+    row('manifest GET server CPU', ourR.manifestCpu, theirR.manifestCpu, 'CPU us/req', false),
+    row('blob HEAD server CPU', ourR.headCpu, theirR.headCpu, 'CPU us/req', false),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
   if (ourR.errors + theirR.errors > 0) process.stdout.write(`errors: ha-proxy ${ourR.errors}, docker-registry ${theirR.errors}\n`);
