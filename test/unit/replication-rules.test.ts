@@ -5,7 +5,7 @@ import { compileContentFilter, globToRegExp } from '../../src/registry/replicati
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
 import { replicationMark } from '../../src/registry/replication/replication-headers.js';
-import { verifyDigest } from '../../src/registry/replication/replicator.js';
+import { verifyDigest } from '../../src/registry/replication/on-demand.js';
 import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
 

@@ -1,7 +1,6 @@
 // Push-on-commit replication with a write concern, a durable retry queue, anti-entropy and
 // on-demand fetches. The registry calls the hook methods; everything it needs from storage goes
 // through ReplicaStore; peers are reached through their OCI API only.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
@@ -12,14 +11,15 @@ import type { Logger } from '../../observability/logger.js';
 import { antiEntropyRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
-import { copyManifestFromPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
+import { copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
 import { isDigest } from './manifest-references.js';
 import { PeerClient, PeerError } from './peer-client.js';
 import type { PeerState } from './peer-state.js';
 import type { ReplicaStore } from './replica-store.js';
 import { replicationMark } from './replication-headers.js';
 import { ReplicationMetrics } from './replication-metrics.js';
-import { KeyedMutex, SingleFlight } from './single-flight.js';
+import { OnDemandFetcher } from './on-demand.js';
+import { KeyedMutex } from './single-flight.js';
 import { StampStore } from './stamp-store.js';
 import { incomingWins } from './tag-resolution.js';
 import { decideAck, type PeerOutcome } from './write-concern.js';
@@ -67,7 +67,7 @@ export class Replicator {
   private readonly filter: ContentFilter;
   private readonly metrics: ReplicationMetrics;
   private readonly tagLock = new KeyedMutex();
-  private readonly fetches = new SingleFlight<boolean>();
+  private readonly onDemand: OnDemandFetcher;
   private pumpTimer?: NodeJS.Timeout;
   private entropyTimer?: NodeJS.Timeout;
   private entropyRunning = false;
@@ -91,6 +91,15 @@ export class Replicator {
       () => this.peers.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt, up: !p.down })),
       options.metricsPrefix,
     );
+    this.onDemand = new OnDemandFetcher({
+      store: options.store,
+      upPeers: () => this.peers.filter((p) => !p.down),
+      failed: (peer, err) => {
+        if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
+      },
+      metrics: this.metrics,
+      logger: options.logger,
+    });
   }
 
   get enabled(): boolean {
@@ -168,61 +177,19 @@ export class Replicator {
 
   /** A manifest the client asked for is missing: true when it was fetched from a peer and is now stored. */
   async fetchManifest(repo: string, reference: string, headers: IncomingHttpHeaders): Promise<boolean> {
-    if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
+    if (!this.onDemandAllowed(repo, headers)) return false;
     // Deleted here: a peer that has not heard of the delete yet must not bring it back.
     if (this.isTombstoned(repo, reference)) return false;
-    return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
-      for (const peer of this.upPeers()) {
-        try {
-          const found = await copyManifestFromPeer(this.options.store, peer.client, repo, reference, verifyDigest);
-          this.metrics.onDemand.inc({ kind: 'manifest', result: found ? 'fetched' : 'absent' });
-          if (found) return true;
-        } catch (err) {
-          this.metrics.onDemand.inc({ kind: 'manifest', result: 'error' });
-          this.fetchFailed(peer, err);
-          this.options.logger.warn({ err, peer: peer.id, repo, reference }, 'on-demand manifest fetch failed');
-        }
-      }
-      return false;
-    });
+    return this.onDemand.manifest(repo, reference);
   }
 
   async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders): Promise<boolean> {
-    if (!this.options.config.onDemand || !this.enabled || replicationMark(headers)) return false;
-    return this.fetches.run(`b\n${repo}\n${digest}`, async () => {
-      for (const peer of this.upPeers()) {
-        try {
-          const remote = await peer.client.getBlob(repo, digest);
-          if (!remote) {
-            this.metrics.onDemand.inc({ kind: 'blob', result: 'absent' });
-            continue;
-          }
-          // The store verifies the digest while the bytes stream in and keeps nothing on a mismatch.
-          await this.options.store.putBlob(repo, digest, remote.stream, remote.size);
-          this.metrics.onDemand.inc({ kind: 'blob', result: 'fetched' });
-          return true;
-        } catch (err) {
-          this.metrics.onDemand.inc({ kind: 'blob', result: 'error' });
-          this.fetchFailed(peer, err);
-          this.options.logger.warn({ err, peer: peer.id, repo, digest }, 'on-demand blob fetch failed');
-        }
-      }
-      return false;
-    });
+    return this.onDemandAllowed(repo, headers) && this.onDemand.blob(repo, digest);
   }
 
-  /** Status for the admin listener. */
-  status(): unknown {
-    return this.peers.map((p) => ({
-      peer: p.id,
-      down: p.down,
-      queueDepth: this.queue.depth(p.id),
-      oldestPendingMs: (() => {
-        const t = this.queue.oldestEnqueuedAt(p.id);
-        return t === undefined ? 0 : Date.now() - t;
-      })(),
-      lastSuccessAt: p.lastSuccessAt === undefined ? null : new Date(p.lastSuccessAt).toISOString(),
-    }));
+  /** Never for a peer's own requests: two replicas lacking an object would ask each other in a circle. */
+  private onDemandAllowed(repo: string, headers: IncomingHttpHeaders): boolean {
+    return this.options.config.onDemand && this.enabled && replicationMark(headers) === undefined && this.filter.repository(repo);
   }
 
   // ---- convergence ----
@@ -368,15 +335,6 @@ export class Replicator {
     }
   }
 
-  /** Peers to ask for a missing object: those that answer (a frozen peer would stall every client miss). */
-  private upPeers(): PeerState[] {
-    return this.peers.filter((p) => !p.down);
-  }
-
-  private fetchFailed(peer: PeerState, err: unknown): void {
-    if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
-  }
-
   /** One anti-entropy round with every peer that answers; enqueues what each lacks. */
   async runAntiEntropy(): Promise<void> {
     if (this.entropyRunning || this.stopped) return;
@@ -411,13 +369,4 @@ export class Replicator {
 function peerPassword(peer: { password?: string; passwordFile?: string }): string | undefined {
   if (peer.password !== undefined || peer.passwordFile === undefined) return peer.password;
   return readFileSync(peer.passwordFile, 'utf8').replace(/\r?\n$/, '');
-}
-
-/** Checks fetched manifest bytes against the digest they were asked by (or announced with). */
-export function verifyDigest(body: Buffer, expected: string | undefined): string {
-  const algorithm = expected?.split(':')[0] ?? 'sha256';
-  if (algorithm !== 'sha256' && algorithm !== 'sha512') throw new Error(`unsupported digest algorithm ${algorithm}`);
-  const actual = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
-  if (expected !== undefined && actual !== expected) throw new Error(`digest mismatch: expected ${expected}, got ${actual}`);
-  return actual;
 }

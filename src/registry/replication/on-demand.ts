@@ -1,0 +1,78 @@
+// On-demand fetches: a manifest or blob a client asks for that is not stored here is fetched from
+// a peer that answers, verified, stored, then served by the registry from local storage.
+// Identical concurrent requests share one fetch.
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../observability/logger.js';
+import { copyManifestFromPeer } from './copy-to-peer.js';
+import type { PeerState } from './peer-state.js';
+import type { ReplicaStore } from './replica-store.js';
+import type { ReplicationMetrics } from './replication-metrics.js';
+import { SingleFlight } from './single-flight.js';
+
+export interface OnDemandOptions {
+  store: ReplicaStore;
+  /** Peers that answer right now. */
+  upPeers: () => PeerState[];
+  /** Told of a failure so a silent peer can be marked down. */
+  failed: (peer: PeerState, err: unknown) => void;
+  metrics: ReplicationMetrics;
+  logger: Logger;
+}
+
+export class OnDemandFetcher {
+  private readonly fetches = new SingleFlight<boolean>();
+
+  constructor(private readonly options: OnDemandOptions) {}
+
+  /** True when the manifest (with its blobs and children) was fetched and is now stored. */
+  manifest(repo: string, reference: string): Promise<boolean> {
+    const { store, metrics, logger } = this.options;
+    return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
+      for (const peer of this.options.upPeers()) {
+        try {
+          const found = await copyManifestFromPeer(store, peer.client, repo, reference, verifyDigest);
+          metrics.onDemand.inc({ kind: 'manifest', result: found ? 'fetched' : 'absent' });
+          if (found) return true;
+        } catch (err) {
+          metrics.onDemand.inc({ kind: 'manifest', result: 'error' });
+          this.options.failed(peer, err);
+          logger.warn({ err, peer: peer.id, repo, reference }, 'on-demand manifest fetch failed');
+        }
+      }
+      return false;
+    });
+  }
+
+  blob(repo: string, digest: string): Promise<boolean> {
+    const { store, metrics, logger } = this.options;
+    return this.fetches.run(`b\n${repo}\n${digest}`, async () => {
+      for (const peer of this.options.upPeers()) {
+        try {
+          const remote = await peer.client.getBlob(repo, digest);
+          if (!remote) {
+            metrics.onDemand.inc({ kind: 'blob', result: 'absent' });
+            continue;
+          }
+          // The store verifies the digest while the bytes stream in and keeps nothing on a mismatch.
+          await store.putBlob(repo, digest, remote.stream, remote.size);
+          metrics.onDemand.inc({ kind: 'blob', result: 'fetched' });
+          return true;
+        } catch (err) {
+          metrics.onDemand.inc({ kind: 'blob', result: 'error' });
+          this.options.failed(peer, err);
+          logger.warn({ err, peer: peer.id, repo, digest }, 'on-demand blob fetch failed');
+        }
+      }
+      return false;
+    });
+  }
+}
+
+/** Checks fetched manifest bytes against the digest they were asked by (or announced with). */
+export function verifyDigest(body: Buffer, expected: string | undefined): string {
+  const algorithm = expected?.split(':')[0] ?? 'sha256';
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') throw new Error(`unsupported digest algorithm ${algorithm}`);
+  const actual = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+  if (expected !== undefined && actual !== expected) throw new Error(`digest mismatch: expected ${expected}, got ${actual}`);
+  return actual;
+}
