@@ -76,6 +76,8 @@ describe('active-standby with two docker-registry instances', () => {
     const [primary, standby] = await registries();
     const proxy: ProxyProcess = await startProxy(proxyConfig(primary, standby));
     stops.push(proxy);
+    // A first check that timed out on a busy machine would have failed over; auto failback returns.
+    await proxy.waitFor((s) => s.active === 'primary' && s.backends.every((b) => b.up), 'both backends up, primary active');
     const layout = buildImageLayout({ layerSizes: [1024, 16 * 1024, 64 * 1024], tag: 'v1' });
 
     await skopeoCopy(`oci:${layout.dir}:v1`, `docker://${hostOf(proxy.url)}/team/app:v1`);
@@ -137,7 +139,10 @@ describe('active-standby with two docker-registry instances', () => {
     try {
       await proxy.waitFor((s) => s.active === 'standby', 'failover from the frozen primary');
       const detectedMs = Date.now() - frozenAt;
-      const downLine = proxy.output().slice(logBefore).split('\n').find((l) => l.includes('"backend":"primary"') && l.includes('"state":"DOWN"'));
+      // The log line travels through a pipe: it may arrive just after the status changed.
+      const findDownLine = () => proxy.output().slice(logBefore).split('\n').find((l) => l.includes('"backend":"primary"') && l.includes('"state":"DOWN"'));
+      for (let waited = 0; !findDownLine() && waited < 10_000; waited += 25) await sleep(25);
+      const downLine = findDownLine();
       assert.ok(downLine, 'the state change was logged');
       const logged = JSON.parse(downLine) as { reason: string; detail: string; count: number };
       // Down after exactly `fall` checks that each gave up after `timeoutMs`: within timeout * fall

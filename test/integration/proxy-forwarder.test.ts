@@ -125,6 +125,23 @@ describe('forwarder (http-proxy defects fixed)', () => {
     assert.equal(backend.connections, 1, '20 sequential requests over one pooled connection');
   });
 
+  it('exposes HAProxy-named metrics with a duration histogram reaching minutes', async () => {
+    const backend = track(await startBackend((_req, res) => res.end('ok')));
+    const proxy = await proxyFor([backend]);
+    await send(`${proxy.url}/v2/a/manifests/1`);
+    const server = `server="127.0.0.1:${backend.port}"`;
+    assert.equal(await proxy.metric('haproxy_frontend_http_requests_total'), 1);
+    assert.equal(await proxy.metric('haproxy_server_http_responses_total', `${server},code="2xx"`), 1);
+    assert.equal(await proxy.metric('haproxy_frontend_http_request_duration_seconds_bucket', 'le="600"'), 1);
+    assert.equal(await proxy.metric('haproxy_server_status', `${server},state="UP"`), 1);
+    assert.equal(await proxy.metric('haproxy_server_active', server), 1);
+    assert.equal(await proxy.metric('haproxy_backend_active_servers'), 1);
+    assert.ok((await proxy.metric('haproxy_server_bytes_out_total', server)) > 0);
+    assert.ok((await proxy.metric('haproxy_server_checks_total', `${server},result="success"`)) >= 1);
+    const text = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
+    assert.match(text, /^haproxy_process_\w*resident_memory_bytes \d+/m, 'default process metrics');
+  });
+
   it('keeps the client Host (changeOrigin false), sets X-Forwarded-*, rewrites backend Locations', async () => {
     const backend = track(await startBackend((_req, res) => {
       res.writeHead(202, { location: `http://127.0.0.1:${backend.port}/v2/r/blobs/uploads/u1?_state=a%3D` }).end();
@@ -263,6 +280,18 @@ async function startBlackhole(): Promise<{ url: string; stop: () => Promise<unkn
   return { url: `http://127.0.0.1:${port}`, stop: () => proc.stop('SIGKILL') };
 }
 
+/**
+ * Waits until both backends are UP with `primary` active. On a loaded machine a first health
+ * check can time out and fail traffic over before the test starts; in manual failback mode
+ * only an operator brings it back, so the test does what an operator would.
+ */
+async function primaryActive(proxy: ProxyProcess, primary: Backend): Promise<void> {
+  const name = `127.0.0.1:${primary.port}`;
+  await proxy.waitFor((s) => s.backends.every((b) => b.up), 'both backends up');
+  if ((await proxy.status()).active !== name) await send(`${proxy.adminUrl}/failback`, { method: 'POST' });
+  await proxy.waitFor((s) => s.active === name, 'the primary to be active');
+}
+
 describe('retries, passive health, no backend', () => {
   it('answers 504 from its connect timer, and retries a GET on the next backend after it', async (t) => {
     const blackhole = await startBlackhole();
@@ -299,12 +328,14 @@ describe('retries, passive health, no backend', () => {
     const failing = track(await startBackend((_req, res) => res.writeHead(503).end('busy')));
     const standby = track(await startBackend((_req, res) => res.end('standby')));
     const proxy = await proxyFor([failing, standby], { healthCheck: { errorLimit: 3, intervalMs: 60_000 }, failback: { mode: 'manual' } });
-    await proxy.waitFor((s) => s.backends.every((b) => b.up) && s.active === `127.0.0.1:${failing.port}`, 'both up');
+    await primaryActive(proxy, failing);
+    const passiveBefore = await proxy.metric('haproxy_server_state_changes_total', 'reason="passive"');
+    const failoversBefore = await proxy.metric('haproxy_backend_failovers_total', 'kind="failover"');
     for (let i = 0; i < 3; i++) assert.equal((await send(`${proxy.url}/v2/a/manifests/x`)).status, 503);
     const next = await send(`${proxy.url}/v2/a/manifests/x`);
     assert.equal(next.body.toString(), 'standby');
-    assert.equal(await proxy.metric('haproxy_server_state_changes_total', 'reason="passive"'), 1);
-    assert.equal(await proxy.metric('haproxy_backend_failovers_total', 'kind="failover"'), 1);
+    assert.equal(await proxy.metric('haproxy_server_state_changes_total', 'reason="passive"'), passiveBefore + 1);
+    assert.equal(await proxy.metric('haproxy_backend_failovers_total', 'kind="failover"'), failoversBefore + 1);
   });
 
   it('stays on the standby in manual failback mode until an operator posts /failback', async () => {
@@ -312,7 +343,7 @@ describe('retries, passive health, no backend', () => {
     const primary = track(await startBackend((_req, res) => (primaryFails ? res.writeHead(500).end('broken') : res.end('primary'))));
     const standby = track(await startBackend((_req, res) => res.end('standby')));
     const proxy = await proxyFor([primary, standby], { healthCheck: { errorLimit: 2 }, failback: { mode: 'manual' } });
-    await proxy.waitFor((s) => s.backends.every((b) => b.up), 'both up');
+    await primaryActive(proxy, primary);
     for (let i = 0; i < 2; i++) assert.equal((await send(`${proxy.url}/other/x`)).status, 500);
     primaryFails = false;
     // Passive errors took it down; active checks (/v2/ answers 200) bring it back UP ...
@@ -384,5 +415,15 @@ describe('graceful shutdown', () => {
     assert.equal(reply.body.toString(), 'done');
     assert.equal(reply.error, undefined);
     assert.equal(await exited, 0);
+    // The access line of the drained request, flushed on exit.
+    const line = proxy.output().split('\n').find((l) => l.includes('"msg":"access"') && l.includes('sha256:slow'));
+    assert.ok(line, 'an access line was logged');
+    const access = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(access.method, 'GET');
+    assert.equal(access.url, '/v2/a/blobs/sha256:slow');
+    assert.equal(access.status, 200);
+    assert.equal(access.backend, `127.0.0.1:${backend.port}`);
+    assert.equal(access.retries, 0);
+    for (const field of ['bytesIn', 'bytesOut', 'durationMs']) assert.equal(typeof access[field], 'number', field);
   });
 });
