@@ -79,11 +79,13 @@ export class PeerClient {
     const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => reject(err instanceof PeerError ? err : new PeerError('unavailable', `${call.method} ${this.url}${call.path}: ${err.message}`));
+      const idleMs = call.idleTimeoutMs ?? this.options.idleTimeoutMs;
       const req = requestFn(target, { method: call.method, headers, agent: this.agent }, (res) => {
-        res.setTimeout?.(call.idleTimeoutMs ?? this.options.idleTimeoutMs);
+        // A body that stops moving fails the read (a blob streamed on demand must not hang a client).
+        res.setTimeout(idleMs, () => res.destroy(new Error(`response stalled for ${idleMs} ms`)));
         resolve(res);
       });
-      req.setTimeout(call.idleTimeoutMs ?? this.options.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${call.idleTimeoutMs ?? this.options.idleTimeoutMs} ms`)));
+      req.setTimeout(idleMs, () => req.destroy(new Error(`no answer for ${idleMs} ms`)));
       req.on('error', fail);
       if (call.body === undefined) req.end();
       else if (Buffer.isBuffer(call.body)) req.end(call.body);
@@ -216,6 +218,5 @@ function readAll(res: IncomingMessage, what: string): Promise<Buffer> {
     });
     res.on('end', () => resolve(Buffer.concat(chunks)));
     res.on('error', (err) => reject(new PeerError('unavailable', `${what}: ${err.message}`)));
-    res.on('timeout', () => res.destroy(new Error('response stalled')));
   });
 }
