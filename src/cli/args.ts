@@ -22,6 +22,7 @@ Options:
   --retries N           GET/HEAD retries on another backend (default 2)
   --log-level LEVEL     fatal | error | warn | info | debug | trace | silent
   --storage DIR         registry mode: where blobs and manifests live
+  --redis URL           share proxy state (backend health) through Redis (redis.url)
   --peer URL            registry mode: a replica to replicate to, repeatable
   --ack MODE            replication write concern: all | majority | one (default all)
   --replicas N          proxy modes without --backend: built-in replicas to run (default 2)
@@ -70,6 +71,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         retries: { type: 'string' },
         'log-level': { type: 'string' },
         storage: { type: 'string' },
+        redis: { type: 'string' },
         peer: { type: 'string', multiple: true },
         ack: { type: 'string' },
         replicas: { type: 'string' },
@@ -93,6 +95,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     // Left as text when not a number, so the schema reports it as `retries: must be integer`.
     retries: v.retries === undefined ? undefined : /^\d+$/.test(v.retries) ? Number(v.retries) : v.retries,
     registry: v.storage === undefined ? undefined : { storage: v.storage },
+    redis: v.redis === undefined ? undefined : { url: v.redis },
     replication: v.peer === undefined && v.ack === undefined ? undefined : { peers: v.peer?.map((url) => ({ url })), ack: v.ack },
     workers: intFlag('--workers', v.workers),
     embedded: v.replicas === undefined && v.data === undefined ? undefined : { replicas: intFlag('--replicas', v.replicas), data: v.data },

@@ -29,7 +29,10 @@ describe('docker-compose.yml', () => {
     // Every ha-proxy command in the file is a valid ha-proxy configuration.
     for (const name of ['proxy', 'replica-1', 'replica-2']) {
       const config = loadConfig({ overrides: parseCliArgs(compose.services[name].command ?? []).overrides });
-      if (name === 'proxy') assert.deepEqual(config.backends.map((b) => b.url), ['http://replica-1:5000', 'http://replica-2:5000']);
+      if (name === 'proxy') {
+        assert.deepEqual(config.backends.map((b) => b.url), ['http://replica-1:5000', 'http://replica-2:5000']);
+        assert.equal(config.redis?.url, 'redis://redis:6379');
+      }
       else {
         assert.equal(config.mode, 'registry');
         assert.equal(config.replication.peers.length, 1);
