@@ -8,6 +8,8 @@ import { Replicator } from './replicator.js';
 
 export async function createReplicationHooks(context: ReplicationContext): Promise<Partial<RegistryHooks>> {
   const { config } = context;
+  // No peers: replication is off and the registry keeps its no-op hooks (no stamps, no queue).
+  if (config.replication.peers.length === 0) return {};
   const replicator = new Replicator({
     config: config.replication,
     store: new ImageStoreAdapter(context.store),
