@@ -14,6 +14,9 @@ function packageVersion(): string {
 
 async function run(config: Config): Promise<void> {
   if (config.mode === 'registry') {
+    // A replica started by the embedded supervisor stops when the supervisor is gone.
+    const { exitWithParent } = await import('../supervisor/exit-with-parent.js');
+    exitWithParent();
     const { runRegistry } = await import('../registry/run.js');
     await runRegistry(config);
   } else if (config.backends.length === 0) {

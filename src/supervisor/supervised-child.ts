@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Logger } from '../observability/logger.js';
+import { SUPERVISED_ENV } from './exit-with-parent.js';
 import { nextRestartDelay, type RestartOptions, type RestartState } from './restart-policy.js';
 
 export interface ChildSpec {
@@ -34,7 +35,8 @@ export class SupervisedChild {
   start(): void {
     this.startedAt = Date.now();
     // Children share our stdout/stderr: their pino lines interleave with ours, each carrying its pid.
-    const child = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    // stdin is a pipe the child watches: it closes when we die, and the child stops (exit-with-parent.ts).
+    const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'inherit'], env: { ...process.env, [SUPERVISED_ENV]: '1' } });
     this.child = child;
     if (this.spec.pidFile && child.pid !== undefined) writeFileSync(this.spec.pidFile, `${child.pid}\n`);
     this.logger.info({ child: this.spec.name, pid: child.pid }, 'replica started');

@@ -65,4 +65,17 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
     assert.equal(await main.stop('SIGTERM'), 0);
     await eventually(async () => pids.every((pid) => !alive(pid)), () => `replicas still running: ${pids.filter(alive).join(', ')}`, 20_000);
   });
+
+  it('replicas stop by themselves when the supervisor is killed with SIGKILL (no orphans on the storage)', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'embedded-'));
+    const port = await freePort();
+    const adminPort = await freePort();
+    const main = startHaProxy(['--mode', 'active-active', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--data', data, '--workers', '1', '--log-level', 'warn']);
+    cleanup.push(main);
+    await waitForHttp(`http://127.0.0.1:${port}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
+    const pids = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
+    assert.ok(pids.every(alive));
+    await main.stop('SIGKILL');
+    await eventually(async () => pids.every((pid) => !alive(pid)), () => `orphaned replicas: ${pids.filter(alive).join(', ')}`, 20_000);
+  });
 });
