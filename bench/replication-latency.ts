@@ -2,6 +2,7 @@
 //   ack: all  -> the manifest PUT itself waits for the copy: its duration minus ack: one's
 //   ack: one  -> from the 201 of the manifest PUT until the peer serves the manifest
 // Run once: `npx tsc -p . && node dist/bench/replication-latency.js` (not a test: no timing asserts).
+import { REPLICATION_HEADER } from '../src/registry/replication/replication-headers.js';
 import { buildImageLayout, type Layout } from '../test/helpers/oci-layout.js';
 import { startReplicaSet } from '../test/helpers/replicas.js';
 
@@ -34,7 +35,8 @@ async function putManifest(base: string, repo: string, layout: Layout): Promise<
 
 async function untilPresent(url: string): Promise<void> {
   for (;;) {
-    const res = await fetch(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    // Marked as replication traffic so the peer does not fetch the image on demand itself.
+    const res = await fetch(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json', [REPLICATION_HEADER]: 'bench' } });
     if (res.status === 200) return;
     await new Promise((r) => setTimeout(r, 5));
   }
