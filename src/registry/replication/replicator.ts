@@ -167,7 +167,16 @@ export class Replicator {
     const mark = replicationMark(event.headers);
     const time = mark ? (mark.time ?? Date.now()) : this.stamps.nextTime(event.repo, event.reference);
     for (const reference of [event.reference, ...(event.tags ?? [])]) {
-      await this.tagLock.run(`${event.repo}\n${reference}`, () => this.stamps.set({ repo: event.repo, reference, time }));
+      await this.tagLock.run(`${event.repo}\n${reference}`, async () => {
+        const current = this.stamps.get(event.repo, reference);
+        if (!mark || incomingWins(current, { time })) {
+          await this.stamps.set({ repo: event.repo, reference, time });
+          return;
+        }
+        // A peer's delete older than a write made here: the write wins; put a deleted tag back.
+        this.options.logger.info({ repo: event.repo, reference, kept: current?.digest }, 'replicated delete lost to a newer write');
+        if (!isDigest(reference)) await this.enforceTag(event.repo, reference, current?.digest);
+      });
     }
     if (mark || !this.enabled || !this.filter.repository(event.repo)) return;
     const task: Task = { op: 'delete', repo: event.repo, reference: event.reference, time };
