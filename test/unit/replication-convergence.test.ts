@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { validateConfigObject } from '../../src/config/load.js';
+import type { ReplicaStore, StoredManifest } from '../../src/registry/replication/replica-store.js';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/registry/replication/replication-headers.js';
+import { Replicator } from '../../src/registry/replication/replicator.js';
+
+const MEDIA = 'application/vnd.oci.image.manifest.v1+json';
+const digestOf = (body: Buffer) => `sha256:${createHash('sha256').update(body).digest('hex')}`;
+
+/** Storage as the registry keeps it, in memory: the registry writes, then calls the hook. */
+class MemoryStore implements ReplicaStore {
+  readonly manifests = new Map<string, StoredManifest>();
+  readonly tagMap = new Map<string, string>();
+  async repositories() {
+    return ['app'];
+  }
+  async tags() {
+    return new Map(this.tagMap);
+  }
+  async getManifest(_repo: string, reference: string) {
+    return this.manifests.get(this.tagMap.get(reference) ?? reference);
+  }
+  async hasBlob() {
+    return true;
+  }
+  async openBlob() {
+    return { stream: Readable.from([]), size: 0 };
+  }
+  async putBlob() {}
+  async putManifest(_repo: string, reference: string, body: Buffer, mediaType: string) {
+    const digest = digestOf(body);
+    this.manifests.set(digest, { body, mediaType, digest });
+    if (!reference.includes(':')) this.tagMap.set(reference, digest);
+    return digest;
+  }
+  async deleteManifest(_repo: string, reference: string) {
+    if (!reference.includes(':')) this.tagMap.delete(reference);
+    else {
+      this.manifests.delete(reference);
+      for (const [tag, d] of this.tagMap) if (d === reference) this.tagMap.delete(tag);
+    }
+  }
+}
+
+function setup() {
+  const store = new MemoryStore();
+  const config = validateConfigObject({ mode: 'registry', registry: { storage: '/x' } }).replication;
+  const replicator = new Replicator({
+    config,
+    store,
+    stateDir: mkdtempSync(join(tmpdir(), 'conv-')),
+    origin: 'self',
+    logger: pino({ level: 'silent' }),
+    metrics: new Registry(),
+  });
+  /** The registry's PUT: write, then the hook (with the replication headers when from a peer). */
+  const put = async (tag: string, content: string, fromPeerAt?: number) => {
+    const body = Buffer.from(content);
+    const digest = await store.putManifest('app', tag, body, MEDIA);
+    const headers = fromPeerAt === undefined ? {} : { [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(fromPeerAt) };
+    await replicator.afterManifestCommit({ repo: 'app', reference: tag, digest, mediaType: MEDIA, headers });
+    return digest;
+  };
+  const del = async (reference: string, fromPeerAt?: number) => {
+    await store.deleteManifest('app', reference);
+    const headers = fromPeerAt === undefined ? {} : { [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(fromPeerAt) };
+    await replicator.afterDelete({ repo: 'app', reference, headers });
+  };
+  return { store, replicator, put, del };
+}
+
+describe('replication convergence on the receiving replica', () => {
+  it('restores the local tag when an older copy from a peer lands on it', async () => {
+    const { store, put } = setup();
+    const local = await put('t', 'local');
+    await put('t', 'old-remote', Date.now() - 60_000);
+    assert.equal(store.tagMap.get('t'), local);
+  });
+
+  it('takes a newer copy from a peer', async () => {
+    const { store, put } = setup();
+    await put('t', 'local');
+    const remote = await put('t', 'new-remote', Date.now() + 60_000);
+    assert.equal(store.tagMap.get('t'), remote);
+  });
+
+  it('breaks a time tie by the greater digest whatever the arrival order', async () => {
+    const at = Date.now() + 60_000;
+    const a = setup();
+    const b = setup();
+    const x1 = await a.put('t', 'x', at);
+    await a.put('t', 'y', at);
+    await b.put('t', 'y', at);
+    await b.put('t', 'x', at);
+    assert.equal(a.store.tagMap.get('t'), b.store.tagMap.get('t'));
+    assert.equal(a.store.tagMap.get('t'), [x1, digestOf(Buffer.from('y'))].sort()[1]);
+  });
+
+  it('puts a tag back when an older delete arrives from a peer', async () => {
+    const { store, put, del } = setup();
+    const local = await put('t', 'local');
+    await del('t', Date.now() - 60_000);
+    assert.equal(store.tagMap.get('t'), local);
+  });
+
+  it('keeps a tag deleted here when an older copy arrives, and removes a manifest deleted here by digest', async () => {
+    const { store, put, del } = setup();
+    const digest = await put('t', 'doomed');
+    await del(digest);
+    await put('t', 'doomed', Date.now() - 60_000);
+    assert.equal(store.tagMap.get('t'), undefined);
+    assert.equal(store.manifests.has(digest), false);
+  });
+});
