@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { buildImageLayout } from '../helpers/oci-layout.js';
+import { buildImageLayout, buildIndexLayout } from '../helpers/oci-layout.js';
 import { eventually, registryState, restartReplica, startReplicaSet, type Replica } from '../helpers/replicas.js';
 import { skopeoCopy } from '../helpers/skopeo.js';
 import { requireTool } from '../helpers/tools.js';
@@ -37,6 +37,8 @@ describe('replication catch-up', () => {
     await b.stop('SIGTERM');
     const v2 = await push(a.url, 'app:v2');
     const other = await push(a.url, 'other/x:latest');
+    const index = buildIndexLayout({ tag: 'multi' });
+    await skopeoCopy(`oci:${index.dir}:multi`, `docker://${a.url.replace('http://', '')}/other/x:multi`, ['--all']);
     await del(a.url, 'app', 'v1');
     await del(a.url, 'gone', goneDigest);
 
@@ -48,7 +50,11 @@ describe('replication catch-up', () => {
     );
     const stateB = await registryState(b2.url);
     assert.deepEqual(stateB.app, { v2 });
-    assert.deepEqual(stateB['other/x'], { latest: other });
+    assert.deepEqual(stateB['other/x'], { latest: other, multi: index.digest });
+    for (const child of (JSON.parse(index.blobs.get(index.digest)!.toString()) as { manifests: { digest: string }[] }).manifests) {
+      const res = await fetch(`${b2.url}/v2/other/x/manifests/${child.digest}`, { method: 'HEAD', headers: { 'x-ha-proxy-replication': 'test' } });
+      assert.equal(res.status, 200, `index child ${child.digest} replicated (not fetched on demand)`);
+    }
     assert.equal(stateB.gone, undefined);
     const head = await fetch(`${b2.url}/v2/gone/manifests/${goneDigest}`, { method: 'HEAD' });
     assert.equal(head.status, 404, 'the manifest deleted by digest is gone on the replica that was down');
