@@ -94,6 +94,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     downIntervalMs: hc.downIntervalMs,
     jitter: hc.jitter,
   };
+  const ownsHealth = options.role?.activeChecks !== false;
   const health = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
   const inflight = backends.map(() => 0);
   const routingContext = (): RoutingContext => ({ backends, health: health.snapshot(), inflight, now: Date.now() });
@@ -102,6 +103,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   const modeRouter = createModeRouter(config, (event) => {
     metrics?.standbyEvent(event.kind);
     const name = (i: number | undefined) => (i === undefined ? null : backends[i].name);
+    if (!ownsHealth) return;
     logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
     // The destination buffers small writes; state changes are rare and must be seen at once.
     logger.flush();
@@ -118,9 +120,12 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     const backend = backends[index];
     proxyMetrics.stateChange(backend, transition.to, transition.reason);
     const fields = { backend: backend.name, state: transition.to.toUpperCase(), reason: transition.reason, detail: transition.detail, count: transition.count };
-    if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
-    else logger.info(fields, `backend ${backend.name} is UP`);
-    logger.flush();
+    // With --workers, only the process that owns health (the primary) logs its changes.
+    if (ownsHealth) {
+      if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
+      else logger.info(fields, `backend ${backend.name} is UP`);
+      logger.flush();
+    }
     modeRouter.refresh(routingContext());
     if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
       const timer = setTimeout(() => {
