@@ -205,6 +205,7 @@ function statusError(what: string, status: number, body: Buffer): PeerError {
   return new PeerError(kind, `${what}: HTTP ${status} ${text}`, status);
 }
 
+/** Bodies read whole (manifests, tag lists, catalog pages): twice the default manifest limit. */
 const MAX_SMALL_BODY = 8 * 1024 * 1024;
 
 function readAll(res: IncomingMessage, what: string): Promise<Buffer> {
