@@ -15,6 +15,8 @@ import { ImageStore } from './storage/image-store.js';
 
 /** Node's default (5 s) is shorter than a proxy's pooled idle timeout: keep sockets longer. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** How often abandoned upload sessions are looked for. */
+const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
 /** How long shutdown waits for in-flight requests before closing sockets. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -73,7 +75,16 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   const { port } = await listenOn(server, config.listen);
   const admin = await startAdminServer({ listen: config.adminListen, registry: metrics, notReadyReason: () => store.checkWritable() });
   logger.info({ listen: config.listen, port, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
+  const purge = () =>
+    store.purgeStaleUploads(config.registry.uploadPurgeAgeMs).then(
+      (removed) => removed > 0 && logger.info({ removed }, 'removed abandoned upload sessions'),
+      (err: unknown) => logger.warn({ err }, 'purging abandoned uploads failed'),
+    );
+  void purge();
+  const purgeTimer = setInterval(purge, UPLOAD_PURGE_INTERVAL_MS);
+  purgeTimer.unref();
   const close = async () => {
+    clearInterval(purgeTimer);
     const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     timer.unref();
     server.closeIdleConnections();

@@ -126,3 +126,18 @@ describe('image store', () => {
     truncateSync(join(root, '_tmp/new'));
   });
 });
+
+describe('abandoned uploads', () => {
+  it('purges upload sessions older than the given age and keeps recent ones', async () => {
+    const { store } = fresh();
+    const old = await store.uploads.create('a/b');
+    const recent = await store.uploads.create('c');
+    const now = Date.now() + 10_000;
+    assert.equal(await store.purgeStaleUploads(5_000, now), 2);
+    await assert.rejects(store.uploads.status('a/b', old.id), code('BLOB_UPLOAD_UNKNOWN'));
+    await assert.rejects(store.uploads.status('c', recent.id), code('BLOB_UPLOAD_UNKNOWN'));
+    const fresh2 = await store.uploads.create('c');
+    assert.equal(await store.purgeStaleUploads(60_000), 0);
+    assert.equal((await store.uploads.status('c', fresh2.id)).size, 0);
+  });
+});

@@ -13,5 +13,8 @@ export const registrySchema = {
     // long a delete made by another replica sharing the storage directory stays unseen here;
     // 0 disables the cache.
     cacheTtlMs: { type: 'integer', minimum: 0, default: 2000 },
+    // Upload sessions older than this are removed (clients that gave up without a DELETE);
+    // distribution's default is the same 7 days. Checked at start-up and every hour.
+    uploadPurgeAgeMs: { type: 'integer', minimum: 60000, default: 604800000 },
   },
 } as const;

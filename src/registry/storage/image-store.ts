@@ -26,8 +26,8 @@ export interface ImageStoreOptions {
 
 /** 2 s: long enough that hot HEAD/GET requests skip the disk, short enough for shared storage. */
 export const DEFAULT_CACHE_TTL_MS = 2000;
-/** Bounds the memory of the caches (a manifest record holds its bytes, at most maxManifestBytes). */
-const MAX_CACHED_MANIFESTS = 2048;
+/** Bounds the memory of the caches (a cached manifest record holds at most 64 KiB of bytes). */
+const MAX_CACHED_MANIFESTS = 1024;
 const MAX_CACHED_LOOKUPS = 100_000;
 /** Temporary files older than this at start-up are leftovers of a crash (no write takes a day). */
 const STALE_TMP_MS = 24 * 3600 * 1000;
@@ -80,6 +80,41 @@ export class ImageStore {
     };
     await walk(REPOSITORIES_DIR, '');
     return out.sort();
+  }
+
+  /**
+   * Removes upload sessions started more than `maxAgeMs` ago (clients that gave up without a
+   * DELETE). Returns how many were removed.
+   */
+  async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    const walk = async (rel: string): Promise<void> => {
+      let children: string[];
+      try {
+        children = await this.driver.list(rel);
+      } catch (err) {
+        if (err instanceof PathNotFoundError) return;
+        throw err;
+      }
+      if (children.includes('_uploads')) {
+        for (const id of await this.driver.list(`${rel}/_uploads`).catch(() => [] as string[])) {
+          try {
+            const state = JSON.parse((await this.driver.getContent(`${rel}/_uploads/${id}/state`)).toString()) as { startedAt: string };
+            if (now - Date.parse(state.startedAt) <= maxAgeMs) continue;
+          } catch (err) {
+            // A session without a readable state is a crash leftover from before its first write.
+            if (!(err instanceof PathNotFoundError) && !(err instanceof SyntaxError)) throw err;
+            const info = await this.driver.stat(`${rel}/_uploads/${id}`).catch(() => undefined);
+            if (info && now - info.modifiedMs <= maxAgeMs) continue;
+          }
+          await this.driver.delete(`${rel}/_uploads/${id}`);
+          removed++;
+        }
+      }
+      for (const child of children) if (!child.startsWith('_')) await walk(`${rel}/${child}`);
+    };
+    await walk(REPOSITORIES_DIR);
+    return removed;
   }
 
   /** Writes, reads back and removes a probe file: the /readyz check. */

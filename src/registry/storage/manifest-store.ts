@@ -33,6 +33,12 @@ export interface PutManifestInput {
   referrer?: { subject: Digest; descriptor: ReferrerDescriptor };
 }
 
+/**
+ * Manifests above this size are read from disk each time: with MAX_CACHED_MANIFESTS entries the
+ * cache then holds at most 64 MiB, while typical manifests (1-10 KiB) are all cached.
+ */
+const MAX_CACHED_MANIFEST_BYTES = 64 * 1024;
+
 interface RevisionLink {
   digest: string;
   mediaType: string;
@@ -79,7 +85,7 @@ export class ManifestStore {
       throw err;
     }
     const record: ManifestRecord = { digest, mediaType: link.mediaType, size: bytes.length, bytes };
-    this.records.set(key, record);
+    if (bytes.length <= MAX_CACHED_MANIFEST_BYTES) this.records.set(key, record);
     return record;
   }
 
