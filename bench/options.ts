@@ -71,9 +71,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   return {
     quick,
     rounds: int(v.rounds, quick ? 2 : 3, 'rounds'),
-    seconds: int(v.seconds, quick ? 3 : 10, 'seconds'),
+    seconds: int(v.seconds, quick ? 2 : 10, 'seconds'),
     blobRounds: int(v['blob-rounds'], quick ? 1 : 3, 'blob-rounds'),
-    failoverSeconds: quick ? 6 : 10,
+    failoverSeconds: quick ? 5 : 10,
     connections: int(v.connections, 64, 'connections'),
     threads: int(v.threads, 2, 'threads'),
     workers: int(v.workers, availableParallelism(), 'workers'),
