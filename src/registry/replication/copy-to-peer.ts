@@ -47,17 +47,19 @@ export async function copyManifestToPeer(
   digest: string,
   time: number,
   stats: CopyStats,
+  /** Copies one blob; the replicator passes one that joins a copy already under way. */
+  copyBlob: (digest: string) => Promise<void> = (d) => copyBlobToPeer(store, peer, repo, d, stats),
   depth = 0,
 ): Promise<void> {
   const manifest = await store.getManifest(repo, digest);
   if (!manifest) throw new MissingLocallyError(`manifest ${repo}@${digest}`);
   const refs = manifestReferences(manifest.body);
-  await eachLimited(refs.blobs, 4, (b) => copyBlobToPeer(store, peer, repo, b.digest, stats));
+  await eachLimited(refs.blobs, 4, (b) => copyBlob(b.digest));
   // An index nests one level in practice; the bound stops a malicious self-referencing chain.
   if (depth < 4) {
     await eachLimited(refs.manifests, 4, async (child) => {
       if (await peer.headManifest(repo, child.digest)) return;
-      await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, depth + 1);
+      await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, copyBlob, depth + 1);
     });
   }
   await peer.putManifest(repo, reference, manifest.body, manifest.mediaType, time);

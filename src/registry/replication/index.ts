@@ -20,6 +20,7 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
   });
   await replicator.start();
   return {
+    afterBlobCommit: async (e) => replicator.afterBlobCommit({ repo: e.repo, digest: e.digest.value, headers: e.headers }),
     afterManifestCommit: (e) => replicator.afterManifestCommit({ repo: e.repo, reference: e.reference, digest: e.digest.value, mediaType: e.mediaType, headers: e.headers }),
     afterDelete: async (e) => {
       if (e.kind === 'tag') await replicator.afterDelete({ repo: e.repo, reference: e.tag, headers: e.headers });

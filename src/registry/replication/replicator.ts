@@ -11,7 +11,7 @@ import type { Logger } from '../../observability/logger.js';
 import { antiEntropyRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
-import { copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
+import { copyBlobToPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
 import { isDigest } from './manifest-references.js';
 import { PeerClient, PeerError } from './peer-client.js';
 import type { PeerState } from './peer-state.js';
@@ -19,7 +19,7 @@ import type { ReplicaStore } from './replica-store.js';
 import { replicationMark } from './replication-headers.js';
 import { ReplicationMetrics } from './replication-metrics.js';
 import { OnDemandFetcher } from './on-demand.js';
-import { KeyedMutex } from './single-flight.js';
+import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { StampStore } from './stamp-store.js';
 import { incomingWins } from './tag-resolution.js';
 import { decideAck, type PeerOutcome } from './write-concern.js';
@@ -73,6 +73,8 @@ export class Replicator {
   private readonly metrics: ReplicationMetrics;
   private readonly tagLock = new KeyedMutex();
   private readonly onDemand: OnDemandFetcher;
+  /** Blob copies under way, per peer, repository and digest: a manifest copy joins them. */
+  private readonly blobCopies = new SingleFlight<void>();
   private pumpTimer?: NodeJS.Timeout;
   private entropyTimer?: NodeJS.Timeout;
   private entropyRunning = false;
@@ -136,6 +138,33 @@ export class Replicator {
   }
 
   // ---- hooks called by the registry ----
+
+  /**
+   * A client committed a blob: start copying it to the peers now, without delaying the client,
+   * so that by the time the manifest arrives (and an ack waits for the peers) the layers are
+   * already there or on their way. A failure here is harmless: the manifest copy retries it.
+   */
+  afterBlobCommit(event: { repo: string; digest: string; headers: IncomingHttpHeaders }): void {
+    if (replicationMark(event.headers) || !this.enabled || !this.filter.repository(event.repo)) return;
+    for (const peer of this.peers) {
+      if (peer.down) continue;
+      this.copyBlob(peer, event.repo, event.digest).catch((err: unknown) => {
+        this.options.logger.debug({ peer: peer.id, repo: event.repo, digest: event.digest, err: (err as Error).message }, 'early blob copy failed; the manifest copy retries it');
+      });
+    }
+  }
+
+  private copyBlob(peer: PeerState, repo: string, digest: string): Promise<void> {
+    return this.blobCopies.run(`${peer.id}\n${repo}\n${digest}`, async () => {
+      const stats: CopyStats = { objects: 0, bytes: 0 };
+      try {
+        await copyBlobToPeer(this.options.store, peer.client, repo, digest, stats);
+      } finally {
+        this.metrics.objects.inc({ peer: peer.id }, stats.objects);
+        this.metrics.bytes.inc({ peer: peer.id }, stats.bytes);
+      }
+    });
+  }
 
   /** Awaited before the manifest PUT is answered; throws OciError when the write concern fails. */
   async afterManifestCommit(event: CommitEvent): Promise<void> {
@@ -284,7 +313,10 @@ export class Replicator {
     const stats: CopyStats = { objects: 0, bytes: 0 };
     try {
       const { task } = queued;
-      if (task.op === 'put') await copyManifestToPeer(this.options.store, peer.client, task.repo, task.reference, task.digest, task.time, stats);
+      if (task.op === 'put') {
+        const copyBlob = (digest: string) => this.copyBlob(peer, task.repo, digest);
+        await copyManifestToPeer(this.options.store, peer.client, task.repo, task.reference, task.digest, task.time, stats, copyBlob);
+      }
       else await peer.client.deleteManifest(task.repo, task.reference, task.time);
       await this.queue.complete(queued);
       this.markUp(peer);
