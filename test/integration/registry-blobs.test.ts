@@ -1,6 +1,7 @@
 // The built-in registry's blob and upload endpoints over HTTP, against a real process.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -58,6 +59,27 @@ describe('registry blobs and uploads', () => {
     assert.equal(suffix.body.toString(), 'def');
     const open = await call(base, 'GET', `/v2/mono/blobs/${digest}`, { headers: { range: 'bytes=14-' } });
     assert.equal(open.body.toString(), 'ef');
+  });
+
+  it('streams a large blob, survives a client that disconnects mid-download, and serves it again', async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 123);
+    const digest = await pushBlob(base, 'large', data);
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${base}/v2/large/blobs/${digest}`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+      req.end();
+    });
+    const again = await call(base, 'GET', `/v2/large/blobs/${digest}`);
+    assert.equal(again.status, 200);
+    assert.equal(sha256(again.body), digest);
+    const tail = await call(base, 'GET', `/v2/large/blobs/${digest}`, { headers: { range: `bytes=${data.length - 5000000}-` } });
+    assert.equal(tail.status, 206);
+    assert.deepEqual(tail.body, data.subarray(data.length - 5000000));
   });
 
   it('answers 416 RANGE_INVALID for unsatisfiable and malformed ranges', async () => {

@@ -1,5 +1,4 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
-import { pipeline } from 'node:stream/promises';
 import { OciError } from '../../errors/oci-codes.js';
 import type { Digest } from '../storage/digest.js';
 import { methodNotAllowed, requireDeleteEnabled, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
@@ -36,18 +35,24 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
     res.end();
     return;
   }
-  const stream = await ctx.store.blobs.read(name, digest, size === 0 ? undefined : range ?? { start: 0, end: size - 1 });
-  if (range) {
-    headers['content-length'] = range.end - range.start + 1;
-    headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-    res.writeHead(206, headers);
-  } else {
-    headers['content-length'] = size;
-    res.writeHead(200, headers);
+  const file = await ctx.store.blobs.open(name, digest);
+  try {
+    const { start, end } = range ?? { start: 0, end: size - 1 };
+    if (range) {
+      headers['content-length'] = end - start + 1;
+      headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      res.writeHead(206, headers);
+    } else {
+      headers['content-length'] = size;
+      res.writeHead(200, headers);
+    }
+    // On a failure mid-body the boundary destroys the socket: the client sees a reset, never a
+    // truncated body that looks complete.
+    await file.copyTo(res, start, end);
+    res.end();
+  } finally {
+    await file.close();
   }
-  // pipeline gives backpressure and destroys both ends if either fails (a truncated body is
-  // then visible to the client as a reset, never as a complete-looking response).
-  await pipeline(stream, res);
 }
 
 async function deleteBlob(ctx: ApiContext, r: ApiRequest, name: string, rawDigest: string): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import { OciError } from '../../errors/oci-codes.js';
 import { digestFromHash, newHasher, type Digest } from './digest.js';
-import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { PathNotFoundError, type OpenFile, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
 import { pipeHashed } from './stream-hash.js';
 import type { TtlCache } from './ttl-cache.js';
@@ -52,6 +52,19 @@ export class BlobStore {
   async read(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
     try {
       return await this.driver.reader(storagePath({ kind: 'blobData', digest }), range);
+    } catch (err) {
+      if (err instanceof PathNotFoundError) {
+        this.linked.delete(`${repo}\0${digest.value}`);
+        throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+      }
+      throw err;
+    }
+  }
+
+  /** Opens the blob for copying ranges into a response; throws BLOB_UNKNOWN if it vanished. */
+  async open(repo: string, digest: Digest): Promise<OpenFile> {
+    try {
+      return await this.driver.openFile(storagePath({ kind: 'blobData', digest }));
     } catch (err) {
       if (err instanceof PathNotFoundError) {
         this.linked.delete(`${repo}\0${digest.value}`);

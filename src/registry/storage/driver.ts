@@ -20,6 +20,14 @@ export interface FileInfo {
   modifiedMs: number;
 }
 
+/** An open file whose bytes can be copied to a writable. */
+export interface OpenFile {
+  readonly size: number;
+  /** Writes bytes [start, end] (inclusive) into `dest` with backpressure; does not end `dest`. */
+  copyTo(dest: Writable, start: number, end: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * A file being written. Bytes go to `stream`; nothing is visible at the target path until
  * `commit()` resolves. `cancel()` discards everything written. Exactly one of them must be called.
@@ -45,6 +53,11 @@ export interface StorageDriver {
   putContent(path: string, data: Buffer | string): Promise<void>;
   /** A stream of bytes [start, end] (inclusive); throws PathNotFoundError before streaming. */
   reader(path: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Opens a file to copy ranges of it into a writable (e.g. an HTTP response) without a stream in
+   * between; throws PathNotFoundError. The caller must `close()` it.
+   */
+  openFile(path: string): Promise<OpenFile>;
   /** A writer to a temporary file that `commit()` renames to `path`. */
   writer(path: string): Promise<FileWriter>;
   /**

@@ -4,7 +4,8 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } fro
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
+import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
+import { copyRange } from './file-copy.js';
 import { FileSink } from './file-sink.js';
 import { TMP_DIR } from './paths.js';
 
@@ -73,6 +74,22 @@ export class FsDriver implements StorageDriver {
       throw err;
     }
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: STREAM_HIGH_WATER_MARK });
+  }
+
+  async openFile(path: string): Promise<OpenFile> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.abs(path), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
+      throw err;
+    }
+    const { size } = await fh.stat();
+    return {
+      size,
+      copyTo: (dest, start, end) => copyRange(fh, dest, start, end),
+      close: () => fh.close(),
+    };
   }
 
   async writer(path: string): Promise<FileWriter> {
