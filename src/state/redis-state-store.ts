@@ -31,6 +31,7 @@ export class RedisStateStore implements StateStore {
   private readonly resyncHandlers: (() => void)[] = [];
   private up = false;
   private closed = false;
+  private resyncPending = false;
 
   constructor(private readonly options: RedisStoreOptions) {
     const base: RedisOptions = {
@@ -51,11 +52,26 @@ export class RedisStateStore implements StateStore {
     this.subscriber.on('error', () => {});
     this.commands.on('ready', () => this.setUp(true, 'connected'));
     this.commands.on('close', () => this.setUp(false, 'connection closed'));
-    this.subscriber.on('ready', () => {
-      for (const handler of this.resyncHandlers) handler();
-    });
+    this.subscriber.on('ready', () => this.resyncWhenReady());
     this.subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.handlers.get(channel) ?? []) handler(message);
+    });
+  }
+
+  /**
+   * After the subscriber (re)connects, messages may have been missed: consumers reread keys, which
+   * needs the command connection, so wait for it when it is not up yet.
+   */
+  private resyncWhenReady(): void {
+    if (this.commands.status === 'ready') {
+      for (const handler of this.resyncHandlers) handler();
+      return;
+    }
+    if (this.resyncPending) return;
+    this.resyncPending = true;
+    this.commands.once('ready', () => {
+      this.resyncPending = false;
+      for (const handler of this.resyncHandlers) handler();
     });
   }
 
@@ -113,7 +129,10 @@ export class RedisStateStore implements StateStore {
 
   onResync(handler: () => void): void {
     this.resyncHandlers.push(handler);
-    if (this.subscriber.status === 'ready') queueMicrotask(handler);
+    // Otherwise the subscriber's next 'ready' runs it.
+    if (this.subscriber.status !== 'ready') return;
+    if (this.commands.status === 'ready') queueMicrotask(handler);
+    else this.commands.once('ready', handler);
   }
 
   async acquireLease(name: string, ttlMs: number): Promise<Lease | undefined> {
