@@ -35,7 +35,8 @@ export class FileSink extends Writable {
     (async () => {
       await this.syncing;
       if (this.syncError) throw this.syncError;
-      await this.fh.sync();
+      // fdatasync also flushes the file size (the metadata needed to read the data back).
+      await this.fh.datasync();
     })().then(() => cb(), cb);
   }
 

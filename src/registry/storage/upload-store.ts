@@ -70,7 +70,8 @@ export class UploadStore {
     const key = `${repo}\0${id}`;
     return this.locked(key, async () => {
       let status = await this.status(repo, id);
-      if (finalChunk) status = await this.appendLocked(repo, id, finalChunk, start);
+      // The state file is not rewritten for the last chunk: the session ends in this request.
+      if (finalChunk) status = await this.appendLocked(repo, id, finalChunk, start, false);
       else await this.trimTornTail(repo, id, status.size);
       const dataPath = storagePath({ kind: 'uploadData', repo, id });
       const actual = await this.digestOf(key, dataPath, status.size, digest);
@@ -91,7 +92,7 @@ export class UploadStore {
     await this.remove(repo, id);
   }
 
-  private async appendLocked(repo: string, id: string, source: Readable, start?: number): Promise<UploadStatus> {
+  private async appendLocked(repo: string, id: string, source: Readable, start?: number, persist = true): Promise<UploadStatus> {
     const status = await this.status(repo, id);
     if (start !== undefined && start !== status.size) {
       throw new OciError('RANGE_INVALID', `chunk starts at ${start}, upload has ${status.size} bytes`, { size: status.size });
@@ -111,7 +112,7 @@ export class UploadStore {
       throw err;
     }
     const next: StoredState = { startedAt: status.startedAt, size: status.size + bytes };
-    await this.driver.putContent(storagePath({ kind: 'uploadState', repo, id }), JSON.stringify(next));
+    if (persist) await this.driver.putContent(storagePath({ kind: 'uploadState', repo, id }), JSON.stringify(next));
     if (useRunning) running.size = next.size;
     return { id, repo, ...next };
   }
