@@ -18,6 +18,11 @@ describe('manifest inspection', () => {
     assert.deepEqual(facts.blobs.map((b) => b.value), [d('cfg'), d('l1'), d('l2')]);
     assert.equal(facts.artifactType, 'application/vnd.oci.image.config.v1+json');
   });
+  it('does not require foreign layers (with urls) to be pushed', () => {
+    const foreign = { ...desc('win'), mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: ['https://example.com/layer'] };
+    const facts = inspectManifest(image({ layers: [desc('l1'), foreign] }), OCI_MANIFEST);
+    assert.deepEqual(facts.blobs.map((b) => b.value), [d('cfg'), d('l1')]);
+  });
   it('prefers artifactType and reads subject and annotations', () => {
     const facts = inspectManifest(image({ artifactType: 'application/x.sig', subject: desc('s', OCI_MANIFEST), annotations: { a: 'b' } }), `${OCI_MANIFEST}; charset=utf-8`);
     assert.equal(facts.artifactType, 'application/x.sig');

@@ -77,7 +77,12 @@ export function inspectManifest(bytes: Buffer, contentType: string | undefined):
   if (isImage) {
     facts.blobs.push(descriptorDigest(doc.config, 'config'));
     if (doc.layers !== undefined && !Array.isArray(doc.layers)) throw invalid('layers: must be an array');
-    ((doc.layers as unknown[] | undefined) ?? []).forEach((l, i) => facts.blobs.push(descriptorDigest(l, `layers[${i}]`)));
+    ((doc.layers as unknown[] | undefined) ?? []).forEach((l, i) => {
+      const digest = descriptorDigest(l, `layers[${i}]`);
+      // Non-distributable ("foreign") layers are fetched from their `urls`, never pushed here.
+      const foreign = isObject(l) && Array.isArray(l.urls) && l.urls.length > 0;
+      if (!foreign) facts.blobs.push(digest);
+    });
   } else {
     if (!Array.isArray(doc.manifests)) throw invalid('manifests: must be an array');
     doc.manifests.forEach((m, i) => facts.children.push(descriptorDigest(m, `manifests[${i}]`)));
