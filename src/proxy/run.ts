@@ -41,6 +41,8 @@ export interface RunProxyOptions {
   role?: { serveTraffic?: boolean; activeChecks?: boolean; admin?: boolean };
   /** H5: told when an operator asks for a manual failback (the primary relays it to workers). */
   onFailbackRequested?: () => void;
+  /** H5: a further reason for /readyz to answer 503 (the primary: workers not all listening yet). */
+  notReadyReason?: () => string | undefined;
 }
 
 export interface BackendStatus {
@@ -218,7 +220,8 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     if (role.admin) admin = await startAdminServer({
       listen: config.adminListen,
       registry,
-      notReadyReason: () => (draining ? 'draining' : health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend'),
+      notReadyReason: () =>
+        draining ? 'draining' : (options.notReadyReason?.() ?? (health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend')),
       extraRoutes: { '/status': status },
       actions: {
         '/failback': () => {

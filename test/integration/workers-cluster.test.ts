@@ -191,3 +191,47 @@ describe('--workers: upload affinity holds whichever worker takes the request', 
     }
   });
 });
+
+describe('--workers: manual failback reaches every worker', () => {
+  it('keeps every worker on the standby until an operator posts /failback, then moves them all back', async () => {
+    const a = await startBackend('a');
+    const b = await startBackend('b');
+    const port = await freePort();
+    const adminPort = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const admin = `http://127.0.0.1:${adminPort}`;
+    const config = writeConfig({
+      mode: 'active-standby',
+      listen: `127.0.0.1:${port}`,
+      adminListen: `127.0.0.1:${adminPort}`,
+      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
+      healthCheck: FAST_HEALTH,
+      failback: { mode: 'manual' },
+      workers: 2,
+    });
+    const proxy = startHaProxy(['--config', config]);
+    try {
+      await waitForHttp(`${admin}/readyz`, { proc: proxy, statuses: [200] });
+      await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'a', 'traffic on a');
+      a.healthStatus = 503;
+      await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'b', 'failover to b');
+      a.healthStatus = 200;
+      // `a` is UP again (the primary says so) but manual failback keeps every worker on `b`.
+      await waitFor(async () => {
+        const status = (await (await fetch(`${admin}/status`)).json()) as { backends: { name: string; up: boolean }[] };
+        return status.backends[0].up;
+      }, 'a to be UP again');
+      for (let i = 0; i < 10; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'b');
+      const posted = await fetch(`${admin}/failback`, { method: 'POST' });
+      assert.equal(posted.status, 200);
+      await posted.arrayBuffer();
+      // Every worker got the relay: fresh connections on either worker all reach `a`.
+      await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'a', 'failback to a');
+      for (let i = 0; i < 10; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'a');
+    } finally {
+      await proxy.stop();
+      a.server.close();
+      b.server.close();
+    }
+  });
+});

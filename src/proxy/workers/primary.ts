@@ -32,7 +32,9 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const registry = new ClusterMetricsRegistry(() => workers.keys());
   collectDefaultMetrics({ register: registry, prefix: 'haproxy_process_' });
   let hub: HealthHub | undefined;
+  let workersListening = 0;
   const proxy = await runProxy(config, {
+    notReadyReason: () => (workersListening < count ? `${workersListening} of ${count} workers listening` : undefined),
     logger,
     metricsRegistry: registry,
     role: { serveTraffic: false, activeChecks: true, admin: true },
@@ -56,10 +58,12 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
       let listening = false;
       worker.once('listening', () => {
         listening = true;
+        workersListening++;
         resolve();
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
+        if (listening) workersListening--;
         healthHub.detach(port);
         if (stopping) return;
         if (!listening) {
