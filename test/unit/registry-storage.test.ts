@@ -141,3 +141,25 @@ describe('abandoned uploads', () => {
     assert.equal((await store.uploads.status('c', fresh2.id)).size, 0);
   });
 });
+
+describe('streaming a body into storage', () => {
+  it('keeps the source alive when the sink fails, so the request can still be answered', async () => {
+    const { pipeHashed } = await import('../../src/registry/storage/stream-hash.js');
+    const { Writable: W } = await import('node:stream');
+    const source = new Readable({ read() {} });
+    source.push(Buffer.from('first'));
+    const failing = new W({ write: (_c, _e, cb) => cb(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) });
+    await assert.rejects(pipeHashed(source, failing, []), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOSPC');
+    assert.equal(source.destroyed, false);
+  });
+  it('fails with ECONNRESET when the source closes before its end', async () => {
+    const { pipeHashed } = await import('../../src/registry/storage/stream-hash.js');
+    const { Writable: W } = await import('node:stream');
+    const source = new Readable({ read() {} });
+    source.push(Buffer.from('partial'));
+    const sink = new W({ write: (_c, _e, cb) => cb() });
+    const done = pipeHashed(source, sink, []);
+    setImmediate(() => source.destroy());
+    await assert.rejects(done, (e: unknown) => (e as NodeJS.ErrnoException).code === 'ECONNRESET');
+  });
+});

@@ -74,10 +74,11 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
   const observe = requestObserver(options.metrics);
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    // An error answered before the body was read: close the connection rather than drain what
+    // may be gigabytes of an upload the registry has already refused.
+    const headers: Record<string, string> = req.complete ? {} : { connection: 'close' };
     if (err instanceof OciError) {
-      const headers: Record<string, string> = err.code === 'UNAUTHORIZED' ? { 'www-authenticate': BASIC_CHALLENGE } : {};
-      // A 413 leaves the rest of the body unread: close rather than drain megabytes.
-      if (err.status === 413) headers.connection = 'close';
+      if (err.code === 'UNAUTHORIZED') headers['www-authenticate'] = BASIC_CHALLENGE;
       sendOciError(res, err.code, err.message, { status: err.status, detail: err.detail, headers });
       return;
     }
@@ -86,8 +87,13 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
       res.destroy();
       return;
     }
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      logger.error({ err, method: req.method, url: req.url }, 'storage is full');
+      sendOciError(res, 'UNAVAILABLE', 'the registry storage is full', { status: 507, headers });
+      return;
+    }
     logger.error({ err, method: req.method, url: req.url }, 'request failed');
-    sendOciError(res, 'UNAVAILABLE', 'internal error', { status: 500 });
+    sendOciError(res, 'UNAVAILABLE', 'internal error', { status: 500, headers });
   };
 
   return (req, res) => {

@@ -1,4 +1,7 @@
-// Streams a body into a writable while hashing it, with backpressure (pipeline), and counts bytes.
+// Streams a body into a writable while hashing it, with backpressure, and counts bytes.
+// The source is piped rather than passed to pipeline(): when the sink fails (disk full, I/O
+// error) the request must stay alive so the registry can still answer with an error, instead of
+// the socket being destroyed under the client.
 import type { Hash } from 'node:crypto';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,6 +9,13 @@ import { pipeline } from 'node:stream/promises';
 export class TooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`body exceeds ${limit} bytes`);
+  }
+}
+
+class SourceAbortedError extends Error {
+  readonly code = 'ECONNRESET';
+  constructor() {
+    super('the request body ended early (client went away)');
   }
 }
 
@@ -24,6 +34,21 @@ export async function pipeHashed(source: Readable, sink: Writable, hashers: Hash
       cb(null, chunk);
     },
   });
-  await pipeline(source, tap, sink);
+  const onError = (err: Error) => tap.destroy(err);
+  const onClose = () => {
+    if (!source.readableEnded) tap.destroy(new SourceAbortedError());
+  };
+  source.on('error', onError);
+  source.on('close', onClose);
+  source.pipe(tap);
+  try {
+    await pipeline(tap, sink);
+  } catch (err) {
+    source.unpipe(tap);
+    throw err;
+  } finally {
+    source.off('error', onError);
+    source.off('close', onClose);
+  }
   return bytes;
 }
