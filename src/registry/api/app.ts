@@ -106,7 +106,19 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     res.once('close', () => {
       const ms = performance.now() - started;
       observe(route.kind, req.method, res.statusCode, ms);
-      logger.info({ method: req.method, url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress, done: res.writableFinished }, 'request');
+      logger.info(
+        {
+          method: req.method,
+          url,
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+          remote: req.socket.remoteAddress,
+          // Behind the proxy, the client's address is in X-Forwarded-For.
+          forwardedFor: req.headers['x-forwarded-for'],
+          done: res.writableFinished,
+        },
+        'request',
+      );
     });
     const r: ApiRequest = { req, res, query: q === -1 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1)) };
     const run = async () => {
