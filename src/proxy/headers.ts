@@ -5,6 +5,12 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /** RFC 9110 s7.6.1 connection-specific headers (transfer-encoding is handled by Node per hop). */
 const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+/**
+ * Replication markers of the built-in replicas (src/registry/replication/replication-headers.ts;
+ * the proxy does not import the registry). Only replicas may send them: a client that did could
+ * keep its push from replicating or stamp a tag with a far-future time that always wins.
+ */
+const REPLICA_ONLY_REQUEST = ['x-ha-proxy-replication', 'x-ha-proxy-replication-time'];
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
 
 /**
@@ -22,6 +28,7 @@ export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddres
     for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()];
   }
   for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
+  for (const name of REPLICA_ONLY_REQUEST) if (headers[name] !== undefined) delete headers[name];
   if (headers.expect !== undefined) delete headers.expect;
   const client = remoteAddress ?? '';
   const prior = headers['x-forwarded-for'];

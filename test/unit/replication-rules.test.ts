@@ -4,7 +4,8 @@ import { backoffDelay } from '../../src/registry/replication/backoff.js';
 import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
-import { replicationMark } from '../../src/registry/replication/replication-headers.js';
+import { prepareRequestHeaders } from '../../src/proxy/headers.js';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/registry/replication/replication-headers.js';
 import { verifyDigest } from '../../src/registry/replication/on-demand.js';
 import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
@@ -117,6 +118,14 @@ describe('replication helpers', () => {
     assert.equal(verifyDigest(body, good), good);
     assert.throws(() => verifyDigest(Buffer.from('tampered'), good), /digest mismatch/);
     assert.throws(() => verifyDigest(body, 'md5:abc'), /unsupported/);
+  });
+
+  it('the proxy strips the replication markers from client requests', () => {
+    const headers = { host: 'reg', [REPLICATION_HEADER]: 'forged', [REPLICATION_TIME_HEADER]: '99999999999999' };
+    prepareRequestHeaders(headers, '10.0.0.1', 'http');
+    assert.equal(headers[REPLICATION_HEADER], undefined);
+    assert.equal(headers[REPLICATION_TIME_HEADER], undefined);
+    assert.equal(replicationMark(headers), undefined);
   });
 
   it('follows Link pagination', () => {
