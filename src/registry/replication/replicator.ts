@@ -366,7 +366,12 @@ export class Replicator {
       }
       const free = this.options.config.concurrency - peer.busy.size;
       if (free <= 0) continue;
-      for (const queued of this.queue.due(peer.id, now, free, peer.busy)) void this.execute(peer, queued);
+      for (const queued of this.queue.due(peer.id, now, free, peer.busy)) {
+        this.execute(peer, queued).catch((err: unknown) => {
+          // Only local bookkeeping (the queue file) can fail here; the task stays queued.
+          this.options.logger.error({ peer: peer.id, err: (err as Error).message }, 'replication queue error');
+        });
+      }
     }
   }
 

@@ -45,7 +45,8 @@ export class WorkQueue {
   private serial(file: string, op: () => Promise<void>): Promise<void> {
     const next = (this.fileOps.get(file) ?? Promise.resolve()).then(op, op);
     this.fileOps.set(file, next);
-    void next.finally(() => { if (this.fileOps.get(file) === next) this.fileOps.delete(file); });
+    // The caller gets the failure through `next`; this bookkeeping branch must not surface it again.
+    next.finally(() => { if (this.fileOps.get(file) === next) this.fileOps.delete(file); }).catch(() => undefined);
     return next;
   }
 
