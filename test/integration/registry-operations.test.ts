@@ -21,6 +21,9 @@ describe('registry operations', () => {
       await call(reg.url, 'GET', '/v2/ops/metrics/manifests/v1');
       const metrics = await (await fetch(`${reg.adminUrl}/metrics`)).text();
       assert.match(metrics, /haproxy_registry_http_requests_total\{route="manifest",method="GET",code="200"\} 1/);
+      const received = /haproxy_registry_received_bytes_total\{route="manifest"\} (\d+)/.exec(metrics);
+      assert.ok(received && Number(received[1]) > 0, 'manifest PUT bodies are counted');
+      assert.match(metrics, /haproxy_registry_sent_bytes_total\{route="manifest"\} \d+/);
       assert.match(metrics, /haproxy_registry_http_request_duration_seconds_bucket\{le="600",route="manifest",method="PUT"\} 1/);
       // Storage that cannot be written makes the replica not ready.
       rmSync(join(reg.storage, '_tmp'), { recursive: true, force: true });

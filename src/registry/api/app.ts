@@ -98,6 +98,9 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
 
   return (req, res) => {
     const started = performance.now();
+    const socket = req.socket;
+    const read0 = socket.bytesRead;
+    const written0 = socket.bytesWritten;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -105,7 +108,11 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     res.setHeader('docker-distribution-api-version', 'registry/2.0');
     res.once('close', () => {
       const ms = performance.now() - started;
-      observe(route.kind, req.method, res.statusCode, ms);
+      // Body bytes received: Content-Length when the body was read whole (a small body often
+      // arrives with the headers, before read0 was taken), else what the socket read meanwhile.
+      const declared = req.headers['content-length'];
+      const received = req.complete && declared !== undefined ? Number(declared) || 0 : socket.bytesRead - read0;
+      observe(route.kind, req.method, res.statusCode, ms, received, socket.bytesWritten - written0);
       logger.info(
         {
           method: req.method,
@@ -131,7 +138,9 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
 }
 
 /** Counts and times requests; label children are created once per combination, not per request. */
-function requestObserver(registry: Registry | undefined): (route: string, method: string | undefined, status: number, ms: number) => void {
+type Observer = (route: string, method: string | undefined, status: number, ms: number, received: number, sent: number) => void;
+
+function requestObserver(registry: Registry | undefined): Observer {
   if (!registry) return () => undefined;
   const requests = new Counter({
     name: 'haproxy_registry_http_requests_total',
@@ -146,9 +155,17 @@ function requestObserver(registry: Registry | undefined): (route: string, method
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
+  // Socket byte counters around the request (headers included): blob traffic per resource.
+  const received = new Counter({ name: 'haproxy_registry_received_bytes_total', help: 'Request body bytes received from clients', labelNames: ['route'], registers: [registry] });
+  const sent = new Counter({ name: 'haproxy_registry_sent_bytes_total', help: 'Response bytes (headers included) sent to clients', labelNames: ['route'], registers: [registry] });
+  const byteCounters = new Map<string, [ReturnType<typeof received.labels>, ReturnType<typeof sent.labels>]>();
   const counters = new Map<string, ReturnType<typeof requests.labels>>();
   const timers = new Map<string, ReturnType<typeof duration.labels>>();
-  return (route, rawMethod, status, ms) => {
+  return (route, rawMethod, status, ms, receivedBytes, sentBytes) => {
+    let bytes = byteCounters.get(route);
+    if (!bytes) byteCounters.set(route, (bytes = [received.labels(route), sent.labels(route)]));
+    if (receivedBytes > 0) bytes[0].inc(receivedBytes);
+    if (sentBytes > 0) bytes[1].inc(sentBytes);
     const method = rawMethod !== undefined && KNOWN_METHODS.has(rawMethod) ? rawMethod : 'OTHER';
     const ckey = `${route} ${method} ${status}`;
     let c = counters.get(ckey);
