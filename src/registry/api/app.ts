@@ -72,6 +72,8 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
   };
   const { logger, auth } = options;
   const observe = requestObserver(options.metrics);
+  // Decided once: with access logging off, no log object is built per request.
+  const logAccess = logger.isLevelEnabled('info');
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     // An error answered before the body was read: close the connection rather than drain what
@@ -113,6 +115,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
       const declared = req.headers['content-length'];
       const received = req.complete && declared !== undefined ? Number(declared) || 0 : socket.bytesRead - read0;
       observe(route.kind, req.method, res.statusCode, ms, received, socket.bytesWritten - written0);
+      if (!logAccess) return;
       logger.info(
         {
           method: req.method,
