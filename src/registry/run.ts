@@ -58,7 +58,8 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   const logger = createLogger(config.logLevel, { mode: 'registry' });
   const root = resolve(config.registry.storage ?? '.');
   const store = ImageStore.onDirectory(root, { cacheTtlMs: config.registry.cacheTtlMs });
-  await store.removeStaleTemporaries();
+  // Unwritable storage must not stop the process: /readyz reports it and the proxy routes around it.
+  await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
   const hooks = await loadHooks({ config, store, logger, metrics });
   const auth = loadAuth(config.registry.htpasswd);
