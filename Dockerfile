@@ -4,12 +4,12 @@
 # docker-compose.yml runs the replicas as separate containers instead.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # Scripts are skipped so `prepare` (tsc) does not run before the sources are in place.
 RUN npm ci --ignore-scripts
 COPY src ./src
 COPY bin ./bin
-RUN npx tsc -p . && npm prune --omit=dev
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -139,7 +139,7 @@ describe('forwarder (http-proxy defects fixed)', () => {
     assert.ok((await proxy.metric('haproxy_server_bytes_out_total', server)) > 0);
     assert.ok((await proxy.metric('haproxy_server_checks_total', `${server},result="success"`)) >= 1);
     const text = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
-    assert.match(text, /^haproxy_process_\w*resident_memory_bytes \d+/m, 'default process metrics');
+    assert.match(text, /^haproxy_process_resident_memory_bytes \d+/m, 'default process metrics');
   });
 
   it('keeps the client Host (changeOrigin false), sets X-Forwarded-*, rewrites backend Locations', async () => {

@@ -5,7 +5,7 @@
 // dies, and on SIGTERM drains the workers before it exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { collectDefaultMetrics } from 'prom-client';
+import { collectProcessMetrics } from '../../observability/metrics.js';
 import { onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
@@ -40,7 +40,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const health = healthStoreFactory(config, logger);
   const workers = new Map<Worker, Port>();
   const registry = new ClusterMetricsRegistry(() => workers.keys());
-  collectDefaultMetrics({ register: registry, prefix: 'haproxy_process_' });
+  collectProcessMetrics(registry);
   let hub: HealthHub | undefined;
   let workersListening = 0;
   const proxy = await runProxy(config, {
