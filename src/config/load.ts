@@ -71,6 +71,14 @@ function crossFieldProblems(config: Config): string[] {
   // Port 0 asks the kernel for a free port, so two of them never collide.
   if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
   problems.push(...routingConfigProblems(config));
+  config.replication.peers.forEach((peer, i) => {
+    if (peer.passwordFile === undefined) return;
+    try {
+      readFileSync(peer.passwordFile, 'utf8');
+    } catch (err) {
+      problems.push(`replication.peers[${i}].passwordFile: cannot read ${peer.passwordFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  });
   return problems;
 }
 

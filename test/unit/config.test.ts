@@ -48,6 +48,15 @@ describe('config', () => {
     assert.deepEqual(problems, ['backends[1].name: duplicate backend name "a"']);
   });
 
+  it('reports an unreadable peer password file instead of crashing at start-up', () => {
+    const problems = problemsOf({
+      mode: 'registry',
+      registry: { storage: '/tmp/x' },
+      replication: { peers: [{ url: 'http://127.0.0.1:5002', username: 'u', passwordFile: '/nonexistent/ha-proxy-password' }] },
+    });
+    assert.deepEqual(problems, ['replication.peers[0].passwordFile: cannot read /nonexistent/ha-proxy-password (ENOENT)']);
+  });
+
   it('converts JSON pointers to dotted paths', () => {
     assert.equal(instancePathToDotted(''), 'config');
     assert.equal(instancePathToDotted('/backends/1/url'), 'backends[1].url');
