@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { digestOf, looksLikeDigest, parseDigest } from '../../src/registry/storage/digest.js';
-import { isValidRepoName, isValidTag, isValidUploadId } from '../../src/registry/storage/names.js';
+import { isDigest, isRepositoryName, isTag } from '../../src/oci/grammar.js';
+import { digestOf, parseDigest } from '../../src/registry/storage/digest.js';
+import { isValidUploadId } from '../../src/registry/storage/names.js';
 import { storagePath } from '../../src/registry/storage/paths.js';
 
 describe('repository names, tags and digests', () => {
   it('accepts names of the spec grammar', () => {
-    for (const name of ['a', 'library/ubuntu', 'a.b/c_d/e__f/g-h/i--j', 'x0/y1/z2']) assert.ok(isValidRepoName(name), name);
+    for (const name of ['a', 'library/ubuntu', 'a.b/c_d/e__f/g-h/i--j', 'x0/y1/z2']) assert.ok(isRepositoryName(name), name);
   });
   it('refuses names that could escape the storage directory or break the grammar', () => {
     for (const name of ['', '..', '../x', 'a/../b', '/a', 'a/', 'a//b', 'A', 'a_', '_a', 'a/_layers', '.a', 'a..b', 'a\\b', 'a%2fb', 'a'.repeat(256)]) {
-      assert.equal(isValidRepoName(name), false, name);
+      assert.equal(isRepositoryName(name), false, name);
     }
   });
   it('checks tags', () => {
-    assert.ok(isValidTag('v1.0_rc-1'));
-    assert.ok(isValidTag('_x'));
-    for (const tag of ['', '.x', '-x', 'a/b', 'a:b', 'x'.repeat(129), '..']) assert.equal(isValidTag(tag), false, tag);
+    assert.ok(isTag('v1.0_rc-1'));
+    assert.ok(isTag('_x'));
+    for (const tag of ['', '.x', '-x', 'a/b', 'a:b', 'x'.repeat(129), '..']) assert.equal(isTag(tag), false, tag);
   });
   it('parses sha256 and sha512 digests and refuses the rest', () => {
     const d256 = digestOf('sha256', 'x');
@@ -26,8 +27,8 @@ describe('repository names, tags and digests', () => {
     for (const bad of ['sha256:', 'sha256:abc', `sha256:${'A'.repeat(64)}`, `sha512:${'a'.repeat(64)}`, `md5:${'a'.repeat(32)}`, 'sha256:../../etc']) {
       assert.equal(parseDigest(bad), undefined, bad);
     }
-    assert.ok(looksLikeDigest(`md5:${'a'.repeat(32)}`));
-    assert.equal(looksLikeDigest('not a digest'), false);
+    assert.ok(isDigest(`md5:${'a'.repeat(32)}`));
+    assert.equal(isDigest('not a digest'), false);
   });
   it('checks upload ids', () => {
     assert.ok(isValidUploadId('0f8fad5b-d9cb-469f-a165-70867728950e'));

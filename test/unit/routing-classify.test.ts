@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyRequest, isRepositoryName, repositoryOf } from '../../src/proxy/routing/classify-request.js';
+import { isRepositoryName } from '../../src/oci/grammar.js';
+import { classifyRequest, repositoryOf } from '../../src/proxy/routing/classify-request.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 

@@ -9,7 +9,7 @@ import { DURATION_BUCKETS } from '../../observability/metrics.js';
 import type { HtpasswdAuth } from '../auth/htpasswd.js';
 import { BASIC_CHALLENGE } from '../auth/htpasswd.js';
 import type { ImageStore } from '../storage/image-store.js';
-import { isValidRepoName } from '../storage/names.js';
+import { isRepositoryName } from '../../oci/grammar.js';
 import { handleBase } from './base.js';
 import { handleBlob } from './blobs.js';
 import { handleCatalog } from './catalog.js';
@@ -17,7 +17,7 @@ import type { ApiContext, ApiRequest } from './context.js';
 import { noopHooks, type RegistryHooks } from './hooks.js';
 import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
-import { matchRoute, type Route } from './route.js';
+import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { handleTags } from './tags.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
 
@@ -36,7 +36,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'])
 /** Errors that mean the client went away: nothing to answer, nothing to log as a failure. */
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED']);
 
-function dispatch(ctx: ApiContext, route: Route, r: ApiRequest): Promise<void> {
+function dispatch(ctx: ApiContext, route: ApiPath, r: ApiRequest): Promise<void> {
   switch (route.kind) {
     case 'base':
       return handleBase(ctx, r);
@@ -45,7 +45,7 @@ function dispatch(ctx: ApiContext, route: Route, r: ApiRequest): Promise<void> {
     case 'notFound':
       throw new OciError('NAME_UNKNOWN', 'no such API endpoint', undefined, 404);
   }
-  if (!isValidRepoName(route.name)) throw new OciError('NAME_INVALID', `invalid repository name: ${route.name}`, { name: route.name });
+  if (!isRepositoryName(route.name)) throw new OciError('NAME_INVALID', `invalid repository name: ${route.name}`, { name: route.name });
   switch (route.kind) {
     case 'blob':
       return handleBlob(ctx, r, route.name, route.digest);
@@ -106,7 +106,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const route = matchRoute(path);
+    const route = parseApiPath(path);
     res.setHeader('docker-distribution-api-version', 'registry/2.0');
     res.once('close', () => {
       const ms = performance.now() - started;

@@ -1,7 +1,8 @@
 // What every handler receives. Built once at start-up (no per-request closures).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
-import { parseDigest, looksLikeDigest, type Digest } from '../storage/digest.js';
+import { isDigest } from '../../oci/grammar.js';
+import { parseDigest, type Digest } from '../storage/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { RegistryHooks } from './hooks.js';
 
@@ -23,7 +24,7 @@ export interface ApiRequest {
 export function requireDigest(value: string | null | undefined, what = 'digest'): Digest {
   const digest = value ? parseDigest(value) : undefined;
   if (!digest) {
-    const why = value && looksLikeDigest(value) ? 'unsupported digest algorithm' : `invalid ${what}`;
+    const why = value && isDigest(value) ? 'unsupported digest algorithm' : `invalid ${what}`;
     throw new OciError('DIGEST_INVALID', `${why}: ${value ?? '(missing)'}`, { digest: value ?? null });
   }
   return digest;

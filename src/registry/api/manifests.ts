@@ -1,18 +1,18 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>   (reference: a tag or a digest)
 import type { IncomingMessage } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
-import { digestOf, parseDigest, looksLikeDigest, type Digest } from '../storage/digest.js';
+import { digestOf, parseDigest, type Digest } from '../storage/digest.js';
 import type { ManifestRecord } from '../storage/manifest-store.js';
-import { isValidTag } from '../storage/names.js';
+import { isDigest, isTag } from '../../oci/grammar.js';
 import { methodNotAllowed, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import type { ManifestReference } from './hooks.js';
 import { inspectManifest, referrerDescriptor } from './manifest-inspect.js';
 
 export function parseReference(reference: string): ManifestReference {
-  if (isValidTag(reference)) return { tag: reference };
+  if (isTag(reference)) return { tag: reference };
   const digest = parseDigest(reference);
   if (digest) return { digest };
-  if (looksLikeDigest(reference)) throw new OciError('DIGEST_INVALID', `unsupported or malformed digest: ${reference}`);
+  if (isDigest(reference)) throw new OciError('DIGEST_INVALID', `unsupported or malformed digest: ${reference}`);
   throw new OciError('MANIFEST_INVALID', `invalid reference (neither a tag nor a digest): ${reference}`, undefined, 400);
 }
 

@@ -8,7 +8,7 @@
 //   DELETE /v2/<name>/blobs/uploads/<id>             cancel (204)
 import type { ServerResponse } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
-import { isValidRepoName } from '../storage/names.js';
+import { isRepositoryName } from '../../oci/grammar.js';
 import type { UploadStatus } from '../storage/upload-store.js';
 import type { BlobInfo } from '../storage/blob-store.js';
 import { hasBody, methodNotAllowed, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
@@ -58,7 +58,7 @@ export async function handleUploadStart(ctx: ApiContext, r: ApiRequest, name: st
     const digest = requireDigest(mount, 'mount digest');
     const from = query.get('from');
     if (from !== null && from !== '') {
-      if (!isValidRepoName(from)) throw new OciError('NAME_INVALID', `invalid from repository: ${from}`);
+      if (!isRepositoryName(from)) throw new OciError('NAME_INVALID', `invalid from repository: ${from}`);
       if (await ctx.store.blobs.mount(from, name, digest)) {
         const size = (await ctx.store.blobs.stat(name, digest)) ?? 0;
         await awaitHook(ctx.hooks.afterBlobCommit({ repo: name, digest, size, headers: r.req.headers }));

@@ -3,7 +3,7 @@
 // replica runs it towards every peer, so together they converge; the receiving side applies the
 // convergence rule, so pushing a value the peer has already superseded is harmless.
 import type { ContentFilter } from './content-filter.js';
-import { isDigest } from './manifest-references.js';
+import { isDigest } from '../../oci/grammar.js';
 import type { PeerClient } from './peer-client.js';
 import type { ReplicaStore } from './replica-store.js';
 import type { StampStore } from './stamp-store.js';

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest, digestOf, type Digest } from '../storage/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { ReferrerDescriptor } from '../storage/manifest-store.js';
-import { isDigest } from './manifest-references.js';
+import { isDigest } from '../../oci/grammar.js';
 import type { ReplicaStore, StoredManifest } from './replica-store.js';
 
 function digestOrThrow(value: string): Digest {

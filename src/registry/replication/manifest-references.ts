@@ -42,8 +42,3 @@ export function manifestReferences(body: Buffer | string): ManifestReferences {
   return { manifests, blobs };
 }
 
-const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-
-export function isDigest(reference: string): boolean {
-  return DIGEST.test(reference);
-}

@@ -12,7 +12,7 @@ import { antiEntropyRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
 import { copyBlobToPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
-import { isDigest } from './manifest-references.js';
+import { isDigest } from '../../oci/grammar.js';
 import { PeerClient, PeerError } from './peer-client.js';
 import type { PeerState } from './peer-state.js';
 import type { ReplicaStore } from './replica-store.js';

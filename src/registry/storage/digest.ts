@@ -12,9 +12,6 @@ export interface Digest {
 
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 const DIGEST_RE = /^(sha256|sha512):([a-f0-9]+)$/;
-// The spec's general grammar; a digest matching it with an algorithm we do not implement is
-// well-formed but unsupported (still DIGEST_INVALID for the client: we cannot verify it).
-const GENERAL_DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 /** Parses a digest string; undefined when it is malformed or uses an algorithm we cannot verify. */
 export function parseDigest(value: string): Digest | undefined {
@@ -23,11 +20,6 @@ export function parseDigest(value: string): Digest | undefined {
   const algorithm = m[1] as DigestAlgorithm;
   if (m[2].length !== HEX_LENGTH[algorithm]) return undefined;
   return { algorithm, hex: m[2], value };
-}
-
-/** True when the string follows the spec's digest grammar (even if we do not support it). */
-export function looksLikeDigest(value: string): boolean {
-  return GENERAL_DIGEST_RE.test(value);
 }
 
 export function newHasher(algorithm: DigestAlgorithm): Hash {

@@ -1,7 +1,9 @@
-// Maps a request path to an API resource. Pure. Repository names contain slashes, so the path is
-// read from the right: the last one to three segments name the resource, the rest is the name.
+// Maps a `/v2/...` request path to an OCI distribution API resource, for the registry (dispatch)
+// and the proxy (routing). Pure. Repository names contain slashes and may contain words like
+// `blobs`, so the path is read from the right: the last one to three segments name the resource,
+// the rest is the name. Names are not validated here: callers check them with src/oci/grammar.ts.
 
-export type Route =
+export type ApiPath =
   | { kind: 'base' }
   | { kind: 'catalog' }
   | { kind: 'tags'; name: string }
@@ -12,11 +14,11 @@ export type Route =
   | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'notFound' };
 
-export type RouteKind = Route['kind'];
+export type ApiPathKind = ApiPath['kind'];
 
-const NOT_FOUND: Route = { kind: 'notFound' };
-const BASE: Route = { kind: 'base' };
-const CATALOG: Route = { kind: 'catalog' };
+const NOT_FOUND: ApiPath = { kind: 'notFound' };
+const BASE: ApiPath = { kind: 'base' };
+const CATALOG: ApiPath = { kind: 'catalog' };
 
 function decode(segment: string): string | undefined {
   if (!segment.includes('%')) return segment;
@@ -28,7 +30,7 @@ function decode(segment: string): string | undefined {
 }
 
 /** `path` is the request path without the query string. */
-export function matchRoute(path: string): Route {
+export function parseApiPath(path: string): ApiPath {
   if (!path.startsWith('/v2')) return NOT_FOUND;
   if (path === '/v2/' || path === '/v2') return BASE;
   if (path.charCodeAt(3) !== 47 /* / */) return NOT_FOUND;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchRoute } from '../../src/registry/api/route.js';
+import { parseApiPath } from '../../src/oci/api-path.js';
 
-describe('registry route matching', () => {
+describe('OCI API path parsing', () => {
   const cases: [string, unknown][] = [
     ['/v2/', { kind: 'base' }],
     ['/v2', { kind: 'base' }],
@@ -25,6 +25,6 @@ describe('registry route matching', () => {
     ['/v2/x/blobs/%E0%A4%A', { kind: 'notFound' }],
   ];
   for (const [path, expected] of cases) {
-    it(`maps ${path}`, () => assert.deepEqual(matchRoute(path), expected));
+    it(`maps ${path}`, () => assert.deepEqual(parseApiPath(path), expected));
   }
 });
