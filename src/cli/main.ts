@@ -1,8 +1,9 @@
 // Entry point: arguments -> validated config -> the runner for the chosen mode.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { CLUSTER_CONFIG_ENV } from '../proxy/workers/cluster-protocol.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 
 export const EXIT_CONFIG = 2;
@@ -43,7 +44,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(`ha-proxy ${packageVersion()}\n`);
       return 0;
     }
-    config = loadConfig({ file: args.configFile, overrides: args.overrides });
+    // A proxy worker (--workers N) runs on the config its primary validated; the loader (YAML
+    // parser, ajv) is only imported by processes that read a config themselves.
+    const inherited = cluster.isWorker ? process.env[CLUSTER_CONFIG_ENV] : undefined;
+    if (inherited) config = JSON.parse(inherited) as Config;
+    else config = (await import('../config/load.js')).loadConfig({ file: args.configFile, overrides: args.overrides });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`ha-proxy: ${err.message}\n`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfigObject } from '../../src/config/load.js';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
+import { clusterConfigEnv, CLUSTER_CONFIG_ENV, CLUSTER_CONFIG_MAX_CHARS } from '../../src/proxy/workers/cluster-protocol.js';
 import { restartDelayMs } from '../../src/proxy/workers/primary.js';
 import { workerCount } from '../../src/proxy/workers/run-proxy-mode.js';
 
@@ -18,6 +19,13 @@ describe('--workers', () => {
     assert.equal(parseCliArgs(['--mode', 'active-active', '--workers', '4']).overrides.workers, 4);
     assert.throws(() => parseCliArgs(['--workers', 'many']), UsageError);
     assert.throws(() => validateConfigObject({ mode: 'active-standby', workers: -1 }), /workers: must be >= 0/);
+  });
+
+  it('hands the validated config to the workers, unless it is too big for one variable', () => {
+    const config = validateConfigObject({ mode: 'active-standby', backends: [{ url: 'http://127.0.0.1:5001', name: 'a' }], routing: { secret: 's3cret-of-32-characters-or-more!!' } });
+    assert.deepEqual(JSON.parse(clusterConfigEnv(config)[CLUSTER_CONFIG_ENV]), config);
+    const big = { ...config, padding: 'x'.repeat(CLUSTER_CONFIG_MAX_CHARS) };
+    assert.deepEqual(clusterConfigEnv(big), {});
   });
 
   it('restarts a crashing worker after a delay that doubles and is capped', () => {

@@ -14,9 +14,9 @@ import { HealthHub, type Port } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
+import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
 
-export const CLUSTER_SECRET_ENV = 'HA_PROXY_CLUSTER_SECRET';
-export const FAILBACK_MESSAGE = 'ha-proxy:failback';
+export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
 
 /** Restart delay after a worker dies: doubles per crash in a row, capped, so a crash loop stays cheap. */
 export function restartDelayMs(crashesInARow: number): number {
@@ -58,8 +58,9 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   let stopping = false;
   let crashes = 0;
 
+  const configEnv = clusterConfigEnv(config);
   const fork = (): Promise<void> => {
-    const worker = cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env, [CLUSTER_SECRET_ENV]: secret });
+    const worker = cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env, ...configEnv, [CLUSTER_SECRET_ENV]: secret });
     const port = workerPort(worker);
     workers.set(worker, port);
     healthHub.attach(port);

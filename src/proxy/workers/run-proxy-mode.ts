@@ -7,8 +7,6 @@ import { availableParallelism } from 'node:os';
 import { onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
-import { healthStoreFactory } from '../../state/create-health-store.js';
-import { runProxy } from '../run.js';
 
 /** `workers: 0` (the default) means one per CPU. */
 export function workerCount(config: Pick<Config, 'workers'>, cpus: number = availableParallelism()): number {
@@ -32,6 +30,9 @@ export async function runProxyMode(config: Config): Promise<void> {
     await runPrimary(config, count);
     return;
   }
+  // Imported here, not at the top: a worker needs neither, and the health store factory pulls in
+  // the Redis client.
+  const [{ healthStoreFactory }, { runProxy }] = await Promise.all([import('../../state/create-health-store.js'), import('../run.js')]);
   const logger = createLogger(config.logLevel, { mode: config.mode });
   const health = healthStoreFactory(config, logger);
   const proxy = await runProxy(config, { logger, createHealthStore: health.create });

@@ -8,7 +8,7 @@ import { WorkerHealthStore } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import { primaryPort } from './cluster-ports.js';
-import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './primary.js';
+import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
 
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, worker: true });
