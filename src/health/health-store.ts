@@ -1,11 +1,10 @@
 // Where the health of every backend lives. The proxy reads it on every request (snapshot) and
 // writes it from active checks and from real traffic.
 //
-// SEAM (H5, shared state): this interface is all the proxy knows about health. The local store
-// below keeps it in process memory; a store shared across workers or proxies (Redis) implements
-// the same interface, keeps `snapshot()` synchronous and local (never wait on Redis on the
-// request path, research.md section 5) and calls the transition listeners for changes it learns
-// from peers as well as its own.
+// This interface is all the proxy knows about health. The local store below keeps it in process
+// memory; the stores shared across workers or proxies (src/state) implement the same interface,
+// keep `snapshot()` synchronous and local (never wait on Redis on the request path, research.md
+// section 5) and call the transition listeners for changes learnt from peers as well as their own.
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from './health-state.js';
 
 export type TransitionListener = (index: number, transition: Transition, health: BackendHealth) => void;

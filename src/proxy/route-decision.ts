@@ -7,9 +7,8 @@
 // and moves down the list after a retryable failure (at most `retries` times), or after a 404
 // when `fallbackOn404` is set. It never chooses a backend itself.
 //
-// SEAM (H3, registry-aware routing): wrap the mode router (mode-router.ts) with a Router of your
-// own, `createXRouter(inner: Router, ...): Router`, and plug it in where run.ts builds the router
-// (`wrapRouter`). From a decision you can:
+// Routers compose: the registry-aware routing (routing/create-routing.ts) wraps the mode router
+// (mode-router.ts) and refines its decisions. From a decision a router can:
 //   - pin a request to exactly one backend with no retry: `{ candidates: [b], retries: 0 }`;
 //   - rewrite what is forwarded: `forwardUrl` (path + query, e.g. with a token stripped);
 //   - rewrite response headers (Location, Set-Cookie): `editResponseHeaders`;
@@ -80,9 +79,4 @@ export interface RouteDecision {
 
 export interface Router {
   route(facts: RequestFacts, ctx: RoutingContext): RouteDecision;
-}
-
-/** A candidate list without the given backend, order kept. */
-export function withoutBackend(candidates: readonly Backend[], index: number): Backend[] {
-  return candidates.filter((b) => b.index !== index);
 }

@@ -1,13 +1,12 @@
 // `ha-proxy --mode active-standby|active-active`: wires the pieces together and owns the
 // sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
 //
-//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by H3's routing)
+//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by routing/)
 //                                  |-> Forwarder (the http-proxy wrapper) -> Backend agents
 //   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
 //
-// SEAMS: `options.wrapRouter` (H3: registry-aware routing around the mode router),
-// `options.createHealthStore` (H5: health shared across workers / Redis). H4 (embedded mode)
-// calls runProxy with the built-in replicas as `config.backends`.
+// Embedded mode (src/supervisor) calls runProxy with its built-in replicas as `config.backends`;
+// --workers and --redis plug in a shared health store through `createHealthStore`.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/config-error.js';
@@ -19,29 +18,27 @@ import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import { createBackends, destroyBackends, type Backend } from './backend.js';
+import { createBackends, destroyBackends } from './backend.js';
 import { Forwarder } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { createRequestHandler } from './request-handler.js';
 import { createRouting } from './routing/create-routing.js';
-import type { Router, RoutingContext } from './route-decision.js';
+import type { RoutingContext } from './route-decision.js';
 
 export interface RunProxyOptions {
   logger?: Logger;
   metricsRegistry?: Registry;
-  /** SEAM (H3): wrap the mode router, e.g. with registry-aware routing. */
-  wrapRouter?: (base: ModeRouter, backends: readonly Backend[]) => Router;
-  /** SEAM (H5): a health store shared with other workers or proxies. */
+  /** A health store shared with other workers or proxies (--workers, --redis). */
   createHealthStore?: (backendCount: number, params: HealthParams) => HealthStore;
   /**
-   * H5 (--workers): which parts this process runs; all default to true. Workers serve traffic
+   * --workers: which parts this process runs; all default to true. Workers serve traffic
    * only; the primary runs the checks and the admin listener without serving traffic.
    */
   role?: { serveTraffic?: boolean; activeChecks?: boolean; admin?: boolean };
-  /** H5: told when an operator asks for a manual failback (the primary relays it to workers). */
+  /** Told when an operator asks for a manual failback (the primary relays it to workers). */
   onFailbackRequested?: () => void;
-  /** H5: a further reason for /readyz to answer 503 (the primary: workers not all listening yet). */
+  /** A further reason for /readyz to answer 503 (the primary: workers not all listening yet). */
   notReadyReason?: () => string | undefined;
 }
 
@@ -114,7 +111,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
   metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), inflight: () => inflight, takesTraffic });
   const proxyMetrics = metrics;
-  const router = options.wrapRouter?.(modeRouter, backends) ?? createRouting(config, modeRouter, { logger, metrics: registry });
+  const router = createRouting(config, modeRouter, { logger, metrics: registry });
 
   // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
   const failbackTimers = new Set<NodeJS.Timeout>();
@@ -240,7 +237,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   }
   const adminAddr = admin?.address();
   const adminAddress: HostPort = {
-    host: parseAdminHost(config.adminListen),
+    host: parseHostPort(config.adminListen).host,
     port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
   };
   logger.info(
@@ -277,9 +274,4 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   };
 
   return { address, adminAddress, health, router: modeRouter, status, stop };
-}
-
-function parseAdminHost(listen: string): string {
-  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return host === '' ? '0.0.0.0' : host;
 }
