@@ -14,8 +14,6 @@ export type ApiPath =
   | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'notFound' };
 
-export type ApiPathKind = ApiPath['kind'];
-
 const NOT_FOUND: ApiPath = { kind: 'notFound' };
 const BASE: ApiPath = { kind: 'base' };
 const CATALOG: ApiPath = { kind: 'catalog' };

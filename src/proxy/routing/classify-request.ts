@@ -25,8 +25,6 @@ export type RegistryRequest =
   /** Anything outside `/v2`: a web UI, a health page. */
   | { kind: 'plain' };
 
-export type RegistryRequestKind = RegistryRequest['kind'];
-
 /** The path part of a request target (no query, no fragment). */
 export function pathOf(url: string): string {
   const end = url.search(/[?#]/);
