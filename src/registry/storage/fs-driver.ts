@@ -16,6 +16,16 @@ function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR';
 }
 
+/** Awaits a filesystem call on `path`, reporting a missing file as the driver's PathNotFoundError. */
+async function orNotFound<T>(path: string, op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (isNotFound(err)) throw new PathNotFoundError(path);
+    throw err;
+  }
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;
   try {
@@ -45,12 +55,7 @@ export class FsDriver implements StorageDriver {
   }
 
   async getContent(path: string): Promise<Buffer> {
-    try {
-      return await readFile(this.abs(path));
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(path);
-      throw err;
-    }
+    return orNotFound(path, readFile(this.abs(path)));
   }
 
   async putContent(path: string, data: Buffer | string): Promise<void> {
@@ -66,24 +71,12 @@ export class FsDriver implements StorageDriver {
   }
 
   async reader(path: string, range?: { start: number; end: number }): Promise<Readable> {
-    let fh: FileHandle;
-    try {
-      fh = await open(this.abs(path), 'r');
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(path);
-      throw err;
-    }
+    const fh = await this.openForRead(path);
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: STREAM_HIGH_WATER_MARK });
   }
 
   async openFile(path: string): Promise<OpenFile> {
-    let fh: FileHandle;
-    try {
-      fh = await open(this.abs(path), 'r');
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(path);
-      throw err;
-    }
+    const fh = await this.openForRead(path);
     const { size } = await fh.stat();
     return {
       size,
@@ -146,32 +139,17 @@ export class FsDriver implements StorageDriver {
   }
 
   async stat(path: string): Promise<FileInfo> {
-    try {
-      const s = await stat(this.abs(path));
-      return { size: s.size, isDirectory: s.isDirectory(), modifiedMs: s.mtimeMs };
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(path);
-      throw err;
-    }
+    const s = await orNotFound(path, stat(this.abs(path)));
+    return { size: s.size, isDirectory: s.isDirectory(), modifiedMs: s.mtimeMs };
   }
 
   async list(path: string): Promise<string[]> {
-    try {
-      return await readdir(this.abs(path));
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(path);
-      throw err;
-    }
+    return orNotFound(path, readdir(this.abs(path)));
   }
 
   async move(from: string, to: string): Promise<void> {
     const src = this.abs(from);
-    try {
-      await this.renameInto(src, this.abs(to));
-    } catch (err) {
-      if (isNotFound(err)) throw new PathNotFoundError(from);
-      throw err;
-    }
+    await orNotFound(from, this.renameInto(src, this.abs(to)));
     await fsyncDir(dirname(src));
   }
 
@@ -179,6 +157,10 @@ export class FsDriver implements StorageDriver {
     const target = this.abs(path);
     await rm(target, { recursive: true, force: true });
     await fsyncDir(dirname(target));
+  }
+
+  private openForRead(path: string): Promise<FileHandle> {
+    return orNotFound(path, open(this.abs(path), 'r'));
   }
 
   private async openTmp(tmp: string): Promise<FileHandle> {
