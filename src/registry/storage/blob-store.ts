@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import { OciError } from '../../errors/oci-codes.js';
 import { digestFromHash, newHasher, type Digest } from './digest.js';
-import { PathNotFoundError, type OpenFile, type StorageDriver } from './driver.js';
+import { ifFound, PathNotFoundError, type OpenFile, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
 import { pipeHashed } from './stream-hash.js';
 import type { TtlCache } from './ttl-cache.js';
@@ -27,25 +27,15 @@ export class BlobStore {
     const key = `${repo}\0${digest.value}`;
     const cached = this.linked.get(key);
     if (cached !== undefined) return cached;
-    try {
-      await this.driver.stat(storagePath({ kind: 'layerLink', repo, digest }));
-      const info = await this.driver.stat(storagePath({ kind: 'blobData', digest }));
-      this.linked.set(key, info.size);
-      return info.size;
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return undefined;
-      throw err;
-    }
+    if (!(await ifFound(this.driver.stat(storagePath({ kind: 'layerLink', repo, digest }))))) return undefined;
+    const info = await ifFound(this.driver.stat(storagePath({ kind: 'blobData', digest })));
+    if (info) this.linked.set(key, info.size);
+    return info?.size;
   }
 
   /** Size of the blob in the global store (whatever repository it came from), else undefined. */
   async statGlobal(digest: Digest): Promise<number | undefined> {
-    try {
-      return (await this.driver.stat(storagePath({ kind: 'blobData', digest }))).size;
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return undefined;
-      throw err;
-    }
+    return (await ifFound(this.driver.stat(storagePath({ kind: 'blobData', digest }))))?.size;
   }
 
   /** Bytes [start, end] of a blob; throws BLOB_UNKNOWN if it vanished since `stat`. */
@@ -82,12 +72,7 @@ export class BlobStore {
   async unlink(repo: string, digest: Digest): Promise<boolean> {
     this.linked.delete(`${repo}\0${digest.value}`);
     const path = storagePath({ kind: 'layerLink', repo, digest });
-    try {
-      await this.driver.stat(path);
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return false;
-      throw err;
-    }
+    if (!(await ifFound(this.driver.stat(path)))) return false;
     await this.driver.delete(path.slice(0, -'/link'.length));
     return true;
   }

@@ -14,6 +14,16 @@ export class PathNotFoundError extends Error {
   }
 }
 
+/** The operation's result, or undefined when its path does not exist; other errors propagate. */
+export async function ifFound<T>(op: Promise<T>): Promise<T | undefined> {
+  try {
+    return await op;
+  } catch (err) {
+    if (err instanceof PathNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 export interface FileInfo {
   size: number;
   isDirectory: boolean;

@@ -9,7 +9,7 @@
 // Callers pass validated repository names (names.ts) and parsed digests (digest.ts).
 import { randomUUID } from 'node:crypto';
 import { BlobStore } from './blob-store.js';
-import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { FsDriver } from './fs-driver.js';
 import { ManifestStore, type ManifestRecord } from './manifest-store.js';
 import { REPOSITORIES_DIR, storagePath, TMP_DIR } from './paths.js';
@@ -53,25 +53,15 @@ export class ImageStore {
 
   /** True when the repository holds anything (blobs, manifests, tags or uploads). */
   async repoExists(repo: string): Promise<boolean> {
-    try {
-      return (await this.driver.stat(storagePath({ kind: 'repo', repo }))).isDirectory;
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return false;
-      throw err;
-    }
+    return (await ifFound(this.driver.stat(storagePath({ kind: 'repo', repo }))))?.isDirectory ?? false;
   }
 
   /** Every repository holding at least one manifest, in lexical order. */
   async catalog(): Promise<string[]> {
     const out: string[] = [];
     const walk = async (rel: string, name: string): Promise<void> => {
-      let children: string[];
-      try {
-        children = await this.driver.list(rel);
-      } catch (err) {
-        if (err instanceof PathNotFoundError) return;
-        throw err;
-      }
+      const children = await ifFound(this.driver.list(rel));
+      if (!children) return;
       if (name !== '' && children.includes('_manifests')) out.push(name);
       for (const child of children) {
         if (child.startsWith('_')) continue;
@@ -89,13 +79,8 @@ export class ImageStore {
   async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
     const walk = async (rel: string): Promise<void> => {
-      let children: string[];
-      try {
-        children = await this.driver.list(rel);
-      } catch (err) {
-        if (err instanceof PathNotFoundError) return;
-        throw err;
-      }
+      const children = await ifFound(this.driver.list(rel));
+      if (!children) return;
       if (children.includes('_uploads')) {
         for (const id of await this.driver.list(`${rel}/_uploads`).catch(() => [] as string[])) {
           try {
@@ -133,13 +118,8 @@ export class ImageStore {
   /** Removes temporary files a crash left behind (old enough that no live writer owns them). */
   async removeStaleTemporaries(now = Date.now()): Promise<number> {
     let removed = 0;
-    let names: string[];
-    try {
-      names = await this.driver.list(TMP_DIR);
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return 0;
-      throw err;
-    }
+    const names = await ifFound(this.driver.list(TMP_DIR));
+    if (!names) return 0;
     for (const name of names) {
       try {
         const info = await this.driver.stat(`${TMP_DIR}/${name}`);

@@ -3,7 +3,7 @@
 // bytes, revision, referrer entry, tag, so a crash at any point leaves at most unreferenced data.
 import { OciError } from '../../errors/oci-codes.js';
 import { parseDigest, type Digest } from './digest.js';
-import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
 import type { TtlCache } from './ttl-cache.js';
 
@@ -77,13 +77,8 @@ export class ManifestStore {
     if (cached) return cached;
     const link = await this.readRevision(repo, digest);
     if (!link) return undefined;
-    let bytes: Buffer;
-    try {
-      bytes = await this.driver.getContent(storagePath({ kind: 'blobData', digest }));
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return undefined;
-      throw err;
-    }
+    const bytes = await ifFound(this.driver.getContent(storagePath({ kind: 'blobData', digest })));
+    if (!bytes) return undefined;
     const record: ManifestRecord = { digest, mediaType: link.mediaType, size: bytes.length, bytes };
     if (bytes.length <= MAX_CACHED_MANIFEST_BYTES) this.records.set(key, record);
     return record;
@@ -134,37 +129,22 @@ export class ManifestStore {
   /** Removes a tag (not the manifest); false when the tag does not exist. */
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     this.tags.delete(`${repo}\0${tag}`);
-    try {
-      await this.driver.stat(storagePath({ kind: 'tagLink', repo, tag }));
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return false;
-      throw err;
-    }
+    if (!(await ifFound(this.driver.stat(storagePath({ kind: 'tagLink', repo, tag }))))) return false;
     await this.driver.delete(storagePath({ kind: 'tagDir', repo, tag }));
     return true;
   }
 
   /** Tags in lexical order; [] when the repository has none. */
   async listTags(repo: string): Promise<string[]> {
-    try {
-      const names = await this.driver.list(storagePath({ kind: 'tagsDir', repo }));
-      return names.sort();
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return [];
-      throw err;
-    }
+    return ((await ifFound(this.driver.list(storagePath({ kind: 'tagsDir', repo })))) ?? []).sort();
   }
 
   /** Descriptors of the manifests whose subject is `subject`, in digest order. */
   async referrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
     const dir = storagePath({ kind: 'referrersDir', repo, subject });
-    let names: string[];
-    try {
-      names = (await this.driver.list(dir)).sort();
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return [];
-      throw err;
-    }
+    const names = await ifFound(this.driver.list(dir));
+    if (!names) return [];
+    names.sort();
     const out: ReferrerDescriptor[] = [];
     for (const name of names) {
       try {

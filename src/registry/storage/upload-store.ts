@@ -7,7 +7,7 @@ import { Writable, type Readable } from 'node:stream';
 import { OciError } from '../../errors/oci-codes.js';
 import type { BlobStore, BlobInfo } from './blob-store.js';
 import { digestFromHash, newHasher, type Digest } from './digest.js';
-import { PathNotFoundError, type StorageDriver } from './driver.js';
+import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { isValidUploadId } from './names.js';
 import { storagePath } from './paths.js';
 import { pipeHashed } from './stream-hash.js';
@@ -120,14 +120,8 @@ export class UploadStore {
   /** After a crash mid-chunk the data file may be longer than the state says: cut it back. */
   private async trimTornTail(repo: string, id: string, size: number): Promise<void> {
     const path = storagePath({ kind: 'uploadData', repo, id });
-    let actual: number;
-    try {
-      actual = (await this.driver.stat(path)).size;
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return;
-      throw err;
-    }
-    if (actual === size) return;
+    const info = await ifFound(this.driver.stat(path));
+    if (!info || info.size === size) return;
     const writer = await this.driver.appendWriter(path, { offset: size });
     await writer.commit();
   }
