@@ -9,11 +9,11 @@ import { collectProcessMetrics } from '../../observability/metrics.js';
 import { onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
-import { healthStoreFactory } from '../../state/create-health-store.js';
 import { HealthHub, type Port } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
+import { loadHealthStoreFactory } from './load-health-store.js';
 import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
 
 export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
@@ -37,7 +37,7 @@ const STABLE_AFTER_MS = 30_000;
 
 export async function runPrimary(config: Config, count: number): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, role: 'primary' });
-  const health = healthStoreFactory(config, logger);
+  const health = await loadHealthStoreFactory(config, logger);
   const workers = new Map<Worker, Port>();
   const registry = new ClusterMetricsRegistry(() => workers.keys());
   collectProcessMetrics(registry);

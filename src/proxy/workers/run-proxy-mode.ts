@@ -30,11 +30,10 @@ export async function runProxyMode(config: Config): Promise<void> {
     await runPrimary(config, count);
     return;
   }
-  // Imported here, not at the top: a worker needs neither, and the health store factory pulls in
-  // the Redis client.
-  const [{ healthStoreFactory }, { runProxy }] = await Promise.all([import('../../state/create-health-store.js'), import('../run.js')]);
+  // Imported here, not at the top: a worker loads its own copy through worker.js.
+  const [{ loadHealthStoreFactory }, { runProxy }] = await Promise.all([import('./load-health-store.js'), import('../run.js')]);
   const logger = createLogger(config.logLevel, { mode: config.mode });
-  const health = healthStoreFactory(config, logger);
+  const health = await loadHealthStoreFactory(config, logger);
   const proxy = await runProxy(config, { logger, createHealthStore: health.create });
   onShutdownSignals(async () => {
     await proxy.stop();
