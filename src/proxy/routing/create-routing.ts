@@ -13,7 +13,6 @@ import { deriveKey, resolveSecret } from './signing.js';
 export interface RoutingDeps {
   logger?: Logger;
   metrics?: Registry;
-  metricsPrefix?: string;
 }
 
 /** The configured secret: inline, or the first line of `secretFile` (keeps it out of configs). */
@@ -38,6 +37,6 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     readFallback: config.routing.readFallback,
     uploadKey: deriveKey(secret.value, 'upload-token'),
     sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, key: deriveKey(secret.value, 'sticky-cookie') } : undefined,
-    events: deps.metrics ? createRoutingMetrics(deps.metrics, deps.metricsPrefix) : undefined,
+    events: deps.metrics ? createRoutingMetrics(deps.metrics) : undefined,
   });
 }

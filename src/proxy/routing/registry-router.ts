@@ -42,7 +42,7 @@ export interface RoutingEvents {
   readFallback(reason: 'not_found' | 'digest_mismatch'): void;
 }
 
-export const NO_EVENTS: RoutingEvents = {
+const NO_EVENTS: RoutingEvents = {
   routed: () => {},
   affinityMiss: () => {},
   tokenRejected: () => {},

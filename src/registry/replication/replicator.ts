@@ -36,7 +36,6 @@ export interface ReplicatorOptions {
   origin: string;
   logger: Logger;
   metrics: Registry;
-  metricsPrefix?: string;
 }
 
 export interface CommitEvent {
@@ -96,7 +95,6 @@ export class Replicator {
     this.metrics = new ReplicationMetrics(
       options.metrics,
       () => this.peers.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt, up: !p.down })),
-      options.metricsPrefix,
     );
     this.onDemand = new OnDemandFetcher({
       store: options.store,
