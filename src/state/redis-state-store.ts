@@ -37,8 +37,6 @@ export class RedisStateStore implements StateStore {
     const base: RedisOptions = {
       retryStrategy: redisRetryDelay,
       connectTimeout: Math.max(options.commandTimeoutMs, 1000),
-      // Not on the request path, but a closed store must not reconnect.
-      lazyConnect: false,
     };
     this.commands = new Redis(options.url, {
       ...base,
