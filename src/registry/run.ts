@@ -9,8 +9,9 @@ import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
 import { createRegistryApp } from './api/app.js';
-import { noopHooks, withDefaults, type RegistryHooks, type ReplicationContext } from './api/hooks.js';
+import { withDefaults } from './api/hooks.js';
 import { HtpasswdAuth } from './auth/htpasswd.js';
+import { createReplicationHooks } from './replication/index.js';
 import { ImageStore } from './storage/image-store.js';
 
 /** Node's default (5 s) is shorter than a proxy's pooled idle timeout: keep sockets longer. */
@@ -19,20 +20,6 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
 /** How long shutdown waits for in-flight requests before closing sockets. */
 const SHUTDOWN_GRACE_MS = 10_000;
-
-/** Replication plugs in through `src/registry/replication/index.ts` when that module exists. */
-async function loadHooks(context: ReplicationContext): Promise<RegistryHooks> {
-  let mod: { createReplicationHooks?: (c: ReplicationContext) => Partial<RegistryHooks> | Promise<Partial<RegistryHooks>> };
-  try {
-    mod = (await import(new URL('./replication/index.js', import.meta.url).href)) as typeof mod;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('replication/index.js')) {
-      return noopHooks;
-    }
-    throw err;
-  }
-  return mod.createReplicationHooks ? withDefaults(await mod.createReplicationHooks(context)) : noopHooks;
-}
 
 /** A broken htpasswd file is a configuration error (exit 2), not a crash. */
 function loadAuth(path: string | undefined): HtpasswdAuth | undefined {
@@ -61,7 +48,8 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   // Unwritable storage must not stop the process: /readyz reports it and the proxy routes around it.
   await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
-  const hooks = await loadHooks({ config, store, logger, metrics });
+  // Without peers the hooks stay the no-ops (replication/index.ts).
+  const hooks = withDefaults(await createReplicationHooks({ config, store, logger, metrics }));
   const auth = loadAuth(config.registry.htpasswd);
   const app = createRegistryApp({
     store,

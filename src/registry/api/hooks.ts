@@ -23,9 +23,7 @@
 // Each event carries the request headers so replication can recognise its own peer traffic
 // (e.g. a header it sets when pushing to peers) and not replicate it back.
 //
-// run.ts wires replication in without editing the API: if `src/registry/replication/index.ts`
-// exists and exports `createReplicationHooks(context: ReplicationContext): RegistryHooks |
-// Promise<RegistryHooks>`, its result is used (see run.ts).
+// run.ts builds them with `createReplicationHooks` (src/registry/replication/index.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
