@@ -1,4 +1,4 @@
-// Capped exponential backoff with jitter for replication retries and replica restarts.
+// Capped exponential backoff with jitter for replication retries and peer probes.
 
 export interface BackoffOptions {
   initialDelayMs: number;
