@@ -1,5 +1,5 @@
 // Embedded mode, pure part: the configs of N built-in replicas that replicate to each other, and
-// the proxy backends in front of them. Ports are chosen by the caller (free loopback ports).
+// the URL the proxy reaches each one at. Ports are chosen by the caller (free loopback ports).
 import { join } from 'node:path';
 import type { PlainObject } from '../config/load.js';
 
@@ -28,8 +28,13 @@ export function replicaName(index: number): string {
   return `replica-${index + 1}`;
 }
 
+/** Where the proxy and the other replicas reach a replica. */
+export function replicaUrl(ports: ReplicaPorts): string {
+  return `http://127.0.0.1:${ports.listen}`;
+}
+
 export function planReplicas(input: PlanInput): ReplicaPlan[] {
-  const urls = input.ports.map((p) => `http://127.0.0.1:${p.listen}`);
+  const urls = input.ports.map(replicaUrl);
   return input.ports.map((ports, i) => {
     const storage = join(input.dataDir, replicaName(i));
     return {

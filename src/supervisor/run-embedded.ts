@@ -9,7 +9,7 @@ import type { PlainObject } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../observability/logger.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
-import { planReplicas, replicaName, reusablePorts, type ReplicaPorts } from './replica-plan.js';
+import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { SupervisedChild } from './supervised-child.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/ha-proxy.js', import.meta.url));
@@ -26,7 +26,7 @@ async function rememberedPorts(dataDir: string, count: number): Promise<ReplicaP
 }
 
 function backendsOf(ports: readonly ReplicaPorts[]): Config['backends'] {
-  return ports.map((p, i) => ({ name: replicaName(i), url: `http://127.0.0.1:${p.listen}`, weight: 1 }));
+  return ports.map((p, i) => ({ name: replicaName(i), url: replicaUrl(p), weight: 1 }));
 }
 
 async function choosePorts(dataDir: string, count: number): Promise<ReplicaPorts[]> {
