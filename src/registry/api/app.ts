@@ -132,7 +132,6 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     });
     const r: ApiRequest = { req, res, query: q === -1 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1)) };
     const run = async () => {
-      if (route.kind === 'notFound' && (await hooks.handleRequest(req, res))) return;
       if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization);
       await dispatch(ctx, route, r);
     };

@@ -17,14 +17,12 @@
 //   Merge identical concurrent calls on your side. Pass the request headers (third argument):
 //   a request from a peer's replicator must not trigger a fetch back from that peer (two replicas
 //   lacking the same object would otherwise ask each other in a circle).
-// - handleRequest(req, res): called for every request outside /v2/ before the 404, so replication
-//   can serve its own peer endpoints on the registry port. Resolve true when it answered.
 //
 // Each event carries the request headers so replication can recognise its own peer traffic
 // (e.g. a header it sets when pushing to peers) and not replicate it back.
 //
 // run.ts builds them with `createReplicationHooks` (src/registry/replication/index.ts).
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Registry } from 'prom-client';
@@ -68,7 +66,6 @@ export interface RegistryHooks {
   afterDelete(event: DeleteEvent): Promise<void>;
   onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
   onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders): Promise<boolean>;
-  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;
 }
@@ -90,7 +87,6 @@ export const noopHooks: RegistryHooks = {
   afterDelete: () => resolved,
   onMissingManifest: () => no,
   onMissingBlob: () => no,
-  handleRequest: () => no,
   close: () => resolved,
 };
 
