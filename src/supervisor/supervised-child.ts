@@ -20,7 +20,6 @@ export class SupervisedChild {
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
   private readonly state: RestartState = { failures: 0 };
-  restarts = 0;
 
   constructor(
     readonly spec: ChildSpec,
@@ -45,7 +44,6 @@ export class SupervisedChild {
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
       const delay = nextRestartDelay(this.state, Date.now() - this.startedAt, this.options);
-      this.restarts += 1;
       this.logger.warn({ child: this.spec.name, code, signal, restartInMs: delay }, 'replica exited; restarting');
       this.restartTimer = setTimeout(() => this.start(), delay);
     });

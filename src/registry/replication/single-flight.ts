@@ -9,10 +9,6 @@ export class SingleFlight<T> {
     this.inFlight.set(key, promise);
     return promise;
   }
-
-  get size(): number {
-    return this.inFlight.size;
-  }
 }
 
 /** Runs calls with the same key one after another (the per-tag lock of the convergence rule). */

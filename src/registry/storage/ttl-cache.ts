@@ -33,13 +33,4 @@ export class TtlCache<V> {
   delete(key: string): void {
     this.map.delete(key);
   }
-
-  /** Drops every key starting with `prefix` (e.g. all entries of one repository). */
-  deletePrefix(prefix: string): void {
-    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.map.delete(key);
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
 }
