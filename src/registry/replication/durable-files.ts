@@ -34,7 +34,7 @@ export async function removeFile(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-/** Every `*.json` record in `dir` (recursively one level of subdirectories); unreadable files are skipped. */
+/** Every `*.json` record directly in `dir`; temp files a crash left are removed, unreadable ones skipped. */
 export async function readJsonDir<T>(dir: string): Promise<{ path: string; value: T }[]> {
   let names: string[];
   try {
