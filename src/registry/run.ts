@@ -2,6 +2,7 @@
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
+import { onShutdownSignals } from '../cli/shutdown.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
 import { listenOn } from '../net/listen.js';
@@ -86,19 +87,5 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
 
 export async function runRegistry(config: Config): Promise<void> {
   const running = await startRegistry(config);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    running.logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        running.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  onShutdownSignals(running.close, (message) => running.logger.info(message));
 }
