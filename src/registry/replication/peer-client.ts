@@ -47,8 +47,6 @@ interface Call {
   path: string;
   headers?: OutgoingHttpHeaders;
   body?: Buffer | Readable;
-  /** Extra timeout override (ms of silence). */
-  idleTimeoutMs?: number;
 }
 
 export class PeerClient {
@@ -79,7 +77,7 @@ export class PeerClient {
     const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => reject(err instanceof PeerError ? err : new PeerError('unavailable', `${call.method} ${this.url}${call.path}: ${err.message}`));
-      const idleMs = call.idleTimeoutMs ?? this.options.idleTimeoutMs;
+      const idleMs = this.options.idleTimeoutMs;
       const req = requestFn(target, { method: call.method, headers, agent: this.agent }, (res) => {
         // A body that stops moving fails the read (a blob streamed on demand must not hang a client).
         res.setTimeout(idleMs, () => res.destroy(new Error(`response stalled for ${idleMs} ms`)));
