@@ -1,7 +1,6 @@
 // The in-memory StateStore: the default for a single proxy. Several stores can share one
 // MemoryBackplane, which is how unit tests stand in for several proxies on one Redis.
-import { randomUUID } from 'node:crypto';
-import type { Lease, MessageHandler, StateStore } from './state-store.js';
+import type { MessageHandler, StateStore } from './state-store.js';
 
 interface Entry {
   value: string;
@@ -24,17 +23,8 @@ export class MemoryBackplane {
     return entry.value;
   }
 
-  set(key: string, value: string, ttlMs: number, onlyIfAbsent = false): boolean {
-    if (onlyIfAbsent && this.get(key) !== undefined) return false;
+  set(key: string, value: string, ttlMs: number): boolean {
     this.entries.set(key, { value, expiresAt: this.clock() + ttlMs });
-    return true;
-  }
-
-  /** Compare-and-expire / compare-and-delete, the two lease scripts of the Redis store. */
-  ifValue(key: string, value: string, action: { ttlMs: number } | 'delete'): boolean {
-    if (this.get(key) !== value) return false;
-    if (action === 'delete') this.entries.delete(key);
-    else this.entries.get(key)!.expiresAt = this.clock() + action.ttlMs;
     return true;
   }
 
@@ -85,17 +75,6 @@ export class MemoryStateStore implements StateStore {
   onResync(handler: () => void): void {
     // Memory never disconnects: one resync at start, so consumers share one code path with Redis.
     queueMicrotask(handler);
-  }
-
-  async acquireLease(name: string, ttlMs: number): Promise<Lease | undefined> {
-    const token = randomUUID();
-    if (!this.backplane.set(name, token, ttlMs, true)) return undefined;
-    return {
-      name,
-      token,
-      renew: async () => this.backplane.ifValue(name, token, { ttlMs }),
-      release: async () => this.backplane.ifValue(name, token, 'delete'),
-    };
   }
 
   async close(): Promise<void> {

@@ -3,14 +3,8 @@
 // connection has no offline queue and a short command timeout, so while Redis is down or slow
 // every call resolves at once (or within `commandTimeoutMs`) to "no answer" and callers use
 // their local state: a request never waits on Redis (research.md section 5).
-import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Lease, MessageHandler, StateStore } from './state-store.js';
-
-// Compare-and-PEXPIRE and compare-and-DEL: act only while the key still holds our token, so a
-// holder whose lease expired and was taken over cannot extend or delete the new holder's lease.
-const RENEW_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+import type { MessageHandler, StateStore } from './state-store.js';
 
 /** Reconnect quickly at first, then every 2 s at most: a proxy must notice Redis coming back. */
 export const redisRetryDelay = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
@@ -131,19 +125,6 @@ export class RedisStateStore implements StateStore {
     if (this.subscriber.status !== 'ready') return;
     if (this.commands.status === 'ready') queueMicrotask(handler);
     else this.commands.once('ready', handler);
-  }
-
-  async acquireLease(name: string, ttlMs: number): Promise<Lease | undefined> {
-    const key = this.key(name);
-    const token = randomUUID();
-    const got = await this.attempt(false, async () => (await this.commands.set(key, token, 'PX', ttlMs, 'NX')) === 'OK');
-    if (!got) return undefined;
-    return {
-      name,
-      token,
-      renew: () => this.attempt(false, async () => (await this.commands.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs))) === 1),
-      release: () => this.attempt(false, async () => (await this.commands.eval(RELEASE_SCRIPT, 1, key, token)) === 1),
-    };
   }
 
   /** Whether the command connection is up right now (for /readyz detail and metrics). */

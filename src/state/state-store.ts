@@ -8,16 +8,6 @@
 // - Keys with TTLs are the truth; pub/sub only makes changes arrive fast. Messages can be lost,
 //   so consumers reconcile from keys in `onResync` (after every (re)connection).
 
-export interface Lease {
-  readonly name: string;
-  /** Unique to this holder: renew and release only act while the key still holds it. */
-  readonly token: string;
-  /** Extends the lease to a full TTL; false when it was lost (expired, taken over, or Redis down). */
-  renew(): Promise<boolean>;
-  /** Gives the lease up if still held; false when it was no longer ours. */
-  release(): Promise<boolean>;
-}
-
 export type MessageHandler = (message: string) => void;
 
 export interface StateStore {
@@ -33,7 +23,5 @@ export interface StateStore {
   subscribe(channel: string, handler: MessageHandler): void;
   /** Called after each (re)connection, when messages may have been missed: reread the keys. */
   onResync(handler: () => void): void;
-  /** SET NX PX: the lease if nobody holds it, else undefined. */
-  acquireLease(name: string, ttlMs: number): Promise<Lease | undefined>;
   close(): Promise<void>;
 }

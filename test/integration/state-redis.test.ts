@@ -47,24 +47,6 @@ describe('Redis state store against a real redis-server', { skip: hasRedis ? fal
     await waitFor(async () => (await a.get('k')) === undefined, 'the key to expire');
   });
 
-  it('grants a lease to one holder, and renew and release act only for the holder', async () => {
-    const a = open();
-    const b = open();
-    await waitFor(() => a.isUp() && b.isUp(), 'connections');
-    const leaseA = await a.acquireLease('lease-1', 300);
-    assert.ok(leaseA);
-    assert.equal(await b.acquireLease('lease-1', 300), undefined);
-    assert.equal(await leaseA.renew(), true);
-    await waitFor(async () => (await a.get('lease-1')) === undefined, 'the lease to expire');
-    const leaseB = await b.acquireLease('lease-1', 10_000);
-    assert.ok(leaseB);
-    assert.equal(await leaseA.renew(), false);
-    assert.equal(await leaseA.release(), false);
-    assert.equal(await a.get('lease-1'), leaseB.token);
-    assert.equal(await leaseB.release(), true);
-    assert.equal(await a.get('lease-1'), undefined);
-  });
-
   it('propagates a backend failure from one proxy to another through pub/sub', async () => {
     const urls = ['http://127.0.0.1:1', 'http://127.0.0.1:2'];
     const p1 = new SharedHealthStore(urls, PARAMS, open('health-a:'));
@@ -91,7 +73,6 @@ describe('Redis state store against a real redis-server', { skip: hasRedis ? fal
     assert.equal(await store.get('x'), undefined);
     assert.equal(await store.set('x', 'y', 1000), false);
     assert.equal(await store.publish('health', 'lost'), false);
-    assert.equal(await store.acquireLease('l', 1000), undefined);
     // Meanwhile another proxy (connected once Redis is back) reports the backend down...
     redis = await startRedisServer(port);
     const reporter = new SharedHealthStore(urls, PARAMS, open('outage:'));
