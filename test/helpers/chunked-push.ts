@@ -2,9 +2,10 @@
 // Content-Range, PUT ?digest= to commit, then the manifest. It follows every Location exactly
 // as given (query included), like a conforming client, and lets a test pick the proxy each
 // request goes to (to alternate between proxies) and act between steps (restart a proxy).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from './oci-layout.js';
 
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+export { sha256 };
 
 export interface PushClientOptions {
   /** The proxy base URL for the next request (called once per request, so it may alternate). */
