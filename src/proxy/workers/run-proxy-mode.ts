@@ -1,7 +1,7 @@
 // `--workers N`: how many processes serve a proxy's traffic. One runs runProxy as it is; more
 // make this process the primary of a node:cluster (primary.ts) whose workers (worker.ts) share
-// the listening socket. Workers are started from the same command line, so they load the same
-// config; `cluster.isWorker` sends them down the worker path.
+// the listening socket. Workers are started from the same command line and run on the config
+// their primary validated (cluster-protocol.ts); `cluster.isWorker` sends them down the worker path.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { onShutdownSignals } from '../../cli/shutdown.js';
