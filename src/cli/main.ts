@@ -25,7 +25,7 @@ async function run(config: Config): Promise<void> {
     const { runEmbedded } = await import('../supervisor/run-embedded.js');
     await runEmbedded(config);
   } else {
-    // One process, or a primary and --workers N workers (H5).
+    // One process, or a primary and --workers N workers.
     const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
     await runProxyMode(config);
   }
