@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { validateConfigObject } from '../../src/config/load.js';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
 import { clusterConfigEnv, CLUSTER_CONFIG_ENV, CLUSTER_CONFIG_MAX_CHARS } from '../../src/proxy/workers/cluster-protocol.js';
-import { restartDelayMs } from '../../src/proxy/workers/primary.js';
 import { workerCount } from '../../src/proxy/workers/run-proxy-mode.js';
 
 describe('--workers', () => {
@@ -26,11 +25,6 @@ describe('--workers', () => {
     assert.deepEqual(JSON.parse(clusterConfigEnv(config)[CLUSTER_CONFIG_ENV]), config);
     const big = { ...config, padding: 'x'.repeat(CLUSTER_CONFIG_MAX_CHARS) };
     assert.deepEqual(clusterConfigEnv(big), {});
-  });
-
-  it('restarts a crashing worker after a delay that doubles and is capped', () => {
-    assert.deepEqual([0, 1, 2, 3].map(restartDelayMs), [100, 200, 400, 800]);
-    assert.equal(restartDelayMs(50), 10_000);
   });
 });
 

@@ -15,13 +15,10 @@ import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
 import { loadHealthStoreFactory } from './load-health-store.js';
 import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
+import { nextRestartDelay, type RestartState } from '../../supervisor/restart-policy.js';
 
 export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
 
-/** Restart delay after a worker dies: doubles per crash in a row, capped, so a crash loop stays cheap. */
-export function restartDelayMs(crashesInARow: number): number {
-  return Math.min(100 * 2 ** Math.min(crashesInARow, 8), 10_000);
-}
 /**
  * glibc gives heap memory back to the kernel as soon as 128 KiB lie free at its top. Node frees
  * each 64 KiB socket read buffer only when the garbage collector runs, so a worker streaming blobs
@@ -32,8 +29,8 @@ export function restartDelayMs(crashesInARow: number): number {
  */
 export const WORKER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: String(32 * 1024 * 1024) };
 
-/** A worker that lived this long resets the crash count. */
-const STABLE_AFTER_MS = 30_000;
+/** A dead worker is restarted like a crashed embedded replica: at once at first, slower in a crash loop. */
+const WORKER_RESTART = { minDelayMs: 100, maxDelayMs: 10_000 };
 
 export async function runPrimary(config: Config, count: number): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, role: 'primary' });
@@ -56,7 +53,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const healthHub = hub!;
   const secret = randomBytes(32).toString('base64url');
   let stopping = false;
-  let crashes = 0;
+  const restarts: RestartState = { failures: 0 };
 
   const configEnv = clusterConfigEnv(config);
   const fork = (): Promise<void> => {
@@ -81,8 +78,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
           reject(new Error(`a worker exited (${signal ?? code}) before it was listening`));
           return;
         }
-        crashes = Date.now() - startedAt > STABLE_AFTER_MS ? 0 : crashes + 1;
-        const delay = restartDelayMs(crashes);
+        const delay = nextRestartDelay(restarts, Date.now() - startedAt, WORKER_RESTART);
         logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died; restarting it');
         setTimeout(() => {
           if (!stopping) fork().catch((err: unknown) => logger.error({ err }, 'worker restart failed'));
