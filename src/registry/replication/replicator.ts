@@ -119,11 +119,12 @@ export class Replicator {
     this.pumpTimer.unref();
     const interval = this.options.config.pollIntervalMs;
     if (interval > 0) {
-      // A first round soon after start-up: a replica that was down catches up at once.
-      const first = setTimeout(() => void this.runAntiEntropy(), Math.min(1000, interval));
-      first.unref();
-      this.entropyTimer = setInterval(() => void this.runAntiEntropy(), interval);
-      this.entropyTimer.unref();
+      // A first round soon after start-up: a replica that was down catches up at once. One timer
+      // field holds the first round, then the interval, so stop() always clears what is pending.
+      this.entropyTimer = setTimeout(() => {
+        this.entropyTimer = setInterval(() => void this.runAntiEntropy(), interval).unref();
+        void this.runAntiEntropy();
+      }, Math.min(1000, interval)).unref();
     }
   }
 
