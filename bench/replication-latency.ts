@@ -4,30 +4,14 @@
 // Run once: `npx tsc -p . && node dist/bench/replication-latency.js` (not a test: no timing asserts).
 import { REPLICATION_HEADER } from '../src/registry/replication/replication-headers.js';
 import { buildImageLayout, type Layout } from '../test/helpers/oci-layout.js';
+import { pushLayoutBlobs, putLayoutManifest } from '../test/helpers/push-layout.js';
 import { startReplicaSet } from '../test/helpers/replicas.js';
 
 const SIZE = 100 * 1024 * 1024;
 
-async function pushBlobs(base: string, repo: string, layout: Layout): Promise<void> {
-  for (const [digest, data] of layout.blobs) {
-    if (digest === layout.digest) continue;
-    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    await start.arrayBuffer();
-    const location = new URL(start.headers.get('location')!, base);
-    location.searchParams.set('digest', digest);
-    const put = await fetch(location, { method: 'PUT', body: data });
-    await put.arrayBuffer();
-    if (put.status !== 201) throw new Error(`blob upload: ${put.status}`);
-  }
-}
-
 async function putManifest(base: string, repo: string, layout: Layout): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(`${base}/v2/${repo}/manifests/v1`, {
-    method: 'PUT',
-    body: layout.blobs.get(layout.digest),
-    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-  });
+  const res = await putLayoutManifest(base, repo, 'v1', layout);
   await res.arrayBuffer();
   if (res.status !== 201) throw new Error(`manifest: ${res.status}`);
   return performance.now() - t0;
@@ -47,7 +31,7 @@ async function run(ack: 'all' | 'one', layerSizes: number[]): Promise<{ pushMs: 
   try {
     const layout = buildImageLayout({ layerSizes, tag: 'v1' });
     const t0 = performance.now();
-    await pushBlobs(a.url, 'big/app', layout);
+    await pushLayoutBlobs(a.url, 'big/app', layout);
     const manifestPutMs = await putManifest(a.url, 'big/app', layout);
     const acked = performance.now();
     await untilPresent(`${b.url}/v2/big/app/manifests/v1`);

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, type Layout } from '../helpers/oci-layout.js';
 import { freePort } from '../helpers/ports.js';
+import { pushLayoutBlobs, putLayoutManifest } from '../helpers/push-layout.js';
 import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
-import { eventually, restartReplica, startReplicaSet, type Replica } from '../helpers/replicas.js';
+import { eventually, restartReplica, startReplicaSet } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -18,23 +19,8 @@ after(async () => {
 
 /** Pushes a layout through `base` with plain HTTP; calls `onManifestAck` the instant the manifest PUT answers 201. */
 async function push(base: string, repo: string, tag: string, layout: Layout, onManifestAck: () => void): Promise<void> {
-  const manifest = layout.blobs.get(layout.digest)!;
-  for (const [digest, data] of layout.blobs) {
-    if (digest === layout.digest) continue;
-    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    await start.arrayBuffer();
-    assert.equal(start.status, 202);
-    const location = new URL(start.headers.get('location')!, base);
-    location.searchParams.set('digest', digest);
-    const put = await fetch(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
-    await put.arrayBuffer();
-    assert.equal(put.status, 201, `blob ${digest}`);
-  }
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT',
-    body: manifest,
-    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-  });
+  await pushLayoutBlobs(base, repo, layout);
+  const res = await putLayoutManifest(base, repo, tag, layout);
   if (res.status === 201) onManifestAck();
   const text = await res.text();
   assert.equal(res.status, 201, text);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, type Layout } from '../helpers/oci-layout.js';
+import { pushLayoutBlobs, putLayoutManifest } from '../helpers/push-layout.js';
 import { eventually, registryState, startReplicaSet, type Replica } from '../helpers/replicas.js';
 
 const started: Replica[] = [];
@@ -11,21 +12,8 @@ after(async () => {
 
 /** Uploads the layout's blobs and PUTs its manifest; returns the manifest response. */
 async function push(base: string, repo: string, tag: string, layout: Layout): Promise<{ status: number; body: string }> {
-  for (const [digest, data] of layout.blobs) {
-    if (digest === layout.digest) continue;
-    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    await start.arrayBuffer();
-    const location = new URL(start.headers.get('location')!, base);
-    location.searchParams.set('digest', digest);
-    const put = await fetch(location, { method: 'PUT', body: data });
-    await put.arrayBuffer();
-    assert.equal(put.status, 201);
-  }
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT',
-    body: layout.blobs.get(layout.digest),
-    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-  });
+  await pushLayoutBlobs(base, repo, layout);
+  const res = await putLayoutManifest(base, repo, tag, layout);
   return { status: res.status, body: await res.text() };
 }
 
