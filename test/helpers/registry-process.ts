@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { startHaProxy, waitForHttp, type Managed } from './processes.js';
+import { sha256 } from './oci-layout.js';
 
 export interface RegistryProcess extends Managed {
   url: string;
@@ -83,8 +84,7 @@ export async function rawRequest(base: string, method: string, path: string): Pr
 
 /** Monolithic push of a blob (POST ?digest=); returns its sha256 digest. */
 export async function pushBlob(base: string, repo: string, data: Buffer | string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const digest = sha256(data);
   const res = await call(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: data, headers: { 'content-type': 'application/octet-stream' } });
   if (res.status !== 201) throw new Error(`push blob: ${res.status} ${res.body.toString()}`);
   return digest;
