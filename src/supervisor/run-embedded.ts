@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlainObject } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
 import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
@@ -29,14 +30,20 @@ function backendsOf(ports: readonly ReplicaPorts[]): Config['backends'] {
   return ports.map((p, i) => ({ name: replicaName(i), url: replicaUrl(p), weight: 1 }));
 }
 
-async function choosePorts(dataDir: string, count: number): Promise<ReplicaPorts[]> {
+/**
+ * Replica ports: the ones remembered from the last run when they are still free, else fresh ones.
+ * `reserved` holds the proxy's own ports, which are not bound yet while the replicas start: a
+ * fresh ephemeral port can be one of them, and a replica on it would keep the proxy from listening.
+ */
+async function choosePorts(dataDir: string, count: number, reserved: readonly number[]): Promise<ReplicaPorts[]> {
   const remembered = await rememberedPorts(dataDir, count);
   if (remembered) {
-    const free = await Promise.all(remembered.flatMap((p) => [tryPort(p.listen), tryPort(p.admin)]));
+    const candidates = remembered.flatMap((p) => [p.listen, p.admin]);
+    const free = await Promise.all(candidates.map((port) => (reserved.includes(port) ? undefined : tryPort(port))));
     if (free.every((p) => p !== undefined)) return remembered;
   }
   const ports: ReplicaPorts[] = [];
-  const taken = new Set<number>();
+  const taken = new Set<number>(reserved);
   const fresh = async () => {
     for (;;) {
       const port = await freeLoopbackPort();
@@ -77,7 +84,8 @@ export async function runEmbedded(config: Config): Promise<void> {
   const { embedded } = config;
   const dataDir = resolve(embedded.data);
   await mkdir(dataDir, { recursive: true });
-  const ports = await choosePorts(dataDir, embedded.replicas);
+  const proxyPorts = [config.listen, config.adminListen].map((hostPort) => parseHostPort(hostPort).port).filter((port) => port !== 0);
+  const ports = await choosePorts(dataDir, embedded.replicas, proxyPorts);
   await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify({ ports }, null, 2)}\n`);
   const { peers: _ignored, ...replication } = config.replication;
   const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject });
