@@ -3,8 +3,11 @@
 // backend are rewritten to the address the client used.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
-/** RFC 9110 s7.6.1 connection-specific headers (transfer-encoding is handled by Node per hop). */
-const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+/**
+ * RFC 9110 s7.6.1 connection-specific headers. Transfer-Encoding too: each hop frames its own
+ * body (the forwarder sends a body of unknown length chunked).
+ */
+const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'];
 /**
  * Replication markers of the built-in replicas (src/registry/replication/replication-headers.ts;
  * the proxy does not import the registry). Only replicas may send them: a client that did could
@@ -17,8 +20,8 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
  * Prepares the client's headers for the backend, in place, once per request (not per attempt,
  * so a retry does not append X-Forwarded-For twice, as http-proxy's `xfwd` would).
  * - `Host` is kept (changeOrigin stays false: registries build URLs from it).
- * - `Expect` is dropped: Node has already answered `100 Continue` to the client, and http-proxy
- *   skips its `proxyReq` event for requests that carry it (we need that event for timers).
+ * - `Expect` is dropped: Node has already answered `100 Continue` to the client (and undici
+ *   refuses to send it).
  * - X-Forwarded-For is appended to; X-Forwarded-Proto and -Host are set unless a proxy in
  *   front of us (a TLS terminator) already set them.
  */
@@ -35,6 +38,23 @@ export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddres
   headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = proto;
   if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+}
+
+/**
+ * Raw header lines (name, value, name, value...) as Node's parser would give them: names in
+ * lower case, repeated `set-cookie` kept as an array, other repeated fields joined with ", ".
+ */
+export function headersFromRaw(raw: readonly Buffer[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    const prior = out[name];
+    if (prior === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prior)) prior.push(value);
+    else out[name] = `${prior}, ${value}`;
+  }
+  return out;
 }
 
 /** A copy of the backend's response headers without the hop-by-hop ones. */

@@ -1,14 +1,14 @@
 // Executes routing decisions: one client request -> attempts on the decision's candidates, in
 // order, until one answers or the failure is not retryable; then the access log line, metrics
 // and passive health reports. It picks no backend itself (route-decision.ts) and touches no
-// http-proxy API (forwarder.ts).
+// upstream connection (forwarder.ts).
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sendOciError } from '../errors/oci-codes.js';
 import type { HealthStore } from '../health/health-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
-import type { Forwarder, AttemptResult, BodyOutcome } from './forwarder.js';
+import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
 import { hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import type { RequestFacts, RouteDecision, Router } from './route-decision.js';
@@ -18,7 +18,6 @@ export interface HandlerDeps {
   backends: readonly Backend[];
   router: Router;
   health: HealthStore;
-  forwarder: Forwarder;
   metrics: ProxyMetrics;
   logger: Logger;
   /** Requests in flight per backend index; the handler keeps it current. */
@@ -38,7 +37,7 @@ interface Outcome {
 }
 
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { backends, router, health, forwarder, metrics, logger, inflight } = deps;
+  const { backends, router, health, metrics, logger, inflight } = deps;
   const backendOrigins = new Set(backends.map((b) => b.origin.toLowerCase()));
   // Decided once: with the access log off, no log object is built per request.
   const accessLog = logger.isLevelEnabled('info');
@@ -78,7 +77,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
           ? undefined
           : (status: number, headers: IncomingHttpHeaders) =>
               (!last && notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next';
-        result = await forwarder.forward(req, res, backend, { editHeaders, discard });
+        result = await forward(req, res, backend, { hasBody: facts.hasBody, editHeaders, discard });
       } catch (err) {
         inflight[backend.index]--;
         throw err;
@@ -101,7 +100,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         res.destroy();
         return { status: 499, backend, retries, failure, reason: decision.reason };
       }
-      const retryable = !last && isRetryable(failure, facts.method, facts.hasBody, result.reusedSocket);
+      const retryable = !last && isRetryable(failure, facts.method, facts.hasBody);
       if (retryable && (failure.code === 'FALLTHROUGH' || retries < decision.retries)) {
         if (failure.code !== 'FALLTHROUGH') {
           retries++;

@@ -2,7 +2,7 @@
 // sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
 //
 //   client -> http.Server -> request-handler -> Router (mode-router, wrapped by routing/)
-//                                  |-> Forwarder (the http-proxy wrapper) -> Backend agents
+//                                  |-> forward() (one attempt) -> the backend's undici Pool
 //   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
 //
 // Embedded mode (src/supervisor) calls runProxy with its built-in replicas as `config.backends`;
@@ -19,7 +19,6 @@ import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
 import { createBackends, destroyBackends } from './backend.js';
-import { Forwarder } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { createRequestHandler } from './request-handler.js';
@@ -82,7 +81,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   }
   const logger = options.logger ?? createLogger(config.logLevel, { mode: config.mode });
   const registry = options.metricsRegistry ?? createMetricsRegistry();
-  const backends = createBackends(config.backends, { keepAliveIdleMs: config.timeouts.keepAliveIdleMs });
+  const backends = createBackends(config.backends, config.timeouts);
   const hc = config.healthCheck;
   const params: HealthParams = {
     rise: hc.rise,
@@ -147,11 +146,6 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     },
   );
 
-  const forwarder = new Forwarder(
-    { connectMs: config.timeouts.connectMs, responseHeadersMs: config.timeouts.responseHeadersMs, idleMs: config.timeouts.idleMs },
-    (err) => logger.error({ err }, 'unexpected http-proxy error'),
-  );
-
   let draining = false;
   let activeRequests = 0;
   let address: HostPort = { host: '', port: 0 };
@@ -159,7 +153,6 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     backends,
     router,
     health,
-    forwarder,
     metrics: proxyMetrics,
     logger,
     inflight,

@@ -5,19 +5,18 @@
 //   - GET/HEAD: retried after a connect failure, a reset or a response timeout before the
 //     response started (they are idempotent and carry no body).
 //   - any other method: retried only when it has no body and the backend never saw it (the
-//     connection was never established): nothing was consumed and nothing can run twice.
+//     connection was never established): nothing was consumed and nothing can run twice. A
+//     reset after the connection was up is not retried: the backend may have acted on it.
 
 export const FAILURES = {
   /** The TCP (or TLS) connection could not be made: refused, unreachable, DNS. */
   CONNECT_FAILED: { status: 502, message: 'cannot connect to the backend', passive: true },
-  /** Our connect timer fired (`timeouts.connectMs`). */
+  /** The connect timer fired (`timeouts.connectMs`). */
   CONNECT_TIMEOUT: { status: 504, message: 'connecting to the backend timed out', passive: true },
   /** The connection was reset or closed after the request was sent, before any response. */
   RESET: { status: 502, message: 'the backend closed the connection before responding', passive: true },
-  /** Our response timer fired (`timeouts.responseHeadersMs` after the request was sent). */
+  /** The response timer fired (`timeouts.responseHeadersMs` after the request was sent). */
   RESPONSE_TIMEOUT: { status: 504, message: 'the backend did not respond in time', passive: true },
-  /** No byte moved on the backend connection for `timeouts.idleMs`. */
-  IDLE_TIMEOUT: { status: 504, message: 'the backend connection stalled', passive: true },
   /** The client went away; nothing is sent and the backend is not blamed. */
   CLIENT_ABORTED: { status: 499, message: 'the client closed the connection', passive: false },
   /** A 404 dropped in favour of the next candidate (RouteDecision.fallbackOn404). */
@@ -33,17 +32,13 @@ export interface UpstreamFailure {
 }
 
 /** Whether this request may go to the next candidate after this failure. */
-export function isRetryable(failure: UpstreamFailure, method: string, hasBody: boolean, reusedSocket: boolean): boolean {
+export function isRetryable(failure: UpstreamFailure, method: string, hasBody: boolean): boolean {
   switch (failure.code) {
     case 'CONNECT_FAILED':
     case 'CONNECT_TIMEOUT':
       return method === 'GET' || method === 'HEAD' || !hasBody;
     case 'RESET':
-      // A pooled socket the backend closed while idle fails before the request reaches it:
-      // safe to resend a bodyless request (Node's own advice for reusedSocket + ECONNRESET).
-      return method === 'GET' || method === 'HEAD' || (!hasBody && reusedSocket);
     case 'RESPONSE_TIMEOUT':
-    case 'IDLE_TIMEOUT':
       return method === 'GET' || method === 'HEAD';
     case 'FALLTHROUGH':
       return true;
@@ -55,8 +50,18 @@ export function isRetryable(failure: UpstreamFailure, method: string, hasBody: b
 /** Socket errors that mean the connection was never established. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNABORTED']);
 
-/** Classifies a socket error by what had happened when it struck. */
-export function classifySocketError(code: string | undefined, connected: boolean): FailureCode {
+/**
+ * Classifies an upstream error (a socket error code or undici's) that struck before the response
+ * started. (A body that stalls for `timeouts.idleMs` can only stall after it: that destroys the
+ * client connection, it is never answered.)
+ */
+export function classifyUpstreamError(code: string | undefined, connected: boolean): FailureCode {
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'CONNECT_TIMEOUT';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'RESPONSE_TIMEOUT';
+  }
   if (!connected) return 'CONNECT_FAILED';
   return code !== undefined && CONNECT_ERRORS.has(code) ? 'CONNECT_FAILED' : 'RESET';
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { hasRequestBody, prepareRequestHeaders, responseHeaders, rewriteLocation } from '../../src/proxy/headers.js';
-import { classifySocketError, FAILURES, isRetryable, isServerError, type FailureCode } from '../../src/proxy/upstream-failure.js';
+import { classifyUpstreamError, FAILURES, isRetryable, isServerError, type FailureCode } from '../../src/proxy/upstream-failure.js';
 
 describe('forwarded request headers', () => {
   it('keeps the Host, appends X-Forwarded-For and sets Proto and Host once', () => {
@@ -62,32 +62,34 @@ describe('upstream failures', () => {
     assert.equal(FAILURES.RESET.status, 502);
     assert.equal(FAILURES.CONNECT_TIMEOUT.status, 504);
     assert.equal(FAILURES.RESPONSE_TIMEOUT.status, 504);
-    assert.equal(FAILURES.IDLE_TIMEOUT.status, 504);
   });
 
-  it('classifies socket errors by whether the connection was up', () => {
-    assert.equal(classifySocketError('ECONNREFUSED', false), 'CONNECT_FAILED');
-    assert.equal(classifySocketError('ECONNRESET', false), 'CONNECT_FAILED');
-    assert.equal(classifySocketError('ECONNRESET', true), 'RESET');
-    assert.equal(classifySocketError('EPIPE', true), 'RESET');
+  it('classifies socket errors by whether the connection was up, and names the timeouts', () => {
+    assert.equal(classifyUpstreamError('ECONNREFUSED', false), 'CONNECT_FAILED');
+    assert.equal(classifyUpstreamError('ECONNRESET', false), 'CONNECT_FAILED');
+    assert.equal(classifyUpstreamError('ECONNRESET', true), 'RESET');
+    assert.equal(classifyUpstreamError('UND_ERR_SOCKET', true), 'RESET');
+    assert.equal(classifyUpstreamError('EPIPE', true), 'RESET');
+    assert.equal(classifyUpstreamError('UND_ERR_CONNECT_TIMEOUT', false), 'CONNECT_TIMEOUT');
+    assert.equal(classifyUpstreamError('UND_ERR_HEADERS_TIMEOUT', true), 'RESPONSE_TIMEOUT');
   });
 
   it('retries GET and HEAD after connect failures, resets and timeouts before the response', () => {
     for (const method of ['GET', 'HEAD']) {
-      for (const code of ['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'RESET', 'RESPONSE_TIMEOUT', 'IDLE_TIMEOUT'] as const) {
-        assert.equal(isRetryable(f(code), method, false, false), true, `${method} ${code}`);
+      for (const code of ['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'RESET', 'RESPONSE_TIMEOUT'] as const) {
+        assert.equal(isRetryable(f(code), method, false), true, `${method} ${code}`);
       }
     }
   });
 
   it('never replays a request body, and resends bodyless writes only when the backend never saw them', () => {
-    assert.equal(isRetryable(f('CONNECT_FAILED'), 'PATCH', true, false), false);
-    assert.equal(isRetryable(f('RESET'), 'PUT', true, true), false);
-    assert.equal(isRetryable(f('CONNECT_FAILED'), 'POST', false, false), true);
-    assert.equal(isRetryable(f('RESET'), 'POST', false, false), false, 'a reset on a fresh connection: the backend may have acted');
-    assert.equal(isRetryable(f('RESET'), 'POST', false, true), true, 'a stale pooled socket');
-    assert.equal(isRetryable(f('RESPONSE_TIMEOUT'), 'DELETE', false, false), false);
-    assert.equal(isRetryable(f('CLIENT_ABORTED'), 'GET', false, false), false);
+    assert.equal(isRetryable(f('CONNECT_FAILED'), 'PATCH', true), false);
+    assert.equal(isRetryable(f('RESET'), 'PUT', true), false);
+    assert.equal(isRetryable(f('CONNECT_FAILED'), 'POST', false), true);
+    assert.equal(isRetryable(f('CONNECT_TIMEOUT'), 'DELETE', false), true);
+    assert.equal(isRetryable(f('RESET'), 'POST', false), false, 'a reset once connected: the backend may have acted');
+    assert.equal(isRetryable(f('RESPONSE_TIMEOUT'), 'DELETE', false), false);
+    assert.equal(isRetryable(f('CLIENT_ABORTED'), 'GET', false), false);
   });
 
   it('counts 5xx against a backend except 501 and 505', () => {

@@ -13,7 +13,7 @@ const backends = createBackends(
     { name: 'b', url: 'http://127.0.0.1:5002', weight: 1 },
     { name: 'c', url: 'http://127.0.0.1:5003', weight: 1 },
   ],
-  { keepAliveIdleMs: 1000 },
+  { connectMs: 1000, responseHeadersMs: 1000, idleMs: 1000, keepAliveIdleMs: 1000 },
 );
 process.on('exit', () => destroyBackends(backends));
 

@@ -56,7 +56,8 @@ export const proxySchemaProperties = {
       connectMs: durationMs(3000),
       // Time to the response headers; blob bodies themselves may stream for as long as they need.
       responseHeadersMs: durationMs(60000),
-      // A connection with no bytes moving either way for this long is cut (stalled backend or client).
+      // A client connection with no bytes moving, or a response body with no byte from the
+      // backend, for this long is cut (a stalled upload to a backend: responseHeadersMs).
       idleMs: durationMs(120000),
       // Pooled backend connections idle this long are closed. Below the backends' own keep-alive
       // timeout (Node's default, the built-in registry: 5 s), or a backend may close a pooled
