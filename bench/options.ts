@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export const ALL_TARGETS = ['direct', 'ha-proxy', 'haproxy', 'nginx'] as const;
+export const ALL_TARGETS = ['direct', 'ha-proxy', 'node-floor', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof ALL_TARGETS)[number];
 
 export interface BenchOptions {

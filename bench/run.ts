@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   }
   let failover: FailoverResult[] = [];
   if (options.failover) {
-    const kinds = options.targets.filter((t) => t !== 'direct');
+    // The Node floor has no health checks: there is no failover to measure.
+    const kinds = options.targets.filter((t): t is Exclude<typeof t, 'direct' | 'node-floor'> => t !== 'direct' && t !== 'node-floor');
     failover = await runFailover(kinds, { ...options, files, scratch, log });
   }
 

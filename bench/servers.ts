@@ -1,9 +1,10 @@
 // Starting and stopping what the benchmark measures: nginx static backends, and in front of them
-// ha-proxy, HAProxy and nginx. Every process is ours, stopped by PID.
+// ha-proxy, the Node floor (node-floor.ts), HAProxy and nginx. Every process is ours, stopped by PID.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, startProcess, waitForHttp, type Managed } from '../test/helpers/processes.js';
 import { startRegistryProcess, type RegistryProcess } from '../test/helpers/registry-process.js';
@@ -40,7 +41,7 @@ export async function startStaticBackend(filesDir: string, scratch: string, port
   return { name: `backend-${p}`, url, port: p, proc, stop: async () => void (await proc.stop('SIGKILL')) };
 }
 
-export type ProxyKind = 'ha-proxy' | 'haproxy' | 'nginx';
+export type ProxyKind = 'ha-proxy' | 'node-floor' | 'haproxy' | 'nginx';
 
 export interface ProxyOptions {
   kind: ProxyKind;
@@ -75,6 +76,10 @@ export async function startProxy(options: ProxyOptions): Promise<Running> {
     for (const b of options.backends) args.push('--backend', b.url);
     if (haProxyHasWorkers()) args.push('--workers', String(options.workers));
     proc = startHaProxy([...args, ...(options.haProxyArgs ?? [])]);
+  } else if (options.kind === 'node-floor') {
+    // GETs only, to the first backend: it exists to show what Node itself costs.
+    const script = fileURLToPath(new URL('./node-floor.js', import.meta.url));
+    proc = startProcess(process.execPath, [script, String(port), String(options.workers), options.backends[0].url]);
   } else if (options.kind === 'haproxy') {
     const conf = join(dir, 'haproxy.cfg');
     writeFileSync(conf, haproxyConf(spec));

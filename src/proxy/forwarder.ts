@@ -90,6 +90,8 @@ class Attempt implements Dispatcher.DispatchHandlers {
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.settled) return false;
+    // Informational answers (103 Early Hints) are not passed on; the final one follows.
+    if (status < 200) return true;
     const upstream = headersFromRaw(rawHeaders);
     if (this.options.discard?.(status, upstream)) {
       this.discarding = true;
