@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fsyncDir } from '../storage/fsync-dir.js';
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const dir = dirname(path);
@@ -16,18 +17,7 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
     await handle.close();
   }
   await rename(tmp, path);
-  await syncDir(dir);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic there.
-  } finally {
-    await handle.close();
-  }
+  await fsyncDir(dir);
 }
 
 export async function removeFile(path: string): Promise<void> {

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
 import { copyRange } from './file-copy.js';
 import { FileSink } from './file-sink.js';
+import { fsyncDir } from './fsync-dir.js';
 import { TMP_DIR } from './paths.js';
 
 /** 1 MiB buffers: measured ~2x the MB/s of the 64 KiB default on 512 MiB blobs (fewer syscalls). */
@@ -23,19 +24,6 @@ async function orNotFound<T>(path: string, op: Promise<T>): Promise<T> {
   } catch (err) {
     if (isNotFound(err)) throw new PathNotFoundError(path);
     throw err;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on directories (EINVAL); the rename itself is still atomic.
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && !isNotFound(err)) throw err;
-  } finally {
-    await fh?.close();
   }
 }
 
