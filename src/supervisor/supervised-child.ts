@@ -39,14 +39,23 @@ export class SupervisedChild {
     this.child = child;
     if (this.spec.pidFile && child.pid !== undefined) writeFileSync(this.spec.pidFile, `${child.pid}\n`);
     this.logger.info({ child: this.spec.name, pid: child.pid }, 'replica started');
-    child.once('error', (err) => this.logger.error({ child: this.spec.name, err }, 'replica could not start'));
-    child.once('exit', (code, signal) => {
+    // A child that could not be spawned at all (pid undefined) gets `error` and no `exit`: both
+    // end this run, once, and lead to a restart.
+    let ended = false;
+    const onEnded = (detail: Record<string, unknown>): void => {
+      if (ended) return;
+      ended = true;
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
       const delay = nextRestartDelay(this.state, Date.now() - this.startedAt, this.options);
-      this.logger.warn({ child: this.spec.name, code, signal, restartInMs: delay }, 'replica exited; restarting');
+      this.logger.warn({ child: this.spec.name, ...detail, restartInMs: delay }, 'replica exited; restarting');
       this.restartTimer = setTimeout(() => this.start(), delay);
+    };
+    child.once('error', (err) => {
+      this.logger.error({ child: this.spec.name, err }, 'replica could not start');
+      if (child.pid === undefined) onEnded({ err: err.message });
     });
+    child.once('exit', (code, signal) => onEnded({ code, signal }));
   }
 
   /** Stops the child for good; resolves when it has exited. */
@@ -54,7 +63,7 @@ export class SupervisedChild {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
