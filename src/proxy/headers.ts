@@ -73,7 +73,17 @@ export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHead
 }
 
 /**
- * `Location: http://backend:5001/v2/...` -> `http://<the client's Host>/v2/...`; relative
+ * The origin the client used: its Host, and the scheme a TLS terminator in front of us reported
+ * in X-Forwarded-Proto (set to `http` by prepareRequestHeaders when nobody did).
+ */
+export function clientOrigin(headers: IncomingHttpHeaders, fallbackHost: string): string {
+  const forwarded = headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim().toLowerCase();
+  return `${first === 'https' ? 'https' : 'http'}://${headers.host ?? fallbackHost}`;
+}
+
+/**
+ * `Location: http://backend:5001/v2/...` -> `<the client's origin>/v2/...`; relative
  * locations and locations pointing elsewhere (e.g. a storage redirect) are left alone.
  * Returns undefined when nothing changes.
  */

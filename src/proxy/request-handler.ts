@@ -9,7 +9,7 @@ import type { HealthStore } from '../health/health-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
 import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
-import { hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
+import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import type { RequestFacts, RouteDecision, Router } from './route-decision.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
@@ -53,7 +53,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       sendOciError(res, 'UNAVAILABLE', 'no healthy backend', { status: 503 });
       return { status: 503, retries: 0, reason: decision.reason };
     }
-    const publicOrigin = `http://${facts.headers.host ?? deps.publicHost()}`;
+    const publicOrigin = clientOrigin(facts.headers, deps.publicHost());
     const readOnly = facts.method === 'GET' || facts.method === 'HEAD';
     const check = readOnly ? decision.checkResponse : undefined;
     const notFoundFallback = readOnly && decision.fallbackOn404 === true;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { hasRequestBody, prepareRequestHeaders, responseHeaders, rewriteLocation } from '../../src/proxy/headers.js';
+import { clientOrigin, hasRequestBody, prepareRequestHeaders, responseHeaders, rewriteLocation } from '../../src/proxy/headers.js';
 import { classifyUpstreamError, FAILURES, isRetryable, isServerError, type FailureCode } from '../../src/proxy/upstream-failure.js';
 
 describe('forwarded request headers', () => {
@@ -52,6 +52,12 @@ describe('Location rewrite', () => {
   it('leaves relative locations and other hosts (storage redirects) alone', () => {
     assert.equal(rewriteLocation('/v2/a/blobs/uploads/u1', origins, 'http://proxy'), undefined);
     assert.equal(rewriteLocation('https://s3.example/bucket/blob?sig=1', origins, 'http://proxy'), undefined);
+  });
+  it('takes the client origin from Host and the scheme a TLS terminator reported', () => {
+    assert.equal(clientOrigin({ host: 'registry.example' }, '127.0.0.1:5000'), 'http://registry.example');
+    assert.equal(clientOrigin({ host: 'registry.example', 'x-forwarded-proto': 'https' }, '127.0.0.1:5000'), 'https://registry.example');
+    assert.equal(clientOrigin({ host: 'r.example', 'x-forwarded-proto': 'HTTPS, http' }, 'x'), 'https://r.example', 'the first hop counts');
+    assert.equal(clientOrigin({ 'x-forwarded-proto': 'gopher' }, '127.0.0.1:5000'), 'http://127.0.0.1:5000', 'no Host, unknown scheme');
   });
 });
 
