@@ -7,6 +7,8 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { antiEntropyRound } from '../../src/registry/replication/anti-entropy.js';
+import { compileContentFilter } from '../../src/registry/replication/content-filter.js';
 import { validateConfigObject } from '../../src/config/load.js';
 import type { ReplicaStore, StoredManifest } from '../../src/registry/replication/replica-store.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/registry/replication/replication-headers.js';
@@ -27,6 +29,11 @@ class MemoryStore implements ReplicaStore {
   }
   async getManifest(_repo: string, reference: string) {
     return this.manifests.get(this.tagMap.get(reference) ?? reference);
+  }
+  async referrers(_repo: string, digest: string) {
+    return [...this.manifests.values()]
+      .filter((m) => (JSON.parse(m.body.toString()) as { subject?: { digest?: string } }).subject?.digest === digest)
+      .map((m) => ({ digest: m.digest, mediaType: m.mediaType }));
   }
   async hasBlob() {
     return true;
@@ -118,5 +125,37 @@ describe('replication convergence on the receiving replica', () => {
     await put('t', 'doomed', Date.now() - 60_000);
     assert.equal(store.tagMap.get('t'), undefined);
     assert.equal(store.manifests.has(digest), false);
+  });
+});
+
+describe('anti-entropy', () => {
+  const manifest = (subject?: string, note = '') => JSON.stringify({ schemaVersion: 2, note, ...(subject ? { subject: { digest: subject } } : {}) });
+
+  it('repairs the referrers of tagged manifests (and theirs) that the peer lacks, by digest', async () => {
+    const store = new MemoryStore();
+    const image = await store.putManifest('app', 'v1', Buffer.from(manifest()), MEDIA);
+    const signature = await store.putManifest('app', 'x', Buffer.from(manifest(image, 'signature')), MEDIA);
+    store.tagMap.delete('x');
+    const sbom = await store.putManifest('app', 'y', Buffer.from(manifest(image, 'sbom')), MEDIA);
+    store.tagMap.delete('y');
+    const sbomSignature = await store.putManifest('app', 'z', Buffer.from(manifest(sbom, 'sbom signature')), MEDIA);
+    store.tagMap.delete('z');
+    // The peer has the image and its signature, not the SBOM nor the SBOM's signature.
+    const onPeer = new Set([image, signature]);
+    const peer = {
+      tags: async () => ['v1'],
+      headManifest: async (_repo: string, reference: string) => (reference === 'v1' ? { digest: image } : onPeer.has(reference) ? { digest: reference } : undefined),
+    };
+    const tasks = await antiEntropyRound({
+      store,
+      peer,
+      filter: compileContentFilter([]),
+      stamps: { get: () => undefined, tombstones: () => [] },
+      tombstoneRetentionMs: 60_000,
+    });
+    assert.deepEqual(
+      tasks.map((t) => [t.op, t.reference].join(' ')).sort(),
+      [`put ${sbom}`, `put ${sbomSignature}`].sort(),
+    );
   });
 });

@@ -1,5 +1,6 @@
 // One anti-entropy round with one peer, push direction: compare this replica's catalog, tags and
-// digests (and tombstones) with the peer's and return the tasks that repair the peer. Each
+// digests, the referrers of tagged manifests (signatures, SBOMs: pushed by digest, with no tag to
+// compare) and tombstones with the peer's, and return the tasks that repair the peer. Each
 // replica runs it towards every peer, so together they converge; the receiving side applies the
 // convergence rule, so pushing a value the peer has already superseded is harmless.
 import type { ContentFilter } from './content-filter.js';
@@ -35,6 +36,27 @@ export function diffTags(local: readonly LocalTag[], peerTags: ReadonlyMap<strin
   return tasks;
 }
 
+/**
+ * Referrers of `subjects`, and theirs in turn (a signature of an SBOM), that the peer lacks: put
+ * by digest. Content-addressed, so time 0 (no tag whose value could compete).
+ */
+async function missingReferrers(repo: string, subjects: readonly string[], store: ReplicaStore, peer: AntiEntropyInput['peer']): Promise<Task[]> {
+  const tasks: Task[] = [];
+  const seen = new Set(subjects);
+  const pending = [...seen];
+  for (let subject = pending.shift(); subject !== undefined; subject = pending.shift()) {
+    for (const referrer of await store.referrers(repo, subject)) {
+      if (seen.has(referrer.digest)) continue;
+      seen.add(referrer.digest);
+      pending.push(referrer.digest);
+      if (!(await peer.headManifest(repo, referrer.digest))) {
+        tasks.push({ op: 'put', repo, reference: referrer.digest, digest: referrer.digest, mediaType: referrer.mediaType, time: 0 });
+      }
+    }
+  }
+  return tasks;
+}
+
 export async function antiEntropyRound(input: AntiEntropyInput): Promise<Task[]> {
   const { store, peer, filter, stamps } = input;
   const tasks: Task[] = [];
@@ -58,6 +80,7 @@ export async function antiEntropyRound(input: AntiEntropyInput): Promise<Task[]>
       peerTags.set(t.tag, (await peer.headManifest(repo, t.tag))?.digest);
     }
     tasks.push(...diffTags(local, peerTags));
+    tasks.push(...(await missingReferrers(repo, local.map((t) => t.digest), store, peer)));
   }
   for (const tomb of stamps.tombstones(input.tombstoneRetentionMs)) {
     if (!filter.repository(tomb.repo)) continue;

@@ -54,6 +54,11 @@ export class ImageStoreAdapter implements ReplicaStore {
     return record ? { body: record.bytes, mediaType: record.mediaType, digest: record.digest.value } : undefined;
   }
 
+  async referrers(repo: string, digest: string): Promise<{ digest: string; mediaType: string }[]> {
+    const subject = parseDigest(digest);
+    return subject ? this.store.manifests.referrers(repo, subject) : [];
+  }
+
   async hasBlob(repo: string, digest: string): Promise<boolean> {
     const parsed = parseDigest(digest);
     return parsed !== undefined && (await this.store.blobs.stat(repo, parsed)) !== undefined;

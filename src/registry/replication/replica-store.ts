@@ -16,6 +16,8 @@ export interface ReplicaStore {
   tags(repo: string): Promise<Map<string, string>>;
   /** A manifest by tag or digest, or undefined. */
   getManifest(repo: string, reference: string): Promise<StoredManifest | undefined>;
+  /** Manifests whose `subject` is `digest` (signatures, SBOMs, attestations), as digest and media type. */
+  referrers(repo: string, digest: string): Promise<{ digest: string; mediaType: string }[]>;
   /** True when the repository may serve the blob. */
   hasBlob(repo: string, digest: string): Promise<boolean>;
   /** The blob's bytes; undefined when missing. */
