@@ -24,4 +24,30 @@ describe('htpasswd basic auth', () => {
       await assert.rejects(auth.authenticate(h), unauthorized, String(h));
     }
   });
+
+  it('remembers refused credentials, so a client retrying a wrong password costs one bcrypt check', async () => {
+    let checks = 0;
+    const auth = new HtpasswdAuth(new Map([['alice', hash]]), async (password, h) => {
+      checks++;
+      return bcrypt.compare(password, h);
+    });
+    for (let i = 0; i < 5; i++) await assert.rejects(auth.authenticate(header('alice', 'stale')), unauthorized);
+    assert.equal(checks, 1);
+    await assert.rejects(auth.authenticate(header('alice', 'another guess')), unauthorized);
+    assert.equal(checks, 2, 'a different header is checked');
+    assert.equal(await auth.authenticate(header('alice', 'pw:with:colons')), 'alice');
+  });
+
+  it('answers 429 instead of queueing more bcrypt checks than it runs at once', async () => {
+    const pending: Array<() => void> = [];
+    const auth = new HtpasswdAuth(new Map([['alice', hash]]), () => new Promise<boolean>((resolve) => pending.push(() => resolve(false))));
+    const inFlight = [1, 2, 3, 4].map((i) => auth.authenticate(header('alice', `guess-${i}`)));
+    await assert.rejects(auth.authenticate(header('alice', 'guess-5')), (e: unknown) => e instanceof OciError && e.code === 'TOO_MANY_REQUESTS' && e.status === 429);
+    for (const release of pending) release();
+    for (const p of inFlight) await assert.rejects(p, unauthorized);
+    // Capacity is back once the checks are done.
+    const next = auth.authenticate(header('alice', 'guess-6'));
+    pending.at(-1)!();
+    await assert.rejects(next, unauthorized);
+  });
 });

@@ -1,7 +1,11 @@
 // HTTP basic auth against an htpasswd file of bcrypt hashes (`htpasswd -B`), as distribution's
-// htpasswd access controller. bcrypt costs ~50-100 ms per check by design, so a successful
-// Authorization header is remembered (by its exact value) for a short while; a changed password
-// needs a restart anyway because the file is read once at start-up.
+// htpasswd access controller. bcrypt costs ~50-100 ms of CPU per check by design, so:
+// - a successful Authorization header is remembered (by its exact value) for a short while; a
+//   changed password needs a restart anyway because the file is read once at start-up;
+// - a failed one too, for less long: a client retrying stale credentials in a loop (a common CI
+//   failure) costs nothing after its first attempt;
+// - at most MAX_CONCURRENT_CHECKS run at once; beyond that the answer is 429 TOO_MANY_REQUESTS,
+//   so a flood of guesses cannot take every core from the requests that are already signed in.
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { OciError } from '../../errors/oci-codes.js';
@@ -10,6 +14,12 @@ import { TtlCache } from '../storage/ttl-cache.js';
 /** How long a verified Authorization header is trusted without re-running bcrypt. */
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 10_000;
+/** How long a refused Authorization header is refused again without re-running bcrypt. */
+const REFUSED_TTL_MS = 10_000;
+const MAX_REFUSED = 10_000;
+const MAX_CONCURRENT_CHECKS = 4;
+
+type Compare = (password: string, hash: string) => Promise<boolean>;
 
 export const BASIC_CHALLENGE = 'Basic realm="ha-proxy registry", charset="UTF-8"';
 
@@ -33,8 +43,13 @@ export function parseHtpasswd(text: string): { users: Map<string, string>; probl
 
 export class HtpasswdAuth {
   private readonly verified = new TtlCache<string>(VERIFIED_TTL_MS, MAX_VERIFIED);
+  private readonly refused = new TtlCache<true>(REFUSED_TTL_MS, MAX_REFUSED);
+  private checking = 0;
 
-  constructor(private readonly users: Map<string, string>) {}
+  constructor(
+    private readonly users: Map<string, string>,
+    private readonly compare: Compare = (password, hash) => bcrypt.compare(password, hash),
+  ) {}
 
   static fromFile(path: string): HtpasswdAuth {
     const { users, problems } = parseHtpasswd(readFileSync(path, 'utf8'));
@@ -47,14 +62,25 @@ export class HtpasswdAuth {
     if (header === undefined || !header.startsWith('Basic ')) throw new OciError('UNAUTHORIZED');
     const known = this.verified.get(header);
     if (known !== undefined) return known;
+    if (this.refused.get(header)) throw new OciError('UNAUTHORIZED', 'invalid username or password');
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new OciError('UNAUTHORIZED', 'malformed basic credentials');
+    if (this.checking >= MAX_CONCURRENT_CHECKS) throw new OciError('TOO_MANY_REQUESTS', 'too many sign-ins being checked; retry shortly');
     const user = decoded.slice(0, colon);
     const hash = this.users.get(user);
-    // Compare against a hash even for unknown users so timing does not reveal which users exist.
-    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? '$2b$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva');
-    if (!ok || hash === undefined) throw new OciError('UNAUTHORIZED', 'invalid username or password');
+    this.checking++;
+    let ok: boolean;
+    try {
+      // Compare against a hash even for unknown users so timing does not reveal which users exist.
+      ok = await this.compare(decoded.slice(colon + 1), hash ?? '$2b$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva');
+    } finally {
+      this.checking--;
+    }
+    if (!ok || hash === undefined) {
+      this.refused.set(header, true);
+      throw new OciError('UNAUTHORIZED', 'invalid username or password');
+    }
     this.verified.set(header, user);
     return user;
   }
