@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rendezvousOwner } from '../../src/proxy/routing/rendezvous.js';
-import { deriveKey, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
 import { signUploadToken, UPLOAD_TOKEN_PARAM } from '../../src/proxy/routing/upload-token.js';
 import { hasManifest, PushClient, pushImage, sha256 } from '../helpers/chunked-push.js';
 import { startDockerRegistry, type DockerRegistry } from '../helpers/docker-registry.js';
@@ -110,7 +110,7 @@ describe('routing: upload sessions across proxy restarts and proxy instances', {
     const opened = await fetch(`${urlOf('r2')}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
     assert.equal(opened.status, 202);
     const direct = new URL(opened.headers.get('location')!, urlOf('r2'));
-    const key = deriveKey(resolveSecret(TEST_ROUTING_SECRET).value, 'upload-token');
+    const key = deriveKeyring([resolveSecret(TEST_ROUTING_SECRET).value], 'upload-token');
     direct.searchParams.set(UPLOAD_TOKEN_PARAM, signUploadToken(key, 'r2', repo));
     const client = new PushClient({ base: () => second!.url });
     const blob = Buffer.from('continued on the backend that opened the session');
@@ -118,6 +118,26 @@ describe('routing: upload sessions across proxy restarts and proxy instances', {
     await client.commit(next, sha256(blob));
     assert.equal((await fetch(`${urlOf('r2')}/v2/${repo}/blobs/${sha256(blob)}`, { method: 'HEAD' })).status, 200);
     assert.equal((await fetch(`${urlOf('r1')}/v2/${repo}/blobs/${sha256(blob)}`, { method: 'HEAD' })).status, 404);
+  });
+
+  it('completes an upload opened before a secret rotation, on a proxy that rotated (previousSecrets)', async (t) => {
+    if (!requireTool(t, 'docker-registry')) return;
+    const client = new PushClient({ base: () => first!.url });
+    const location = await client.openUpload('rotated/app');
+    const rotated = await startRoutingProxy({ ...spec(), routing: { secret: 'the-next-secret-0123456789', previousSecrets: [TEST_ROUTING_SECRET] } });
+    try {
+      const blob = Buffer.from('opened under the old secret, finished under the new one');
+      const onRotated = new PushClient({ base: () => rotated.url });
+      const next = await onRotated.patch(location, blob, 0);
+      await onRotated.commit(next, sha256(blob));
+      assert.equal((await fetch(`${urlOf(homeOf('rotated/app'))}/v2/rotated/app/blobs/${sha256(blob)}`, { method: 'HEAD' })).status, 200);
+      // New sessions are signed with the new secret only: the proxy that did not rotate refuses them.
+      const fresh = new URL(await onRotated.openUpload('rotated/app'), rotated.url);
+      const res = await fetch(`${first!.url}${fresh.pathname}${fresh.search}`, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('chunk') });
+      assert.equal((await ociError(res)).code, 'BLOB_UPLOAD_INVALID');
+    } finally {
+      await rotated.stop();
+    }
   });
 
   it('refuses forged tokens and tokens signed with another secret with 400 BLOB_UPLOAD_INVALID', async (t) => {

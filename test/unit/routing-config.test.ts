@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { validateConfigObject } from '../../src/config/load.js';
-import { configuredSecret } from '../../src/proxy/routing/create-routing.js';
+import { configuredSecrets } from '../../src/proxy/routing/create-routing.js';
 
 const backends = [
   { name: 'r1', url: 'http://127.0.0.1:5001' },
@@ -25,12 +25,13 @@ function problemsOf(routing: Record<string, unknown>): string[] {
 describe('routing config', () => {
   it('defaults to read fallback on, no rules, no stickiness, no configured secret', () => {
     const config = validateConfigObject({ mode: 'active-active', backends });
-    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend' });
+    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend', previousSecrets: [] });
   });
 
   it('accepts rules, a secret and cookie stickiness', () => {
     const routing = {
       secret: 'a-long-enough-secret',
+      previousSecrets: ['the-secret-before-it'],
       readFallback: false,
       routes: [{ repositories: ['team-a/**', 'shared/*'], backends: ['r1'] }, { repositories: ['**'], backends: ['r2'] }],
       sticky: 'cookie',
@@ -52,16 +53,28 @@ describe('routing config', () => {
     ]);
     assert.deepEqual(problemsOf({ secretFile: '/nonexistent/secret' }), ['routing.secretFile: cannot read /nonexistent/secret (ENOENT)']);
     const shortFile = join(mkdtempSync(join(tmpdir(), 'routing-secret-')), 'secret');
-    writeFileSync(shortFile, 'short\nthe rest is ignored, however long it is');
+    writeFileSync(shortFile, 'short\nan-older-secret-long-enough\n');
     assert.deepEqual(problemsOf({ secretFile: shortFile }), ['routing.secretFile: the secret on its first line must have at least 16 characters']);
+    const shortPrevious = join(mkdtempSync(join(tmpdir(), 'routing-secret-')), 'secret');
+    writeFileSync(shortPrevious, 'the-current-secret-0123\nold\n');
+    assert.deepEqual(problemsOf({ secretFile: shortPrevious }), [
+      'routing.secretFile: every previous secret (the lines after the first) must have at least 16 characters',
+    ]);
+    assert.deepEqual(problemsOf({ previousSecrets: ['an-older-secret-long-enough'] }), [
+      'routing.previousSecrets: previous secrets need a current one (routing.secret or routing.secretFile)',
+    ]);
+    assert.deepEqual(problemsOf({ secret: 'a-long-enough-secret', previousSecrets: ['old'] }), ['routing.previousSecrets[0]: must NOT have fewer than 16 characters']);
     assert.ok(problemsOf({ sticky: 'source' })[0].startsWith('routing.sticky: must be one of none, cookie'));
   });
 
-  it('reads the secret from the first line of secretFile', () => {
+  it('reads the current secret from the first line of secretFile, previous ones from the others', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'routing-secret-')), 'secret');
     writeFileSync(file, 'from-a-file-0123456789\n');
     const config = validateConfigObject({ mode: 'active-active', backends, routing: { secretFile: file } });
-    assert.equal(configuredSecret(config.routing), 'from-a-file-0123456789');
-    assert.equal(configuredSecret(validateConfigObject({ mode: 'active-active', backends }).routing), undefined);
+    assert.deepEqual(configuredSecrets(config.routing), ['from-a-file-0123456789']);
+    writeFileSync(file, 'new-secret-0123456789\r\nold-secret-0123456789\n\n');
+    const rotated = validateConfigObject({ mode: 'active-active', backends, routing: { secretFile: file, previousSecrets: ['older-secret-0123456789'] } });
+    assert.deepEqual(configuredSecrets(rotated.routing), ['new-secret-0123456789', 'old-secret-0123456789', 'older-secret-0123456789']);
+    assert.equal(configuredSecrets(validateConfigObject({ mode: 'active-active', backends }).routing), undefined);
   });
 });

@@ -10,14 +10,14 @@ import { createRegistryRouter } from '../../src/proxy/routing/registry-router.js
 import { rendezvousOwner } from '../../src/proxy/routing/rendezvous.js';
 import { compileRoutes, type RouteRuleConfig } from '../../src/proxy/routing/route-rules.js';
 import { createRoutingMetrics } from '../../src/proxy/routing/routing-metrics.js';
-import { deriveKey, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
 import { signCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 import { signUploadToken } from '../../src/proxy/routing/upload-token.js';
 
 const D = `sha256:${'b'.repeat(64)}`;
 const SECRET = resolveSecret('the secret both proxies share');
-const uploadKey = deriveKey(SECRET.value, 'upload-token');
-const cookieKey = deriveKey(SECRET.value, 'sticky-cookie');
+const uploadKey = deriveKeyring([SECRET.value], 'upload-token');
+const cookieKey = deriveKeyring([SECRET.value], 'sticky-cookie');
 
 function backends(names: string[]): Backend[] {
   return names.map((name, index) => ({ index, name, url: `http://${name}`, origin: `http://${name}`, weight: 1 }) as unknown as Backend);
@@ -50,8 +50,8 @@ function makeRouter(setup: Setup = {}) {
     mode,
     routes: compileRoutes(setup.routes ?? []),
     readFallback: setup.readFallback ?? true,
-    uploadKey,
-    sticky: setup.sticky ? { cookieName: 'srv', key: cookieKey } : undefined,
+    uploadKeys: uploadKey,
+    sticky: setup.sticky ? { cookieName: 'srv', keys: cookieKey } : undefined,
     events: createRoutingMetrics(registry),
   });
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {

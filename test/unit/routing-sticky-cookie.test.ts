@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deriveKey, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
 import { privateCacheControl, signCookieValue, stickyCookieHeader, takeCookie, verifyCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 
-const key = deriveKey(resolveSecret('sixteen chars at least').value, 'sticky-cookie');
+const key = deriveKeyring([resolveSecret('sixteen chars at least').value], 'sticky-cookie');
 
 describe('sticky cookies', () => {
   it('names the backend in a signed value', () => {
@@ -12,7 +12,7 @@ describe('sticky cookies', () => {
     assert.equal(verifyCookieValue(key, value.replace(/^[^.]+/, Buffer.from('web-1').toString('base64url'))), undefined);
     assert.equal(verifyCookieValue(key, 'web-2'), undefined);
     assert.equal(verifyCookieValue(key, '.'), undefined);
-    assert.equal(verifyCookieValue(deriveKey(resolveSecret('sixteen chars at least').value, 'upload-token'), value), undefined);
+    assert.equal(verifyCookieValue(deriveKeyring([resolveSecret('sixteen chars at least').value], 'upload-token'), value), undefined);
   });
 
   it('removes only its own cookie from the request (indirect)', () => {

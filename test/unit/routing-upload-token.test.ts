@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deriveKey, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
 import { signUploadToken, verifyUploadToken } from '../../src/proxy/routing/upload-token.js';
 import { setQueryParam, takeQueryParam } from '../../src/proxy/routing/query-param.js';
 
 const secret = resolveSecret('a shared secret of some length');
-const key = deriveKey(secret.value, 'upload-token');
+const key = deriveKeyring([secret.value], 'upload-token');
 
 describe('upload tokens', () => {
   it('round-trips the backend for the repository it was issued for', () => {
@@ -15,17 +15,26 @@ describe('upload tokens', () => {
   });
 
   it('is verified by another process configured with the same secret', () => {
-    const otherKey = deriveKey(resolveSecret('a shared secret of some length').value, 'upload-token');
+    const otherKey = deriveKeyring([resolveSecret('a shared secret of some length').value], 'upload-token');
     assert.deepEqual(verifyUploadToken(otherKey, signUploadToken(key, 'b', 'r'), 'r'), { ok: true, backend: 'b' });
   });
 
   it('rejects a token moved to another repository, signed with another secret, or for another purpose', () => {
     const token = signUploadToken(key, 'b', 'team-a/app');
     assert.equal(verifyUploadToken(key, token, 'team-b/app').ok, false);
-    const otherKey = deriveKey(resolveSecret('a different secret entirely').value, 'upload-token');
+    const otherKey = deriveKeyring([resolveSecret('a different secret entirely').value], 'upload-token');
     assert.equal(verifyUploadToken(otherKey, token, 'team-a/app').ok, false);
-    const cookieKey = deriveKey(secret.value, 'sticky-cookie');
+    const cookieKey = deriveKeyring([secret.value], 'sticky-cookie');
     assert.equal(verifyUploadToken(cookieKey, token, 'team-a/app').ok, false);
+  });
+
+  it('accepts tokens signed before a rotation, and signs new ones with the current secret only', () => {
+    const old = deriveKeyring([resolveSecret('the secret before the rotation').value], 'upload-token');
+    const rotated = deriveKeyring([resolveSecret('the secret after the rotation').value, resolveSecret('the secret before the rotation').value], 'upload-token');
+    assert.deepEqual(verifyUploadToken(rotated, signUploadToken(old, 'b', 'r'), 'r'), { ok: true, backend: 'b' });
+    const fresh = signUploadToken(rotated, 'b', 'r');
+    assert.equal(verifyUploadToken(old, fresh, 'r').ok, false);
+    assert.deepEqual(verifyUploadToken([rotated[0]], fresh, 'r'), { ok: true, backend: 'b' });
   });
 
   it('rejects forged and corrupted tokens without throwing', () => {
@@ -59,8 +68,8 @@ describe('upload tokens', () => {
     assert.equal(a.generated, true);
     assert.equal(secret.generated, false);
     assert.notDeepEqual(a.value, b.value);
-    const token = signUploadToken(deriveKey(a.value, 'upload-token'), 'x', 'r');
-    assert.equal(verifyUploadToken(deriveKey(b.value, 'upload-token'), token, 'r').ok, false);
+    const token = signUploadToken(deriveKeyring([a.value], 'upload-token'), 'x', 'r');
+    assert.equal(verifyUploadToken(deriveKeyring([b.value], 'upload-token'), token, 'r').ok, false);
   });
 });
 

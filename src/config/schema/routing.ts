@@ -29,7 +29,11 @@ export const routingSchema = {
     // unset, each process makes up a random one (and warns).
     secret: { type: 'string', minLength: MIN_SECRET_LENGTH },
     // The secret's file (first line), to keep it out of the config; exclusive with `secret`.
+    // Further non-empty lines are previous secrets, still accepted (rotation).
     secretFile: { type: 'string', minLength: 1 },
+    // Secrets rotated out that are still accepted, so uploads in progress and sticky cookies
+    // issued before a rotation keep working; new values are signed with the current secret.
+    previousSecrets: { type: 'array', items: { type: 'string', minLength: MIN_SECRET_LENGTH }, default: [] },
     // GET/HEAD of a manifest or blob answered 404 is retried on the pool's other healthy backends.
     readFallback: { type: 'boolean', default: true },
     // Repository globs -> backend names; first match wins; unmatched repositories use every backend.
@@ -42,28 +46,39 @@ export const routingSchema = {
 
 interface RoutingProblemInput {
   backends: ReadonlyArray<{ name?: string }>;
-  routing: { secret?: string; secretFile?: string; routes: ReadonlyArray<{ backends: readonly string[] }> };
+  routing: { secret?: string; secretFile?: string; previousSecrets: readonly string[]; routes: ReadonlyArray<{ backends: readonly string[] }> };
 }
 
-/** The first line of a secret file: the secret, without the newline editors add. */
-export function readSecretFile(path: string): string {
-  return readFileSync(path, 'utf8').split(/\r?\n/)[0];
+/**
+ * A secret file: the current secret on the first line (without the newline editors add), then
+ * any previous secrets still accepted, one per non-empty line.
+ */
+export function readSecretFile(path: string): { current: string; previous: string[] } {
+  const [current, ...rest] = readFileSync(path, 'utf8').split(/\r?\n/);
+  return { current, previous: rest.filter((line) => line !== '') };
 }
 
 /** Rules spanning fields, as `path: reason`: routes name configured backends; one usable secret. */
 export function routingConfigProblems(config: RoutingProblemInput): string[] {
   const problems: string[] = [];
-  const { secret, secretFile } = config.routing;
+  const { secret, secretFile, previousSecrets } = config.routing;
   if (secret !== undefined && secretFile !== undefined) {
     problems.push('routing.secretFile: set either routing.secret or routing.secretFile, not both');
   } else if (secretFile !== undefined) {
     try {
-      if (readSecretFile(secretFile).length < MIN_SECRET_LENGTH) {
+      const { current, previous } = readSecretFile(secretFile);
+      if (current.length < MIN_SECRET_LENGTH) {
         problems.push(`routing.secretFile: the secret on its first line must have at least ${MIN_SECRET_LENGTH} characters`);
+      }
+      if (previous.some((line) => line.length < MIN_SECRET_LENGTH)) {
+        problems.push(`routing.secretFile: every previous secret (the lines after the first) must have at least ${MIN_SECRET_LENGTH} characters`);
       }
     } catch (err) {
       problems.push(`routing.secretFile: cannot read ${secretFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
+  }
+  if (previousSecrets.length > 0 && secret === undefined && secretFile === undefined) {
+    problems.push('routing.previousSecrets: previous secrets need a current one (routing.secret or routing.secretFile)');
   }
   const names = new Set(config.backends.flatMap((b) => (b.name === undefined ? [] : [b.name])));
   config.routing.routes.forEach((rule, i) => {

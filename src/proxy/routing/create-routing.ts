@@ -8,24 +8,32 @@ import type { Router } from '../route-decision.js';
 import { createRegistryRouter } from './registry-router.js';
 import { compileRoutes } from './route-rules.js';
 import { createRoutingMetrics } from './routing-metrics.js';
-import { deriveKey, resolveSecret } from './signing.js';
+import { deriveKeyring, resolveSecret } from './signing.js';
 
 export interface RoutingDeps {
   logger?: Logger;
   metrics?: Registry;
 }
 
-/** The configured secret: inline, or the first line of `secretFile` (keeps it out of configs). */
-export function configuredSecret(routing: Config['routing']): string | undefined {
-  if (routing.secret !== undefined) return routing.secret;
-  if (routing.secretFile !== undefined) return readSecretFile(routing.secretFile);
+/**
+ * The configured secrets, current first: inline, or from `secretFile` (keeps them out of
+ * configs), then `previousSecrets`. Undefined when no secret is configured.
+ */
+export function configuredSecrets(routing: Config['routing']): [string, ...string[]] | undefined {
+  if (routing.secret !== undefined) return [routing.secret, ...routing.previousSecrets];
+  if (routing.secretFile !== undefined) {
+    const { current, previous } = readSecretFile(routing.secretFile);
+    return [current, ...previous, ...routing.previousSecrets];
+  }
   return undefined;
 }
 
 /** Wraps the mode router; `config.mode` must be a proxy mode. */
 export function createRouting(config: Config, inner: Router, deps: RoutingDeps = {}): Router {
   if (config.mode === 'registry') throw new Error('routing applies to the proxy modes only');
-  const secret = resolveSecret(configuredSecret(config.routing));
+  const configured = configuredSecrets(config.routing);
+  const secret = resolveSecret(configured?.[0]);
+  const secrets: [Buffer, ...Buffer[]] = [secret.value, ...(configured ?? []).slice(1).map((s) => Buffer.from(s, 'utf8'))];
   if (secret.generated) {
     deps.logger?.warn(
       'routing.secret is not set: upload tokens and sticky cookies are signed with a random per-process secret, so uploads in progress fail after a restart and a second proxy cannot continue them; set the same routing.secret on every proxy',
@@ -35,8 +43,8 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     mode: config.mode,
     routes: compileRoutes(config.routing.routes),
     readFallback: config.routing.readFallback,
-    uploadKey: deriveKey(secret.value, 'upload-token'),
-    sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, key: deriveKey(secret.value, 'sticky-cookie') } : undefined,
+    uploadKeys: deriveKeyring(secrets, 'upload-token'),
+    sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, keys: deriveKeyring(secrets, 'sticky-cookie') } : undefined,
     events: deps.metrics ? createRoutingMetrics(deps.metrics) : undefined,
   });
 }

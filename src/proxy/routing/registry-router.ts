@@ -18,6 +18,7 @@ import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } 
 import { classifyRequest, pathOf, repositoryOf, type RegistryRequest } from './classify-request.js';
 import { setQueryParam, takeQueryParam } from './query-param.js';
 import { rendezvousOrder } from './rendezvous.js';
+import type { Keyring } from './signing.js';
 import type { RouteTable } from './route-rules.js';
 import { privateCacheControl, signCookieValue, stickyCookieHeader, takeCookie, verifyCookieValue } from './sticky-cookie.js';
 import { signUploadToken, UPLOAD_TOKEN_PARAM, verifyUploadToken } from './upload-token.js';
@@ -54,9 +55,9 @@ export interface RegistryRouterOptions {
   mode: 'active-standby' | 'active-active';
   routes: RouteTable;
   readFallback: boolean;
-  uploadKey: Buffer;
+  uploadKeys: Keyring;
   /** Cookie stickiness for plain traffic; undefined when `routing.sticky` is none. */
-  sticky?: { cookieName: string; key: Buffer };
+  sticky?: { cookieName: string; keys: Keyring };
   events?: RoutingEvents;
 }
 
@@ -90,7 +91,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     if (!OPEN_SESSION_STATUSES.has(status)) return;
     const location = firstHeader(headers.location);
     if (location === undefined) return;
-    const token = signUploadToken(options.uploadKey, backend.name, repositoryOfLocation(location));
+    const token = signUploadToken(options.uploadKeys, backend.name, repositoryOfLocation(location));
     headers.location = setQueryParam(location, UPLOAD_TOKEN_PARAM, token);
   };
 
@@ -103,7 +104,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     const repository = repositoryOf(request) ?? '';
     let owner: string | undefined;
     for (const token of tokens) {
-      const check = verifyUploadToken(options.uploadKey, token, repository);
+      const check = verifyUploadToken(options.uploadKeys, token, repository);
       if (!check.ok || (owner !== undefined && owner !== check.backend)) {
         events.tokenRejected();
         return reject('BLOB_UPLOAD_INVALID', check.ok ? 'conflicting upload tokens in the URL' : check.reason);
@@ -178,14 +179,14 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     };
   };
 
-  const routeSticky = (facts: RequestFacts, ctx: RoutingContext, sticky: { cookieName: string; key: Buffer }): RouteDecision => {
+  const routeSticky = (facts: RequestFacts, ctx: RoutingContext, sticky: { cookieName: string; keys: Keyring }): RouteDecision => {
     const base = inner.route(facts, ctx);
     const taken = takeCookie(facts.headers.cookie, sticky.cookieName);
     // indirect: the backend never sees the cookie.
     const requestHeaders = taken.value === undefined ? undefined : { cookie: taken.header };
     let stuck: Backend | undefined;
     if (taken.value !== undefined) {
-      const named = verifyCookieValue(sticky.key, taken.value);
+      const named = verifyCookieValue(sticky.keys, taken.value);
       stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up);
       if (!stuck) events.cookieRedispatch();
     }
@@ -199,7 +200,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       editResponseHeaders: (headers, status, backend) => {
         base.editResponseHeaders?.(headers, status, backend);
         if (backend === stuck) return;
-        const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.key, backend.name));
+        const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.keys, backend.name));
         const prior = headers['set-cookie'];
         headers['set-cookie'] = prior === undefined ? [cookie] : [...(Array.isArray(prior) ? prior : [String(prior)]), cookie];
         headers['cache-control'] = privateCacheControl(firstHeader(headers['cache-control']));

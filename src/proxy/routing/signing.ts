@@ -1,5 +1,7 @@
 // HMAC signing shared by upload tokens and sticky cookies. One configured secret, one derived key
 // per purpose, so a cookie value can never be replayed as an upload token or the other way round.
+// Rotation: values are signed with the current secret's key and accepted under it or under the
+// keys of `routing.previousSecrets`, so uploads and cookies issued before a rotation keep working.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // 128 bits of HMAC-SHA256 are far beyond guessing range and keep URLs and cookies short.
@@ -32,10 +34,23 @@ export function macOf(key: Buffer, fields: readonly string[]): Buffer {
   return createHmac('sha256', key).update(fields.join('\0')).digest().subarray(0, MAC_BYTES);
 }
 
-/** Constant-time comparison of a received MAC (any length) with the expected one. */
-export function macMatches(key: Buffer, fields: readonly string[], received: Buffer): boolean {
-  const expected = macOf(key, fields);
-  return received.length === expected.length && timingSafeEqual(received, expected);
+/**
+ * Keys for one purpose: the first signs, every one verifies (the current secret's, then those of
+ * the previous secrets still accepted).
+ */
+export type Keyring = readonly [Buffer, ...Buffer[]];
+
+export function deriveKeyring(secrets: readonly [Buffer, ...Buffer[]], purpose: SigningPurpose): Keyring {
+  const [current, ...previous] = secrets;
+  return [deriveKey(current, purpose), ...previous.map((secret) => deriveKey(secret, purpose))];
+}
+
+/** Constant-time comparison of a received MAC (any length) with the one each key expects. */
+export function macMatches(keys: Keyring, fields: readonly string[], received: Buffer): boolean {
+  return keys.some((key) => {
+    const expected = macOf(key, fields);
+    return received.length === expected.length && timingSafeEqual(received, expected);
+  });
 }
 
 const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;

@@ -5,23 +5,23 @@
 // - nocache: a response that sets the cookie is marked private, so a shared cache never hands
 //   one client's backend assignment to everyone.
 // The value is signed: a client cannot steer itself to a backend of its choice by editing it.
-import { fromBase64Url, macMatches, macOf } from './signing.js';
+import { fromBase64Url, macMatches, macOf, type Keyring } from './signing.js';
 
 const VERSION = 'c1';
 
-export function signCookieValue(key: Buffer, backend: string): string {
-  return `${Buffer.from(backend, 'utf8').toString('base64url')}.${macOf(key, [VERSION, backend]).toString('base64url')}`;
+export function signCookieValue(keys: Keyring, backend: string): string {
+  return `${Buffer.from(backend, 'utf8').toString('base64url')}.${macOf(keys[0], [VERSION, backend]).toString('base64url')}`;
 }
 
 /** The backend a cookie value names, or undefined when it is malformed or not ours. */
-export function verifyCookieValue(key: Buffer, value: string): string | undefined {
+export function verifyCookieValue(keys: Keyring, value: string): string | undefined {
   const dot = value.indexOf('.');
   if (dot === -1) return undefined;
   const backendBytes = fromBase64Url(value.slice(0, dot));
   const mac = fromBase64Url(value.slice(dot + 1));
   if (!backendBytes || backendBytes.length === 0 || !mac) return undefined;
   const backend = backendBytes.toString('utf8');
-  return macMatches(key, [VERSION, backend], mac) ? backend : undefined;
+  return macMatches(keys, [VERSION, backend], mac) ? backend : undefined;
 }
 
 export interface TakenCookie {
