@@ -31,8 +31,20 @@ async function run(config: Config): Promise<void> {
   }
 }
 
+async function runGc(argv: string[]): Promise<number> {
+  const { runGcCommand, GC_USAGE } = await import('./gc-command.js');
+  try {
+    return await runGcCommand(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`ha-proxy: ${err.message}\n\n${GC_USAGE}`);
+    return EXIT_CONFIG;
+  }
+}
+
 /** Returns the exit code for failures before start-up; a running server exits through its own shutdown. */
 export async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === 'gc') return runGc(argv.slice(1));
   let config: Config;
   try {
     const args = parseCliArgs(argv);
