@@ -21,7 +21,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
-import { headersFromRaw, responseHeaders } from './headers.js';
+import { responseHeadersFromRaw } from './headers.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
 
 export interface AttemptOptions {
@@ -92,13 +92,12 @@ class Attempt implements Dispatcher.DispatchHandlers {
     if (this.settled) return false;
     // Informational answers (103 Early Hints) are not passed on; the final one follows.
     if (status < 200) return true;
-    const upstream = headersFromRaw(rawHeaders);
-    if (this.options.discard?.(status, upstream)) {
+    const headers = responseHeadersFromRaw(rawHeaders);
+    if (this.options.discard?.(status, headers)) {
       this.discarding = true;
       this.settle({ ok: false, failure: { code: 'FALLTHROUGH', detail: `status ${status}` }, status });
       return true;
     }
-    const headers = responseHeaders(upstream);
     this.options.editHeaders?.(headers, status);
     const res = this.res;
     try {

@@ -41,34 +41,27 @@ export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddres
 }
 
 /**
- * Raw header lines (name, value, name, value...) as Node's parser would give them: names in
- * lower case, repeated `set-cookie` kept as an array, other repeated fields joined with ", ".
+ * The backend's raw header lines (name, value, name, value...) as the headers to send on, in one
+ * pass: names in lower case, repeated `set-cookie` kept as an array and other repeated fields
+ * joined with ", " (as Node's parser does), without the hop-by-hop headers and those the
+ * Connection header lists.
  */
-export function headersFromRaw(raw: readonly Buffer[]): IncomingHttpHeaders {
+export function responseHeadersFromRaw(raw: readonly Buffer[]): IncomingHttpHeaders {
   const out: Record<string, string | string[]> = {};
+  let listed: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1').toLowerCase();
     const value = raw[i + 1].toString('latin1');
+    if (HOP_BY_HOP_RESPONSE.has(name)) {
+      if (name === 'connection' && value !== 'keep-alive' && value !== 'close') listed = listed === undefined ? value : `${listed}, ${value}`;
+      continue;
+    }
     const prior = out[name];
     if (prior === undefined) out[name] = name === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prior)) prior.push(value);
     else out[name] = `${prior}, ${value}`;
   }
-  return out;
-}
-
-/** A copy of the backend's response headers without the hop-by-hop ones. */
-export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const connection = upstream.connection;
-  const listed = connection && connection !== 'keep-alive' && connection !== 'close'
-    ? new Set(connection.split(',').map((n) => n.trim().toLowerCase()))
-    : undefined;
-  for (const name in upstream) {
-    if (HOP_BY_HOP_RESPONSE.has(name) || listed?.has(name)) continue;
-    const value = upstream[name];
-    if (value !== undefined) out[name] = value;
-  }
+  if (listed !== undefined) for (const token of listed.split(',')) delete out[token.trim().toLowerCase()];
   return out;
 }
 

@@ -53,7 +53,6 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       sendOciError(res, 'UNAVAILABLE', 'no healthy backend', { status: 503 });
       return { status: 503, retries: 0, reason: decision.reason };
     }
-    const publicOrigin = clientOrigin(facts.headers, deps.publicHost());
     const readOnly = facts.method === 'GET' || facts.method === 'HEAD';
     const check = readOnly ? decision.checkResponse : undefined;
     const notFoundFallback = readOnly && decision.fallbackOn404 === true;
@@ -64,7 +63,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const editHeaders = (headers: OutgoingHttpHeaders, status: number): void => {
         const location = headers.location;
         if (typeof location === 'string') {
-          const rewritten = rewriteLocation(location, backendOrigins, publicOrigin);
+          // Only answers with a Location (uploads, redirects) pay for working out the client's origin.
+          const rewritten = rewriteLocation(location, backendOrigins, clientOrigin(facts.headers, deps.publicHost()));
           if (rewritten !== undefined) headers.location = rewritten;
         }
         decision.editResponseHeaders?.(headers, status, backend);

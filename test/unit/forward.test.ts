@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { clientOrigin, hasRequestBody, prepareRequestHeaders, responseHeaders, rewriteLocation } from '../../src/proxy/headers.js';
+import { clientOrigin, hasRequestBody, prepareRequestHeaders, responseHeadersFromRaw, rewriteLocation } from '../../src/proxy/headers.js';
 import { classifyUpstreamError, FAILURES, isRetryable, isServerError, type FailureCode } from '../../src/proxy/upstream-failure.js';
 
 describe('forwarded request headers', () => {
@@ -28,8 +28,11 @@ describe('forwarded request headers', () => {
   });
 
   it('copies response headers without hop-by-hop ones', () => {
-    const out = responseHeaders({ 'content-length': '5', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'docker-content-digest': 'sha256:x' });
+    const raw = (...lines: string[]) => lines.map((l) => Buffer.from(l, 'latin1'));
+    const out = responseHeadersFromRaw(raw('Content-Length', '5', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Docker-Content-Digest', 'sha256:x'));
     assert.deepEqual(out, { 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'docker-content-digest': 'sha256:x' });
+    // Fields the Connection header names are hop-by-hop too; other repeated fields are joined.
+    assert.deepEqual(responseHeadersFromRaw(raw('Connection', 'X-Hop', 'X-Hop', '1', 'Link', '<a>', 'Link', '<b>')), { link: '<a>, <b>' });
   });
 
   it('tells whether a request has a body from its framing', () => {
