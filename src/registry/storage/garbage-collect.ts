@@ -13,7 +13,8 @@
 import { manifestReferences } from '../replication/manifest-references.js';
 import { parseDigest } from './digest.js';
 import { ifFound, type StorageDriver } from './driver.js';
-import { BLOBS_DIR, REPOSITORIES_DIR, storagePath } from './paths.js';
+import { BLOBS_DIR, storagePath } from './paths.js';
+import { repositoryDirectories } from './repository-tree.js';
 
 export interface GcOptions {
   /** Report what would go, delete nothing. */
@@ -32,16 +33,15 @@ export interface GcReport {
   bytesFreed: number;
 }
 
-/** Repository names under repositories/: directories holding any `_`-prefixed registry directory. */
+/**
+ * Repository names: directories holding any `_`-prefixed registry directory (not only
+ * `_manifests`, as the catalog asks: a push that never got to its manifest leaves links too).
+ */
 async function repositories(driver: StorageDriver): Promise<string[]> {
   const out: string[] = [];
-  const walk = async (rel: string, name: string): Promise<void> => {
-    const children = await ifFound(driver.list(rel));
-    if (!children) return;
+  for await (const { name, children } of repositoryDirectories(driver)) {
     if (name !== '' && children.some((c) => c.startsWith('_'))) out.push(name);
-    for (const child of children) if (!child.startsWith('_')) await walk(`${rel}/${child}`, name === '' ? child : `${name}/${child}`);
-  };
-  await walk(REPOSITORIES_DIR, '');
+  }
   return out.sort();
 }
 

@@ -12,8 +12,9 @@ import { BlobStore } from './blob-store.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { FsDriver } from './fs-driver.js';
 import { ManifestStore, type ManifestRecord } from './manifest-store.js';
-import { REPOSITORIES_DIR, storagePath, TMP_DIR } from './paths.js';
+import { storagePath, TMP_DIR } from './paths.js';
 import { TtlCache } from './ttl-cache.js';
+import { repositoryDirectories } from './repository-tree.js';
 import { UploadStore } from './upload-store.js';
 
 export interface ImageStoreOptions {
@@ -59,16 +60,9 @@ export class ImageStore {
   /** Every repository holding at least one manifest, in lexical order. */
   async catalog(): Promise<string[]> {
     const out: string[] = [];
-    const walk = async (rel: string, name: string): Promise<void> => {
-      const children = await ifFound(this.driver.list(rel));
-      if (!children) return;
+    for await (const { name, children } of repositoryDirectories(this.driver)) {
       if (name !== '' && children.includes('_manifests')) out.push(name);
-      for (const child of children) {
-        if (child.startsWith('_')) continue;
-        await walk(`${rel}/${child}`, name === '' ? child : `${name}/${child}`);
-      }
-    };
-    await walk(REPOSITORIES_DIR, '');
+    }
     return out.sort();
   }
 
@@ -78,9 +72,7 @@ export class ImageStore {
    */
   async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
-    const walk = async (rel: string): Promise<void> => {
-      const children = await ifFound(this.driver.list(rel));
-      if (!children) return;
+    for await (const { path: rel, children } of repositoryDirectories(this.driver)) {
       if (children.includes('_uploads')) {
         for (const id of await this.driver.list(`${rel}/_uploads`).catch(() => [] as string[])) {
           try {
@@ -96,9 +88,7 @@ export class ImageStore {
           removed++;
         }
       }
-      for (const child of children) if (!child.startsWith('_')) await walk(`${rel}/${child}`);
-    };
-    await walk(REPOSITORIES_DIR);
+    }
     return removed;
   }
 
