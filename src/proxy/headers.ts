@@ -1,7 +1,7 @@
 // Header rules of the forwarder, as pure functions: hop-by-hop headers stay on their own hop,
 // X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
 // backend are rewritten to the address the client used.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * RFC 9110 s7.6.1 connection-specific headers. Transfer-Encoding too: each hop frames its own
