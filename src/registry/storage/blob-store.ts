@@ -39,22 +39,19 @@ export class BlobStore {
   }
 
   /** Bytes [start, end] of a blob; throws BLOB_UNKNOWN if it vanished since `stat`. */
-  async read(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
-    try {
-      return await this.driver.reader(storagePath({ kind: 'blobData', digest }), range);
-    } catch (err) {
-      if (err instanceof PathNotFoundError) {
-        this.linked.delete(`${repo}\0${digest.value}`);
-        throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
-      }
-      throw err;
-    }
+  read(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    return this.ofBlobData(repo, digest, (path) => this.driver.reader(path, range));
   }
 
   /** Opens the blob for copying ranges into a response; throws BLOB_UNKNOWN if it vanished. */
-  async open(repo: string, digest: Digest): Promise<OpenFile> {
+  open(repo: string, digest: Digest): Promise<OpenFile> {
+    return this.ofBlobData(repo, digest, (path) => this.driver.openFile(path));
+  }
+
+  /** Runs `op` on the blob's data file; a file gone since `stat` forgets the link and is BLOB_UNKNOWN. */
+  private async ofBlobData<T>(repo: string, digest: Digest, op: (path: string) => Promise<T>): Promise<T> {
     try {
-      return await this.driver.openFile(storagePath({ kind: 'blobData', digest }));
+      return await op(storagePath({ kind: 'blobData', digest }));
     } catch (err) {
       if (err instanceof PathNotFoundError) {
         this.linked.delete(`${repo}\0${digest.value}`);
