@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
+import { FAST_HEALTH } from '../helpers/proxy-process.js';
 import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
@@ -80,13 +81,24 @@ function metricValue(text: string, name: string): number {
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-function writeConfig(config: object): string {
+/** `ha-proxy --workers 2` over backends a and b, with fast health checks; `settings` adds mode and failback. */
+async function startWorkersProxy(a: FakeBackend, b: FakeBackend, settings: Record<string, unknown>): Promise<{ proxy: Managed; url: string; admin: string }> {
+  const port = await freePort();
+  const adminPort = await freePort();
   const file = join(mkdtempSync(join(tmpdir(), 'workers-test-')), 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  return file;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: `127.0.0.1:${port}`,
+      adminListen: `127.0.0.1:${adminPort}`,
+      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
+      healthCheck: FAST_HEALTH,
+      workers: 2,
+      ...settings,
+    }),
+  );
+  return { proxy: startHaProxy(['--config', file]), url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}` };
 }
-
-const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 1000, rise: 2, fall: 2, jitter: 0 };
 
 describe('--workers: several processes behave as one proxy', () => {
   let a: FakeBackend;
@@ -98,20 +110,7 @@ describe('--workers: several processes behave as one proxy', () => {
   before(async () => {
     a = await startBackend('a');
     b = await startBackend('b');
-    const port = await freePort();
-    const adminPort = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    admin = `http://127.0.0.1:${adminPort}`;
-    const config = writeConfig({
-      mode: 'active-standby',
-      listen: `127.0.0.1:${port}`,
-      adminListen: `127.0.0.1:${adminPort}`,
-      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
-      healthCheck: FAST_HEALTH,
-      failback: { mode: 'auto', delayMs: 0 },
-      workers: 2,
-    });
-    proxy = startHaProxy(['--config', config]);
+    ({ proxy, url, admin } = await startWorkersProxy(a, b, { mode: 'active-standby', failback: { mode: 'auto', delayMs: 0 } }));
     await waitForHttp(`${url}/v2/x/blobs/sha256:1`, { proc: proxy, statuses: [200] });
     await waitForHttp(`${admin}/readyz`, { proc: proxy, statuses: [200] });
   });
@@ -156,17 +155,7 @@ describe('--workers: upload affinity holds whichever worker takes the request', 
   it('routes each upload session to the backend that opened it, for sessions opened on any worker', async () => {
     const a = await startBackend('a');
     const b = await startBackend('b');
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const config = writeConfig({
-      mode: 'active-active',
-      listen: `127.0.0.1:${port}`,
-      adminListen: `127.0.0.1:${await freePort()}`,
-      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
-      healthCheck: FAST_HEALTH,
-      workers: 2,
-    });
-    const proxy = startHaProxy(['--config', config]);
+    const { proxy, url } = await startWorkersProxy(a, b, { mode: 'active-active' });
     try {
       await waitForHttp(`${url}/v2/`, { proc: proxy, statuses: [200] });
       const owners = new Set<string>();
@@ -196,20 +185,7 @@ describe('--workers: manual failback reaches every worker', () => {
   it('keeps every worker on the standby until an operator posts /failback, then moves them all back', async () => {
     const a = await startBackend('a');
     const b = await startBackend('b');
-    const port = await freePort();
-    const adminPort = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const admin = `http://127.0.0.1:${adminPort}`;
-    const config = writeConfig({
-      mode: 'active-standby',
-      listen: `127.0.0.1:${port}`,
-      adminListen: `127.0.0.1:${adminPort}`,
-      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
-      healthCheck: FAST_HEALTH,
-      failback: { mode: 'manual' },
-      workers: 2,
-    });
-    const proxy = startHaProxy(['--config', config]);
+    const { proxy, url, admin } = await startWorkersProxy(a, b, { mode: 'active-standby', failback: { mode: 'manual' } });
     try {
       await waitForHttp(`${admin}/readyz`, { proc: proxy, statuses: [200] });
       await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'a', 'traffic on a');
