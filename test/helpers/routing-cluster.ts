@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.js';
 import { startHaProxy, waitForHttp, type Managed } from './processes.js';
+import { FAST_HEALTH as SHARED_FAST_HEALTH } from './proxy-process.js';
 
 export const TEST_ROUTING_SECRET = 'routing-integration-test-secret';
 
-/** Checks fast enough that a dead backend is noticed in well under a second. */
-export const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 500, rise: 2, fall: 2, jitter: 0 };
+/** The shared fast checks with a shorter timeout, so a dead backend is noticed in well under a second. */
+export const FAST_HEALTH = { ...SHARED_FAST_HEALTH, timeoutMs: 500 };
 
 export interface ProxySpec {
   mode?: 'active-active' | 'active-standby';
