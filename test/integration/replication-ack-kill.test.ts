@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, type Layout } from '../helpers/oci-layout.js';
-import { freePort } from '../helpers/ports.js';
 import { pushLayoutBlobs, putLayoutManifest } from '../helpers/push-layout.js';
-import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { waitForHttp, type Managed } from '../helpers/processes.js';
+import { startProxy } from '../helpers/proxy-process.js';
 import { eventually, restartReplica, startReplicaSet } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
 import { requireTool } from '../helpers/tools.js';
@@ -39,26 +39,18 @@ describe('ack: all', () => {
     if (!requireTool(t, 'skopeo')) return;
     const replicas = await startReplicaSet(2, { replication: { ack: 'all', pollIntervalMs: 0 } });
     cleanup.push(...replicas);
-    const port = await freePort();
-    const adminPort = await freePort();
-    const configFile = join(mkdtempSync(join(tmpdir(), 'ack-proxy-')), 'proxy.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
+    const proxy = await startProxy(
+      {
         mode: 'active-standby',
-        listen: `127.0.0.1:${port}`,
-        adminListen: `127.0.0.1:${adminPort}`,
-        logLevel: 'warn',
-        workers: 1,
         backends: replicas.map((r, i) => ({ name: `r${i}`, url: r.url })),
-        healthCheck: { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 500, rise: 1, fall: 1 },
+        healthCheck: { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 500, rise: 1, fall: 1, jitter: 0.1 },
         failback: { mode: 'manual' },
-      }),
+      },
+      { logLevel: 'warn' },
     );
-    const proxy = startHaProxy(['--config', configFile]);
     cleanup.push(proxy);
-    const base = `http://127.0.0.1:${port}`;
-    const admin = `http://127.0.0.1:${adminPort}`;
+    const base = proxy.url;
+    const admin = proxy.adminUrl;
     await waitForHttp(`${base}/v2/`, { proc: proxy, statuses: [200], timeoutMs: 30_000 });
 
     const current = [...replicas];
@@ -82,8 +74,8 @@ describe('ack: all', () => {
       await push(base, repo, 'v', layout, () => active.child.kill('SIGKILL'));
 
       const out = mkdtempSync(join(tmpdir(), 'ack-pull-'));
-      await skopeoCopy(`docker://127.0.0.1:${port}/${repo}:v`, `oci:${out}:v`);
-      assert.equal(await skopeoDigest(`docker://127.0.0.1:${port}/${repo}:v`), layout.digest, `round ${round}: same manifest`);
+      await skopeoCopy(`docker://127.0.0.1:${proxy.port}/${repo}:v`, `oci:${out}:v`);
+      assert.equal(await skopeoDigest(`docker://127.0.0.1:${proxy.port}/${repo}:v`), layout.digest, `round ${round}: same manifest`);
       for (const [digest, data] of layout.blobs) {
         assert.deepEqual(readFileSync(join(out, 'blobs', 'sha256', digest.slice(7))), data, `round ${round}: ${digest} byte-identical`);
       }

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
-import { FAST_HEALTH } from '../helpers/proxy-process.js';
-import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { startProxy } from '../helpers/proxy-process.js';
+import { waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
 // exactly where each request went. Every request is sent on a fresh connection: node:cluster
@@ -81,23 +78,10 @@ function metricValue(text: string, name: string): number {
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-/** `ha-proxy --workers 2` over backends a and b, with fast health checks; `settings` adds mode and failback. */
+/** `ha-proxy --workers 2` over backends a and b (fast health checks); `settings` adds mode and failback. */
 async function startWorkersProxy(a: FakeBackend, b: FakeBackend, settings: Record<string, unknown>): Promise<{ proxy: Managed; url: string; admin: string }> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const file = join(mkdtempSync(join(tmpdir(), 'workers-test-')), 'config.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      adminListen: `127.0.0.1:${adminPort}`,
-      backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
-      healthCheck: FAST_HEALTH,
-      workers: 2,
-      ...settings,
-    }),
-  );
-  return { proxy: startHaProxy(['--config', file]), url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}` };
+  const proxy = await startProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }], workers: 2, ...settings });
+  return { proxy, url: proxy.url, admin: proxy.adminUrl };
 }
 
 describe('--workers: several processes behave as one proxy', () => {
