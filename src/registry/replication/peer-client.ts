@@ -108,17 +108,26 @@ export class PeerClient {
     return res.statusCode === 200;
   }
 
-  /** POST then PUT with the whole blob: the upload form every registry supports. */
+  /**
+   * POST then PUT with the whole blob: the upload form every registry supports. `body` is owned
+   * from here on: it is destroyed on every failure, so a local file behind it is closed at once
+   * (a POST refused by a dying peer used to leave it to the garbage collector, DEP0137).
+   */
   async putBlob(repo: string, digest: string, size: number, body: Readable): Promise<void> {
-    const { res } = await this.exchange({ method: 'POST', path: `/v2/${repo}/blobs/uploads/` }, [202]);
-    const location = res.headers.location;
-    if (!location) throw new PeerError('unavailable', `POST ${this.url}/v2/${repo}/blobs/uploads/: no Location`);
-    const target = new URL(location, `${this.url}/`);
-    target.searchParams.set('digest', digest);
-    await this.exchange(
-      { method: 'PUT', path: `${target.pathname}${target.search}`, headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body },
-      [201],
-    );
+    try {
+      const { res } = await this.exchange({ method: 'POST', path: `/v2/${repo}/blobs/uploads/` }, [202]);
+      const location = res.headers.location;
+      if (!location) throw new PeerError('unavailable', `POST ${this.url}/v2/${repo}/blobs/uploads/: no Location`);
+      const target = new URL(location, `${this.url}/`);
+      target.searchParams.set('digest', digest);
+      await this.exchange(
+        { method: 'PUT', path: `${target.pathname}${target.search}`, headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body },
+        [201],
+      );
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
   }
 
   /** Digest and media type of a manifest, or undefined when the peer does not have it. */

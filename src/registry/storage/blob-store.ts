@@ -90,23 +90,22 @@ export class BlobStore {
     const writer = await this.driver.writer(path);
     const hash = newHasher(expected.algorithm);
     let size: number;
+    // Every way out of here closes the writer's file: cancel after a commit does nothing.
     try {
       size = await pipeHashed(source, writer.stream, [hash]);
+      const actual = digestFromHash(expected.algorithm, hash);
+      if (actual.value !== expected.value) {
+        throw new OciError('DIGEST_INVALID', undefined, { expected: expected.value, actual: actual.value });
+      }
+      if (expectedSize !== undefined && size !== expectedSize) {
+        throw new OciError('SIZE_INVALID', undefined, { expected: expectedSize, actual: size });
+      }
+      if ((await this.statGlobal(expected)) === undefined) await writer.commit();
+      else await writer.cancel();
     } catch (err) {
       await writer.cancel();
       throw err;
     }
-    const actual = digestFromHash(expected.algorithm, hash);
-    if (actual.value !== expected.value) {
-      await writer.cancel();
-      throw new OciError('DIGEST_INVALID', undefined, { expected: expected.value, actual: actual.value });
-    }
-    if (expectedSize !== undefined && size !== expectedSize) {
-      await writer.cancel();
-      throw new OciError('SIZE_INVALID', undefined, { expected: expectedSize, actual: size });
-    }
-    if ((await this.statGlobal(expected)) === undefined) await writer.commit();
-    else await writer.cancel();
     await this.link(repo, expected);
     return { digest: expected, size };
   }

@@ -65,7 +65,13 @@ export class FsDriver implements StorageDriver {
 
   async openFile(path: string): Promise<OpenFile> {
     const fh = await this.openForRead(path);
-    const { size } = await fh.stat();
+    let size: number;
+    try {
+      ({ size } = await fh.stat());
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
     return {
       size,
       copyTo: (dest, start, end) => copyRange(fh, dest, start, end),

@@ -1,0 +1,86 @@
+// A replica must close every file it opens, also when the peer it copies to fails: a handle left
+// to the garbage collector is closed at an arbitrary later time (Node warns "Closing file
+// descriptor N on garbage collection", DEP0137), and under steady peer faults the open files pile
+// up until then. The peer here is a socket that answers the first request and then dies, the
+// way a replica killed between the two requests of a blob copy does.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setImmediate as tick } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { copyBlobToPeer } from '../../src/registry/replication/copy-to-peer.js';
+import { ImageStoreAdapter } from '../../src/registry/replication/image-store-adapter.js';
+import { PeerClient } from '../../src/registry/replication/peer-client.js';
+import { digestOf } from '../../src/registry/storage/digest.js';
+import { ImageStore } from '../../src/registry/storage/image-store.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Warnings about handles the garbage collector closed, seen while `fn` ran and after a full collection. */
+async function gcWarnings(fn: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (w: Error) => {
+    if (/garbage collection/.test(w.message)) seen.push(w.message);
+  };
+  process.on('warning', listener);
+  try {
+    await fn();
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await tick();
+    }
+    // Warnings are emitted on the next tick after the collection that found the handle.
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    process.off('warning', listener);
+  }
+  return seen;
+}
+
+describe('replication closes local files when the peer fails', () => {
+  let peer: Server;
+  let peerUrl: string;
+
+  before(async () => {
+    // Answers "blob unknown" to the existence check, then dies on the upload: every connection is reset.
+    peer = createServer((req, res) => {
+      if (req.method === 'HEAD') {
+        res.writeHead(404, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+  });
+
+  after(() => {
+    peer.close();
+  });
+
+  it('a blob copy whose upload the peer never takes leaves no file handle to the garbage collector', async () => {
+    const store = ImageStore.onDirectory(mkdtempSync(join(tmpdir(), 'fh-replica-')));
+    const data = Buffer.alloc(64 * 1024, 7);
+    const digest = digestOf('sha256', data);
+    await store.blobs.put('app', Readable.from([data]), digest);
+    const client = new PeerClient({ url: peerUrl, origin: 'test', idleTimeoutMs: 5000 });
+    try {
+      const warnings = await gcWarnings(async () => {
+        for (let i = 0; i < 3; i++) {
+          await assert.rejects(copyBlobToPeer(new ImageStoreAdapter(store), client, 'app', digest.value, { objects: 0, bytes: 0 }));
+        }
+      });
+      assert.deepEqual(warnings, []);
+    } finally {
+      client.close();
+    }
+  });
+});
