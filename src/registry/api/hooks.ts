@@ -16,7 +16,9 @@
 //   fetched from a peer); the handler then reads it again locally. Resolve false to answer 404.
 //   Merge identical concurrent calls on your side. Pass the request headers (third argument):
 //   a request from a peer's replicator must not trigger a fetch back from that peer (two replicas
-//   lacking the same object would otherwise ask each other in a circle).
+//   lacking the same object would otherwise ask each other in a circle). onMissingBlob's fourth
+//   argument is 'manifest-put' when a manifest PUT lacks the blob: that push fails without it,
+//   so replication asks harder (every peer, not only those it believes up).
 //
 // Each event carries the request headers so replication can recognise its own peer traffic
 // (e.g. a header it sets when pushing to peers) and not replicate it back.
@@ -60,12 +62,15 @@ export type DeleteEvent =
 
 export type ManifestReference = { tag: string } | { digest: Digest };
 
+/** Why a blob is looked for: a client reads it, or a manifest PUT references it. */
+export type MissingBlobPurpose = 'read' | 'manifest-put';
+
 export interface RegistryHooks {
   afterBlobCommit(event: BlobCommitEvent): Promise<void>;
   afterManifestCommit(event: ManifestCommitEvent): Promise<void>;
   afterDelete(event: DeleteEvent): Promise<void>;
   onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
-  onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders): Promise<boolean>;
+  onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders, purpose?: MissingBlobPurpose): Promise<boolean>;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;
 }

@@ -75,7 +75,7 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   for (const blob of facts.blobs) {
     // A blob missing here may sit on a peer replica (a push that spanned a failover): the
     // on-demand hook may fetch it before the push is refused.
-    if ((await ctx.store.blobs.stat(name, blob)) === undefined && !(await ctx.hooks.onMissingBlob(name, blob, req.headers))) {
+    if ((await ctx.store.blobs.stat(name, blob)) === undefined && !(await ctx.hooks.onMissingBlob(name, blob, req.headers, 'manifest-put'))) {
       throw new OciError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.value });
     }
   }

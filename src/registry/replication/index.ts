@@ -28,7 +28,7 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
       // Blob deletes stay local: a blob another replica still references is garbage only there.
     },
     onMissingManifest: (repo, ref, headers) => replicator.fetchManifest(repo, 'tag' in ref ? ref.tag : ref.digest.value, headers ?? {}),
-    onMissingBlob: (repo, digest, headers) => replicator.fetchBlob(repo, digest.value, headers ?? {}),
+    onMissingBlob: (repo, digest, headers, purpose) => replicator.fetchBlob(repo, digest.value, headers ?? {}, purpose === 'manifest-put'),
     close: () => replicator.stop(),
   };
 }

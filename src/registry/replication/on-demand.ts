@@ -13,11 +13,20 @@ export interface OnDemandOptions {
   store: ReplicaStore;
   /** Peers that answer right now. */
   upPeers: () => PeerState[];
+  /** Every configured peer, those that answer first. */
+  allPeers: () => PeerState[];
   /** Told of a failure so a silent peer can be marked down. */
   failed: (peer: PeerState, err: unknown) => void;
   metrics: ReplicationMetrics;
   logger: Logger;
 }
+
+/**
+ * How long a peer may take to start answering a blob GET asked for a manifest PUT. A replica
+ * answers after one stat (milliseconds on loopback); 2 s leaves room for a loaded host while a
+ * frozen or unreachable peer delays the push by no more than that.
+ */
+export const EVERY_PEER_ANSWER_MS = 2000;
 
 export class OnDemandFetcher {
   private readonly fetches = new SingleFlight<boolean>();
@@ -43,12 +52,20 @@ export class OnDemandFetcher {
     });
   }
 
-  blob(repo: string, digest: string): Promise<boolean> {
+  /**
+   * `everyPeer` (a manifest PUT that fails without the blob): peers believed down are asked too,
+   * since one that was frozen and has just resumed is still marked down until its next probe
+   * (a push spanning a failover failed with MANIFEST_BLOB_UNKNOWN that way). Each peer gets
+   * EVERY_PEER_ANSWER_MS to start answering, so a peer that really is gone costs little.
+   */
+  blob(repo: string, digest: string, everyPeer = false): Promise<boolean> {
     const { store, metrics, logger } = this.options;
-    return this.fetches.run(`b\n${repo}\n${digest}`, async () => {
-      for (const peer of this.options.upPeers()) {
+    const peers = everyPeer ? this.options.allPeers : this.options.upPeers;
+    const answerWithinMs = everyPeer ? EVERY_PEER_ANSWER_MS : undefined;
+    return this.fetches.run(`b\n${repo}\n${digest}\n${everyPeer}`, async () => {
+      for (const peer of peers()) {
         try {
-          const remote = await peer.client.getBlob(repo, digest);
+          const remote = await peer.client.getBlob(repo, digest, answerWithinMs);
           if (!remote) {
             metrics.onDemand.inc({ kind: 'blob', result: 'absent' });
             continue;

@@ -47,6 +47,8 @@ interface Call {
   path: string;
   headers?: OutgoingHttpHeaders;
   body?: Buffer | Readable;
+  /** A shorter wait than the idle timeout for the response to start; the body then gets the idle timeout. */
+  answerWithinMs?: number;
 }
 
 export class PeerClient {
@@ -83,7 +85,8 @@ export class PeerClient {
         res.setTimeout(idleMs, () => res.destroy(new Error(`response stalled for ${idleMs} ms`)));
         resolve(res);
       });
-      req.setTimeout(idleMs, () => req.destroy(new Error(`no answer for ${idleMs} ms`)));
+      const answerMs = call.answerWithinMs ?? idleMs;
+      req.setTimeout(answerMs, () => req.destroy(new Error(`no answer for ${answerMs} ms`)));
       req.on('error', fail);
       if (call.body === undefined) req.end();
       else if (Buffer.isBuffer(call.body)) req.end(call.body);
@@ -153,8 +156,8 @@ export class PeerClient {
   }
 
   /** The blob as a stream (the caller verifies the digest), or undefined on 404. */
-  async getBlob(repo: string, digest: string): Promise<{ stream: IncomingMessage; size?: number } | undefined> {
-    const res = await this.send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}` });
+  async getBlob(repo: string, digest: string, answerWithinMs?: number): Promise<{ stream: IncomingMessage; size?: number } | undefined> {
+    const res = await this.send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, answerWithinMs });
     if (res.statusCode === 200) {
       const len = res.headers['content-length'];
       return { stream: res, size: len === undefined ? undefined : Number(len) };

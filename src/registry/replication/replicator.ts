@@ -99,6 +99,7 @@ export class Replicator {
     this.onDemand = new OnDemandFetcher({
       store: options.store,
       upPeers: () => this.peers.filter((p) => !p.down),
+      allPeers: () => [...this.peers.filter((p) => !p.down), ...this.peers.filter((p) => p.down)],
       failed: (peer, err) => {
         if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
       },
@@ -225,8 +226,9 @@ export class Replicator {
     return this.onDemand.manifest(repo, reference);
   }
 
-  async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders): Promise<boolean> {
-    return this.onDemandAllowed(repo, headers) && this.onDemand.blob(repo, digest);
+  /** `everyPeer`: a manifest PUT that fails without the blob asks the peers believed down too. */
+  async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders, everyPeer = false): Promise<boolean> {
+    return this.onDemandAllowed(repo, headers) && this.onDemand.blob(repo, digest, everyPeer);
   }
 
   /** Never for a peer's own requests: two replicas lacking an object would ask each other in a circle. */
