@@ -14,6 +14,8 @@ export interface Backend {
   /** A path prefix in the backend URL, prepended to every request path ('' for none). */
   readonly pathPrefix: string;
   readonly pool: Pool;
+  /** Attempts forwarded to this backend and not yet ended, so a mark-down can end them (forwarder.ts). */
+  readonly attempts: Set<{ markedDown(): void }>;
 }
 
 export interface ConnectionOptions {
@@ -53,6 +55,7 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
         keepAliveTimeout: options.keepAliveIdleMs,
         keepAliveMaxTimeout: options.keepAliveIdleMs,
       }),
+      attempts: new Set(),
     };
   });
 }

@@ -17,6 +17,8 @@
 //     when the backend fails, so the client can still be told why.
 //   - Host stays the client's; X-Forwarded-* are set once per request (headers.ts), not again on
 //     every retry.
+//   - A backend marked DOWN ends every attempt still waiting on it (endAttempts): one that has
+//     not answered fails as MARKED_DOWN (upstream-failure.ts), a streaming response is cut.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -44,7 +46,7 @@ export type AttemptResult =
 
 /** Forwards `req` (its current `url` and headers) to `backend` once. */
 export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, options: AttemptOptions): Promise<AttemptResult> {
-  const attempt = new Attempt(req, res, options);
+  const attempt = new Attempt(req, res, options, backend.attempts);
   backend.pool.dispatch(
     {
       path: backend.pathPrefix + (req.url ?? '/'),
@@ -56,6 +58,11 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
     attempt,
   );
   return attempt.result;
+}
+
+/** The backend was marked DOWN: ends every attempt on it now (HAProxy on-marked-down shutdown-sessions). */
+export function endAttempts(backend: Backend): void {
+  for (const attempt of [...backend.attempts]) attempt.markedDown();
 }
 
 class Attempt implements Dispatcher.DispatchHandlers {
@@ -74,11 +81,21 @@ class Attempt implements Dispatcher.DispatchHandlers {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly options: AttemptOptions,
+    /** The backend's attempts in flight: this one is in it until it ends. */
+    private readonly registry: Set<{ markedDown(): void }>,
   ) {
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
     });
     res.once('close', this.onClientClose);
+    registry.add(this);
+  }
+
+  /** The backend was marked DOWN while this attempt was in flight. */
+  markedDown(): void {
+    // Mid-body: abort the upstream request; onError cuts the client's response.
+    if (this.committed) this.abortUpstream?.(new Error('the backend was marked DOWN'));
+    else this.fail('MARKED_DOWN', 'the backend was marked DOWN while the request was in flight');
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -113,6 +130,7 @@ class Attempt implements Dispatcher.DispatchHandlers {
       this.endBody = (outcome) => {
         if (done) return;
         done = true;
+        this.registry.delete(this);
         resolveBody(outcome);
       };
     });
@@ -151,13 +169,17 @@ class Attempt implements Dispatcher.DispatchHandlers {
   /** Ends this attempt without a response: the upstream request is aborted. */
   private fail(code: FailureCode, detail: string): void {
     if (this.settled) return;
-    this.abortUpstream?.();
+    // Settled first: undici reports the abort to onError at once, which must not classify it again.
     this.settle({ ok: false, failure: { code, detail } });
+    this.abortUpstream?.();
   }
 
   private settle(result: AttemptResult): void {
     this.settled = true;
-    if (!result.ok) this.res.off('close', this.onClientClose);
+    if (!result.ok) {
+      this.res.off('close', this.onClientClose);
+      this.registry.delete(this);
+    }
     this.resolve(result);
   }
 

@@ -19,6 +19,7 @@ import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
 import { createBackends, destroyBackends } from './backend.js';
+import { endAttempts } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { createRequestHandler } from './request-handler.js';
@@ -124,6 +125,8 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       else logger.info(fields, `backend ${backend.name} is UP`);
       logger.flush();
     }
+    // In every process that serves traffic (each worker hears the primary's transitions).
+    if (transition.to === 'down') endAttempts(backend);
     modeRouter.refresh(routingContext());
     if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
       const timer = setTimeout(() => {

@@ -7,6 +7,14 @@
 //   - any other method: retried only when it has no body and the backend never saw it (the
 //     connection was never established): nothing was consumed and nothing can run twice. A
 //     reset after the connection was up is not retried: the backend may have acted on it.
+//
+// A backend marked DOWN ends what is in flight to it at once (HAProxy's `on-marked-down
+// shutdown-sessions`): a frozen (SIGSTOPped) backend keeps its connections open, so without this
+// a request sent just before the mark-down waited for `responseHeadersMs` (60 s). MARKED_DOWN
+// then maps like a reset: a GET/HEAD whose response has not started goes to the next backend;
+// anything else is answered, and an upload chunk pinned to its owner gets the route's
+// BLOB_UPLOAD_UNKNOWN so the client restarts the upload; a response already streaming is cut
+// (forwarder.ts), as when the backend dies mid-body.
 
 export const FAILURES = {
   /** The TCP (or TLS) connection could not be made: refused, unreachable, DNS. */
@@ -17,6 +25,8 @@ export const FAILURES = {
   RESET: { status: 502, message: 'the backend closed the connection before responding', passive: true },
   /** The response timer fired (`timeouts.responseHeadersMs` after the request was sent). */
   RESPONSE_TIMEOUT: { status: 504, message: 'the backend did not respond in time', passive: true },
+  /** The backend was marked DOWN while this attempt waited for it; the mark-down already counted. */
+  MARKED_DOWN: { status: 503, message: 'the backend was marked DOWN while the request was in flight', passive: false },
   /** The client went away; nothing is sent and the backend is not blamed. */
   CLIENT_ABORTED: { status: 499, message: 'the client closed the connection', passive: false },
   /** A 404 dropped in favour of the next candidate (RouteDecision.fallbackOn404). */
@@ -39,6 +49,7 @@ export function isRetryable(failure: UpstreamFailure, method: string, hasBody: b
       return method === 'GET' || method === 'HEAD' || !hasBody;
     case 'RESET':
     case 'RESPONSE_TIMEOUT':
+    case 'MARKED_DOWN':
       return method === 'GET' || method === 'HEAD';
     case 'FALLTHROUGH':
       return true;

@@ -101,6 +101,22 @@ describe('upstream failures', () => {
     assert.equal(isRetryable(f('CLIENT_ABORTED'), 'GET', false), false);
   });
 
+  it('after a mark-down, sends GET/HEAD to the next backend and answers every other request, never blaming the backend again', () => {
+    const table: Array<[method: string, hasBody: boolean, retried: boolean]> = [
+      ['GET', false, true],
+      ['HEAD', false, true],
+      // An upload chunk: answered (the upload route turns it into BLOB_UPLOAD_UNKNOWN).
+      ['PATCH', true, false],
+      ['PUT', true, false],
+      // The backend may have acted on these before it froze.
+      ['POST', false, false],
+      ['DELETE', false, false],
+    ];
+    for (const [method, hasBody, retried] of table) assert.equal(isRetryable(f('MARKED_DOWN'), method, hasBody), retried, method);
+    assert.equal(FAILURES.MARKED_DOWN.passive, false, 'the mark-down itself already counted');
+    assert.equal(FAILURES.MARKED_DOWN.status, 503);
+  });
+
   it('counts 5xx against a backend except 501 and 505', () => {
     assert.deepEqual([200, 404, 500, 501, 502, 503, 504, 505].map(isServerError), [false, false, true, false, true, true, true, false]);
   });
