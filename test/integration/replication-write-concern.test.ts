@@ -52,4 +52,35 @@ describe('replication write concern', () => {
     await eventually(async () => (await registryState(b.url))['frozen/app']?.v1 === layout.digest, async () => JSON.stringify(await registryState(b.url)));
     await eventually(async () => (await metricValue(a.adminUrl, `haproxy_replication_queue_depth{peer="${b.url}"}`)) === 0, () => 'queue not drained');
   });
+
+  it('ack: all waits only briefly on a peer that missed its last ack, and takes it back once it answers', async () => {
+    const ackTimeoutMs = 10_000;
+    const [a, b] = await startReplicaSet(2, { replication: { ack: 'all', ackTimeoutMs, pollIntervalMs: 0, retry: { initialDelayMs: 100, maxDelayMs: 200 } } });
+    started.push(a, b);
+    const peerUp = () => metricValue(a.adminUrl, `haproxy_replication_peer_up{peer="${b.url}"}`);
+    const timedPush = async (tag: string) => {
+      const layout = buildImageLayout({ layerSizes: [100 + tag.length] });
+      const startedAt = Date.now();
+      const res = await push(a.url, 'suspect/app', tag, layout);
+      assert.equal(res.status, 201, res.body);
+      return { ms: Date.now() - startedAt, layout };
+    };
+
+    // B freezes: the first ack waits out ackTimeoutMs, B is marked down and missed its ack.
+    b.child.kill('SIGSTOP');
+    await timedPush('first');
+    // B resumes just long enough for the background probe to take it back, then freezes again.
+    b.child.kill('SIGCONT');
+    await eventually(async () => (await peerUp()) === 1, () => 'b not probed back up');
+    b.child.kill('SIGSTOP');
+    // Up again but suspect: this ack does not wait the full ackTimeoutMs on it.
+    const second = await timedPush('second');
+    assert.ok(second.ms < ackTimeoutMs, `the push waited ${second.ms} ms on a peer that missed its last ack`);
+
+    // Once B answers again, an ack includes it: it holds the manifest when the push is acknowledged.
+    b.child.kill('SIGCONT');
+    await eventually(async () => (await peerUp()) === 1, () => 'b not probed back up');
+    const third = await timedPush('third');
+    assert.equal((await registryState(b.url))['suspect/app']?.third, third.layout.digest);
+  });
 });

@@ -4,6 +4,7 @@ import { backoffDelay } from '../../src/registry/replication/backoff.js';
 import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
+import { ackWait, missedAck } from '../../src/registry/replication/peer-state.js';
 import { prepareRequestHeaders } from '../../src/proxy/headers.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/registry/replication/replication-headers.js';
 import { verifyDigest } from '../../src/registry/replication/on-demand.js';
@@ -69,6 +70,26 @@ describe('replication write concern', () => {
 
   it('acks one at once whatever the peers did', () => {
     assert.deepEqual(decideAck('one', [down('b')]), { ok: true, holders: 1 });
+  });
+});
+
+describe('how an ack waits on a peer', () => {
+  it('skips a down peer, waits briefly on one that missed its last ack, and fully on the others', () => {
+    const table: Array<[down: boolean, missedLastAck: boolean, expected: ReturnType<typeof ackWait>]> = [
+      [false, false, { skip: false, withinMs: undefined }],
+      [false, true, { skip: false, withinMs: 1000 }],
+      [true, false, { skip: true }],
+      [true, true, { skip: true }],
+    ];
+    for (const [down, missedLastAck, expected] of table) {
+      assert.deepEqual(ackWait({ down, missedLastAck }, 5000), expected, `down ${down}, missed ${missedLastAck}`);
+    }
+    const suspect = ackWait({ down: false, missedLastAck: true }, 1);
+    assert.ok(!suspect.skip && suspect.withinMs === 1, 'never a zero wait');
+  });
+
+  it('keeps a peer suspect until it answers an ack (a refusal is an answer)', () => {
+    assert.deepEqual((['stored', 'refused', 'unavailable'] as const).map(missedAck), [false, false, true]);
   });
 });
 

@@ -1,6 +1,8 @@
-// What this replica knows about one peer: its client, whether it answers, and when it last did.
+// What this replica knows about one peer: its client, whether it answers, and when it last did;
+// and how a synchronous copy for an ack treats it (ackWait, a pure decision).
 import type { PeerClient } from './peer-client.js';
 import type { QueuedTask } from './work-queue.js';
+import type { PeerOutcome } from './write-concern.js';
 
 export interface PeerState {
   /** Label and queue key: the peer URL. */
@@ -14,4 +16,31 @@ export interface PeerState {
   nextProbeAt: number;
   /** Tasks being copied right now (synchronously for an ack or by the background queue). */
   busy: Set<QueuedTask>;
+  /** Its last ack did not come (down, or no answer in time): it stays suspect until an ack succeeds. */
+  missedLastAck: boolean;
+}
+
+/**
+ * How long an ack waits on a suspect peer, as a fraction of `ackTimeoutMs` (1 s of the default
+ * 5 s): a copy to a live replica on a LAN takes milliseconds, and the blobs usually arrived
+ * already (copied as they were pushed), while a frozen peer cost every push the full timeout.
+ */
+const SUSPECT_ACK_FRACTION = 5;
+
+export type AckWait =
+  /** Down: the ack does not wait; the background probe finds out when it is back. */
+  | { readonly skip: true }
+  /** Wait on the copy for at most `withinMs` (undefined: as long as bytes keep moving, ackTimeoutMs idle). */
+  | { readonly skip: false; readonly withinMs: number | undefined };
+
+/** How a synchronous copy for an ack treats this peer. */
+export function ackWait(peer: Pick<PeerState, 'down' | 'missedLastAck'>, ackTimeoutMs: number): AckWait {
+  if (peer.down) return { skip: true };
+  if (peer.missedLastAck) return { skip: false, withinMs: Math.max(1, Math.floor(ackTimeoutMs / SUSPECT_ACK_FRACTION)) };
+  return { skip: false, withinMs: undefined };
+}
+
+/** Whether the ack's outcome leaves the peer suspect: only an answer clears it (a refusal is one). */
+export function missedAck(outcome: PeerOutcome['result']): boolean {
+  return outcome === 'unavailable';
 }

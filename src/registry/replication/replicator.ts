@@ -14,7 +14,7 @@ import { compileContentFilter, type ContentFilter } from './content-filter.js';
 import { copyBlobToPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
 import { isDigest } from '../../oci/grammar.js';
 import { PeerClient, PeerError } from './peer-client.js';
-import type { PeerState } from './peer-state.js';
+import { ackWait, missedAck, type PeerState } from './peer-state.js';
 import type { ReplicaStore } from './replica-store.js';
 import { replicationMark } from './replication-headers.js';
 import { ReplicationMetrics } from './replication-metrics.js';
@@ -91,6 +91,7 @@ export class Replicator {
       probeFailures: 0,
       nextProbeAt: 0,
       busy: new Set(),
+      missedLastAck: false,
     }));
     this.metrics = new ReplicationMetrics(
       options.metrics,
@@ -290,15 +291,28 @@ export class Replicator {
 
   // ---- copying ----
 
+  /**
+   * The copy to one peer for an ack. A down peer is not waited on (it used to be probed inline,
+   * which cost a push up to ackTimeoutMs each time the probe was due on a frozen peer); the pump
+   * probes it in the background and it rejoins once a probe answers. A peer that missed its last
+   * ack is waited on briefly only; the copy itself goes on and completes the task if it can.
+   */
   private async runForAck(peer: PeerState, queued: QueuedTask): Promise<PeerOutcome> {
-    // A peer whose next probe is due is probed now: one that just came back joins this ack.
-    if (peer.down && Date.now() >= peer.nextProbeAt) await this.probe(peer);
-    if (peer.down) {
-      this.dropFromAck(peer, 'peer is down');
+    const wait = ackWait(peer, this.options.config.ackTimeoutMs);
+    let result: PeerOutcome;
+    if (wait.skip) {
       this.queue.retryLater(queued, 0);
-      return { peer: peer.id, result: 'unavailable', reason: 'peer is down' };
+      result = { peer: peer.id, result: 'unavailable', reason: 'peer is down' };
+    } else if (wait.withinMs === undefined) {
+      result = await this.execute(peer, queued);
+    } else {
+      result = await withinMs(this.execute(peer, queued), wait.withinMs, {
+        peer: peer.id,
+        result: 'unavailable',
+        reason: `missed its last ack and did not answer within ${wait.withinMs} ms`,
+      });
     }
-    const result = await this.execute(peer, queued);
+    peer.missedLastAck = missedAck(result.result);
     if (result.result === 'unavailable') this.dropFromAck(peer, result.reason);
     return result;
   }
@@ -414,6 +428,19 @@ export class Replicator {
     } finally {
       this.entropyRunning = false;
     }
+  }
+}
+
+/** `promise`'s value if it settles within `ms`, else `late` (the promise runs on regardless). */
+async function withinMs<T>(promise: Promise<T>, ms: number, late: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
