@@ -17,11 +17,12 @@
 //     when the backend fails, so the client can still be told why.
 //   - Host stays the client's; X-Forwarded-* are set once per request (headers.ts), not again on
 //     every retry.
-//   - A backend marked DOWN ends every attempt still waiting on it (endAttempts): one that has
-//     not answered fails as MARKED_DOWN (upstream-failure.ts), a streaming response is cut.
+//   - A backend marked DOWN ends every attempt still on it (endAttemptsOnMarkDown): one not
+//     answered yet fails as MARKED_DOWN (upstream-failure.ts), a streaming response is cut.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { HealthStore } from '../health/health-store.js';
 import type { Backend } from './backend.js';
 import { responseHeadersFromRaw } from './headers.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
@@ -60,9 +61,16 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
   return attempt.result;
 }
 
-/** The backend was marked DOWN: ends every attempt on it now (HAProxy on-marked-down shutdown-sessions). */
-export function endAttempts(backend: Backend): void {
-  for (const attempt of [...backend.attempts]) attempt.markedDown();
+/**
+ * From now on, a backend marked DOWN has every attempt on it ended at once (HAProxy's
+ * on-marked-down shutdown-sessions), in this process: with --workers each worker's health store
+ * reports the primary's transitions, so the worker holding a request ends it.
+ */
+export function endAttemptsOnMarkDown(health: Pick<HealthStore, 'onTransition'>, backends: readonly Backend[]): void {
+  health.onTransition((index, transition) => {
+    if (transition.to !== 'down') return;
+    for (const attempt of [...backends[index].attempts]) attempt.markedDown();
+  });
 }
 
 class Attempt implements Dispatcher.DispatchHandlers {

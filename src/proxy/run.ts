@@ -19,7 +19,7 @@ import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
 import { createBackends, destroyBackends } from './backend.js';
-import { endAttempts } from './forwarder.js';
+import { endAttemptsOnMarkDown } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { createRequestHandler } from './request-handler.js';
@@ -113,6 +113,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   const proxyMetrics = metrics;
   const router = createRouting(config, modeRouter, { logger, metrics: registry });
 
+  endAttemptsOnMarkDown(health, backends);
   // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
   const failbackTimers = new Set<NodeJS.Timeout>();
   health.onTransition((index, transition) => {
@@ -125,8 +126,6 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       else logger.info(fields, `backend ${backend.name} is UP`);
       logger.flush();
     }
-    // In every process that serves traffic (each worker hears the primary's transitions).
-    if (transition.to === 'down') endAttempts(backend);
     modeRouter.refresh(routingContext());
     if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
       const timer = setTimeout(() => {
