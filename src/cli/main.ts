@@ -2,11 +2,14 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
+import { ListenError } from '../net/listen.js';
 import type { Config } from '../config/types.js';
 import { CLUSTER_CONFIG_ENV } from '../proxy/workers/cluster-protocol.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 
 export const EXIT_CONFIG = 2;
+/** A listener could not bind: everything started is stopped again and the process ends. */
+export const EXIT_START_FAILED = 1;
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -76,9 +79,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`ha-proxy: ${err.message}\n`);
       return EXIT_CONFIG;
     }
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
-      process.stderr.write(`ha-proxy: cannot listen: ${(err as Error).message}\n`);
-      return 1;
+    if (err instanceof ListenError) {
+      process.stderr.write(`ha-proxy: ${err.message}\n`);
+      return EXIT_START_FAILED;
     }
     throw err;
   }

@@ -6,6 +6,21 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * A listener could not bind (port taken, no permission, address not on this host). The process
+ * cannot do its job half-started, so start-up ends with status 1 and this message.
+ */
+export class ListenError extends Error {
+  readonly code = 'HA_LISTEN';
+}
+
+/** Why bind failed, in words, for the errno codes an operator meets. */
+const BIND_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
 export function parseHostPort(value: string): HostPort {
   const idx = value.lastIndexOf(':');
   let host = value.slice(0, idx);
@@ -13,12 +28,17 @@ export function parseHostPort(value: string): HostPort {
   return { host: host === '' ? '0.0.0.0' : host, port: Number(value.slice(idx + 1)) };
 }
 
-export function listenOn(server: Server, hostPort: string): Promise<HostPort> {
+/** Binds `server`; `key` names the config key in the error (`listen`, `adminListen`). */
+export function listenOn(server: Server, hostPort: string, key: string): Promise<HostPort> {
   const { host, port } = parseHostPort(hostPort);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException): void => {
+      const reason = BIND_REASONS[err.code ?? ''] ?? err.message;
+      reject(new ListenError(`cannot listen on ${key} ${hostPort}: ${reason}`));
+    };
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       const addr = server.address();
       resolve({ host, port: typeof addr === 'object' && addr ? addr.port : port });
     });

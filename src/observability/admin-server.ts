@@ -51,6 +51,6 @@ export async function startAdminServer(options: AdminOptions): Promise<Server> {
       res.end(`error: ${String(err)}\n`);
     });
   });
-  await listenOn(server, options.listen);
+  await listenOn(server, options.listen, 'adminListen');
   return server;
 }

@@ -176,12 +176,17 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   // A client connection with no bytes moving for idleMs is destroyed.
   server.timeout = config.timeouts.idleMs;
   const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
+  // A listener that cannot bind ends start-up: stop what already runs (timers keep a process alive).
+  const abortStart = (): void => {
+    checker.stop();
+    health.close();
+    destroyBackends(backends);
+  };
   if (role.activeChecks) checker.start();
   try {
-    address = role.serveTraffic ? await listenOn(server, config.listen) : parseHostPort(config.listen);
+    address = role.serveTraffic ? await listenOn(server, config.listen, 'listen') : parseHostPort(config.listen);
   } catch (err) {
-    checker.stop();
-    destroyBackends(backends);
+    abortStart();
     throw err;
   }
 
@@ -226,8 +231,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     });
   } catch (err) {
     server.close();
-    checker.stop();
-    destroyBackends(backends);
+    abortStart();
     throw err;
   }
   const adminAddr = admin?.address();

@@ -49,9 +49,9 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   // Unwritable storage must not stop the process: /readyz reports it and the proxy routes around it.
   await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
+  const auth = loadAuth(config.registry.htpasswd);
   // Without peers the hooks stay the no-ops (replication/index.ts).
   const hooks = withDefaults(await createReplicationHooks({ config, store, logger, metrics }));
-  const auth = loadAuth(config.registry.htpasswd);
   const app = createRegistryApp({
     store,
     logger,
@@ -62,8 +62,18 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     maxManifestBytes: config.registry.maxManifestBytes,
   });
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 }, app);
-  const { port } = await listenOn(server, config.listen);
-  const admin = await startAdminServer({ listen: config.adminListen, registry: metrics, notReadyReason: () => store.checkWritable() });
+  let admin: Server;
+  let port: number;
+  try {
+    ({ port } = await listenOn(server, config.listen, 'listen'));
+    admin = await startAdminServer({ listen: config.adminListen, registry: metrics, notReadyReason: () => store.checkWritable() });
+  } catch (err) {
+    // Half a registry (serving /v2/ without its admin listener, or replicating without serving)
+    // is worse than none: undo what started, and start-up fails.
+    server.close();
+    await hooks.close();
+    throw err;
+  }
   logger.info({ listen: config.listen, port, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
   const purge = () =>
     store.purgeStaleUploads(config.registry.uploadPurgeAgeMs).then(

@@ -114,5 +114,11 @@ export async function runEmbedded(config: Config): Promise<void> {
   });
   logger.info({ replicas: plans.map((p) => ({ name: p.name, url: p.url, storage: p.storage })) }, 'embedded replicas running');
 
-  await runProxyMode({ ...config, backends: backendsOf(ports) });
+  try {
+    await runProxyMode({ ...config, backends: backendsOf(ports) });
+  } catch (err) {
+    // No proxy (its port is taken, say): replicas nobody can reach must not run on.
+    await Promise.all(children.map((c) => c.stop()));
+    throw err;
+  }
 }

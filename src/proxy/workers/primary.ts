@@ -14,7 +14,8 @@ import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
 import { loadHealthStoreFactory } from './load-health-store.js';
-import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
+import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, WORKER_START_FAILED } from './cluster-protocol.js';
+import { ListenError } from '../../net/listen.js';
 import { nextRestartDelay, type RestartState } from '../../supervisor/restart-policy.js';
 
 export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
@@ -49,6 +50,9 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     onFailbackRequested: () => {
       for (const port of workers.values()) port.send({ type: FAILBACK_MESSAGE });
     },
+  }).catch(async (err: unknown) => {
+    await health.state?.close();
+    throw err;
   });
   const healthHub = hub!;
   const secret = randomBytes(32).toString('base64url');
@@ -64,6 +68,10 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     const startedAt = Date.now();
     return new Promise((resolve, reject) => {
       let listening = false;
+      let startFailure: string | undefined;
+      worker.on('message', (message: { type?: unknown; message?: unknown } | null) => {
+        if (message?.type === WORKER_START_FAILED && typeof message.message === 'string') startFailure = message.message;
+      });
       worker.once('listening', () => {
         listening = true;
         workersListening++;
@@ -75,7 +83,8 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
         healthHub.detach(port);
         if (stopping) return;
         if (!listening) {
-          reject(new Error(`a worker exited (${signal ?? code}) before it was listening`));
+          // A bind failure is the operator's to fix (a clear message, status 1); anything else is a crash.
+          reject(startFailure !== undefined ? new ListenError(startFailure) : new Error(`a worker exited (${signal ?? code}) before it was listening`));
           return;
         }
         const delay = nextRestartDelay(restarts, Date.now() - startedAt, WORKER_RESTART);

@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
+import { ListenError } from '../../net/listen.js';
+import { WORKER_START_FAILED } from './cluster-protocol.js';
 
 /** `workers: 0` (the default) means one per CPU. */
 export function workerCount(config: Pick<Config, 'workers'>, cpus: number = availableParallelism()): number {
@@ -19,6 +21,11 @@ export async function runProxyMode(config: Config): Promise<void> {
     // The IPC channel keeps a worker alive: a worker that cannot start must exit by itself (the
     // primary then reports it).
     await runWorker(config).catch((err: unknown) => {
+      // A bind failure is reported by the primary (it exits 1 with the message); tell it first.
+      if (err instanceof ListenError && process.send && process.connected) {
+        process.send({ type: WORKER_START_FAILED, message: err.message }, undefined, undefined, () => process.exit(1));
+        return;
+      }
       process.stderr.write(`ha-proxy worker ${process.pid}: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     });
@@ -34,7 +41,10 @@ export async function runProxyMode(config: Config): Promise<void> {
   const [{ loadHealthStoreFactory }, { runProxy }] = await Promise.all([import('./load-health-store.js'), import('../run.js')]);
   const logger = createLogger(config.logLevel, { mode: config.mode });
   const health = await loadHealthStoreFactory(config, logger);
-  const proxy = await runProxy(config, { logger, createHealthStore: health.create });
+  const proxy = await runProxy(config, { logger, createHealthStore: health.create }).catch(async (err: unknown) => {
+    await health.state?.close();
+    throw err;
+  });
   onShutdownSignals(async () => {
     await proxy.stop();
     await health.state?.close();
