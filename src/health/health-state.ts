@@ -10,6 +10,7 @@
 //
 // A backend starts UP "on probation": its streak is `fall - 1`, so the very first failed check
 // takes it down, while a healthy backend serves traffic from the first request.
+import { timerDelay } from '../net/timer-limit.js';
 
 export interface BackendHealth {
   readonly up: boolean;
@@ -89,5 +90,6 @@ export function nextCheckDelay(h: BackendHealth, params: HealthParams, random: (
   const changing = h.streak > 0 || (!h.up && h.lastCheck?.ok !== false);
   const base = changing ? params.fastIntervalMs : h.up ? params.intervalMs : params.downIntervalMs;
   const spread = base * params.jitter * (2 * random() - 1);
-  return Math.max(1, Math.round(base + spread));
+  // Jitter can lift a maximal interval past Node's longest timer, which would fire at once.
+  return timerDelay(Math.max(1, Math.round(base + spread)));
 }

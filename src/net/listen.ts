@@ -33,7 +33,8 @@ export function listenOn(server: Server, hostPort: string, key: string): Promise
   const { host, port } = parseHostPort(hostPort);
   return new Promise((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException): void => {
-      const reason = BIND_REASONS[err.code ?? ''] ?? err.message;
+      const known = BIND_REASONS[err.code ?? ''];
+      const reason = known ? `${known} (${err.code})` : err.message;
       reject(new ListenError(`cannot listen on ${key} ${hostPort}: ${reason}`));
     };
     server.once('error', fail);

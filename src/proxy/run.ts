@@ -15,6 +15,7 @@ import { ActiveChecker } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
+import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
@@ -131,7 +132,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       const timer = setTimeout(() => {
         failbackTimers.delete(timer);
         modeRouter.refresh(routingContext());
-      }, config.failback.delayMs + 1);
+      }, timerDelay(config.failback.delayMs + 1));
       timer.unref();
       failbackTimers.add(timer);
     }

@@ -30,6 +30,18 @@ describe('ha-proxy command line (proxy modes)', () => {
     assert.equal(version.stdout.trim(), `ha-proxy ${pkg.version}`);
   });
 
+  it('exits 2 with path: reason for a port past 65535 or a duration past the longest timer', async () => {
+    const result = await runCli(['--mode', 'registry', '--storage', mkdtempSync(join(tmpdir(), 'cli-range-')), '--listen', '127.0.0.1:99999']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^  listen: must be HOST:PORT with a port from 0 to 65535/m);
+    assert.doesNotMatch(result.stderr, /RangeError/);
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-range-')), 'c.json');
+    writeFileSync(file, JSON.stringify({ mode: 'active-standby', backends: [{ url: 'http://127.0.0.1:1' }], healthCheck: { intervalMs: 3_000_000_000 } }));
+    const long = await runCli(['--config', file]);
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /healthCheck\.intervalMs: must be <= 2147483647/);
+  });
+
   it('reports every configuration problem as path: reason and exits 2 before listening', async () => {
     const port = await freePort();
     const result = await runCli(['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--backend', 'http://127.0.0.1:1', '--backend', 'ftp://nope', '--retries', 'many', '--failback', 'later']);
@@ -54,7 +66,7 @@ describe('ha-proxy command line (proxy modes)', () => {
       const port = (busy.address() as AddressInfo).port;
       const result = await runCli(['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--backend', 'http://127.0.0.1:1', '--log-level', 'silent', '--workers', '1']);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /cannot listen: .*EADDRINUSE/);
+      assert.match(result.stderr, /cannot listen on listen 127\.0\.0\.1:\d+: address already in use \(EADDRINUSE\)/);
     } finally {
       busy.close();
     }

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { instancePathToDotted } from '../../src/config/format-errors.js';
 import { loadConfig, validateConfigObject } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema/index.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 
 function problemsOf(input: Record<string, unknown>): string[] {
@@ -33,8 +34,8 @@ describe('config', () => {
       listen: 'nowhere',
       healthCheck: { rise: 0, bogus: true },
     });
-    assert.ok(problems.includes('backends[1].url: must be an http(s) URL'), problems.join('\n'));
-    assert.ok(problems.includes('listen: must be HOST:PORT (e.g. 127.0.0.1:5000)'), problems.join('\n'));
+    assert.ok(problems.includes('backends[1].url: must be an http(s) URL (a port, if given, from 0 to 65535)'), problems.join('\n'));
+    assert.ok(problems.includes('listen: must be HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:5000)'), problems.join('\n'));
     assert.ok(problems.includes('healthCheck: unknown property "bogus"'), problems.join('\n'));
     assert.ok(problems.includes('healthCheck.rise: must be >= 1'), problems.join('\n'));
   });
@@ -55,6 +56,45 @@ describe('config', () => {
       replication: { peers: [{ url: 'http://127.0.0.1:5002', username: 'u', passwordFile: '/nonexistent/ha-proxy-password' }] },
     });
     assert.deepEqual(problems, ['replication.peers[0].passwordFile: cannot read /nonexistent/ha-proxy-password (ENOENT)']);
+  });
+
+  it('refuses a duration past Node\'s longest timer, which would fire after 1 ms instead', () => {
+    const problems = problemsOf({ mode: 'active-standby', healthCheck: { intervalMs: 3_000_000_000 }, drainTimeoutMs: 2 ** 31 });
+    assert.deepEqual(problems, ['healthCheck.intervalMs: must be <= 2147483647', 'drainTimeoutMs: must be <= 2147483647']);
+    assert.equal(validateConfigObject({ mode: 'active-standby', healthCheck: { intervalMs: 2 ** 31 - 1 } }).healthCheck.intervalMs, 2 ** 31 - 1);
+  });
+
+  it('refuses a port past 65535 in listeners and URLs', () => {
+    const problems = problemsOf({
+      mode: 'active-standby',
+      listen: '127.0.0.1:99999',
+      adminListen: '[::1]:65536',
+      backends: [{ url: 'http://127.0.0.1:70000' }, { url: 'http://u:p@127.0.0.1:65535/prefix' }],
+      redis: { url: 'redis://127.0.0.1:123456' },
+    });
+    assert.deepEqual(problems, [
+      'listen: must be HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:5000)',
+      'adminListen: must be HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:5000)',
+      'backends[0].url: must be an http(s) URL (a port, if given, from 0 to 65535)',
+      'redis.url: must be a redis:// or rediss:// URL (a port, if given, from 0 to 65535)',
+    ]);
+    const ok = validateConfigObject({ mode: 'active-standby', listen: ':65535', adminListen: '[::1]:0', redis: { url: 'redis://:pw@127.0.0.1:6379/2' } });
+    assert.equal(ok.listen, ':65535');
+  });
+
+  it('bounds every numeric key of every schema section, durations by Node\'s longest timer', () => {
+    const unbounded: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      const schema = node as Record<string, unknown>;
+      if (schema.type === 'integer' || schema.type === 'number') {
+        if (typeof schema.minimum !== 'number' || typeof schema.maximum !== 'number') unbounded.push(`${path}: no minimum or maximum`);
+        else if (path.endsWith('Ms') && schema.maximum > 2 ** 31 - 1) unbounded.push(`${path}: maximum past 2^31-1 ms`);
+      }
+      for (const [key, value] of Object.entries(schema)) walk(value, key === 'properties' || key === 'items' ? path : `${path}.${key}`);
+    };
+    walk(configSchema, 'config');
+    assert.deepEqual(unbounded, []);
   });
 
   it('converts JSON pointers to dotted paths', () => {

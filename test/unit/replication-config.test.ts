@@ -23,7 +23,7 @@ describe('replication config', () => {
       assert.ok(err instanceof ConfigError);
       const text = err.problems.join('\n');
       assert.ok(text.includes('replication.ack: must be one of all, majority, one'), text);
-      assert.ok(text.includes('replication.peers[0].url: must be an http(s) URL'), text);
+      assert.ok(text.includes('replication.peers[0].url: must be an http(s) URL (a port, if given, from 0 to 65535)'), text);
       assert.ok(text.includes('replication.content[0]'), text);
     }
   });

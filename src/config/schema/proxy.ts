@@ -1,6 +1,11 @@
 // Proxy-side settings: backends, health checks, balancing, retries, timeouts.
 import { durationMs, httpUrl } from './common.js';
 
+/** Health checks: the shortest interval between probes of one backend. */
+const MIN_CHECK_INTERVAL_MS = 10;
+/** rise, fall, errorLimit: past this many consecutive results a state would practically never change. */
+const MAX_CHECK_COUNT = 1000;
+
 export const backendSchema = {
   type: 'object',
   additionalProperties: false,
@@ -21,16 +26,18 @@ export const healthCheckSchema = {
     method: { enum: ['GET', 'HEAD'], default: 'GET' },
     // 401 is healthy: it is a registry's auth challenge (distribution#629).
     expectStatus: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1, default: [200, 401] },
-    intervalMs: durationMs(2000),
-    fastIntervalMs: durationMs(500),
-    downIntervalMs: durationMs(2000),
-    timeoutMs: durationMs(1000),
-    rise: { type: 'integer', minimum: 1, default: 2 },
-    fall: { type: 'integer', minimum: 1, default: 3 },
+    // At least MIN_CHECK_INTERVAL_MS: an interval of 0 would probe in a tight loop.
+    intervalMs: durationMs(2000, MIN_CHECK_INTERVAL_MS),
+    fastIntervalMs: durationMs(500, MIN_CHECK_INTERVAL_MS),
+    downIntervalMs: durationMs(2000, MIN_CHECK_INTERVAL_MS),
+    // A probe with 0 ms to answer always fails.
+    timeoutMs: durationMs(1000, 1),
+    rise: { type: 'integer', minimum: 1, maximum: MAX_CHECK_COUNT, default: 2 },
+    fall: { type: 'integer', minimum: 1, maximum: MAX_CHECK_COUNT, default: 3 },
     // Fraction of the interval added or removed at random so checks from many proxies spread out.
     jitter: { type: 'number', minimum: 0, maximum: 0.5, default: 0.1 },
     // Passive checks: this many consecutive connect errors or 5xx on real traffic mark a backend down.
-    errorLimit: { type: 'integer', minimum: 0, default: 3 },
+    errorLimit: { type: 'integer', minimum: 0, maximum: MAX_CHECK_COUNT, default: 3 },
   },
 } as const;
 

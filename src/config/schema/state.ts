@@ -1,15 +1,17 @@
 // Settings of the proxy's processes and of the state they share: `workers` (cores used by one
 // proxy) and `redis` (state shared between several proxies).
+import { durationMs, redisUrl } from './common.js';
+
 export const redisSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['url'],
   properties: {
-    url: { type: 'string', pattern: '^rediss?://', reason: 'must be a redis:// or rediss:// URL' },
+    url: redisUrl,
     keyPrefix: { type: 'string', default: 'ha-proxy:' },
     // Longest wait for one Redis command; after it the proxy goes on with its local state. Short,
     // because a request must never wait on Redis (research.md section 5).
-    commandTimeoutMs: { type: 'integer', minimum: 1, default: 250 },
+    commandTimeoutMs: durationMs(250, 1),
   },
 } as const;
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { collectProcessMetrics } from '../../observability/metrics.js';
 import { onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
+import { timerDelay } from '../../net/timer-limit.js';
 import { createLogger } from '../../observability/logger.js';
 import { HealthHub, type Port } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
@@ -105,7 +106,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
           w.once('exit', () => resolve());
           w.process.kill('SIGTERM');
           // Workers drain for up to drainTimeoutMs; past that (plus slack) they are killed.
-          setTimeout(() => w.process.kill('SIGKILL'), config.drainTimeoutMs + 5000).unref();
+          setTimeout(() => w.process.kill('SIGKILL'), timerDelay(config.drainTimeoutMs + 5000)).unref();
         }),
     );
     await Promise.all(exits);
