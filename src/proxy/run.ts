@@ -105,8 +105,6 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     const name = (i: number | undefined) => (i === undefined ? null : backends[i].name);
     if (!ownsHealth) return;
     logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
-    // The destination buffers small writes; state changes are rare and must be seen at once.
-    logger.flush();
   });
   const takesTraffic = (i: number): boolean =>
     config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
@@ -125,7 +123,6 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     if (ownsHealth) {
       if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
       else logger.info(fields, `backend ${backend.name} is UP`);
-      logger.flush();
     }
     modeRouter.refresh(routingContext());
     if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
