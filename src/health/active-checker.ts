@@ -12,6 +12,8 @@ export interface CheckTarget {
   index: number;
   /** Base URL of the backend, e.g. http://127.0.0.1:5001 */
   url: string;
+  /** Sent as the Authorization header (a backend that wants credentials answers 401 without). */
+  authorization?: string;
 }
 
 export interface CheckOptions extends HealthParams {
@@ -27,7 +29,7 @@ export interface CheckResult {
 }
 
 /** One probe: resolves (never rejects) with whether the backend answered an expected status in time. */
-export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectStatus' | 'timeoutMs'>): Promise<CheckResult> {
+export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectStatus' | 'timeoutMs'>, authorization?: string): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
     const finish = (ok: boolean, detail: string) => {
@@ -41,7 +43,7 @@ export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectSt
     const req = send(url, {
       method: options.method,
       agent: false,
-      headers: { 'user-agent': 'ha-proxy-health-check', connection: 'close' },
+      headers: { 'user-agent': 'ha-proxy-health-check', connection: 'close', ...(authorization ? { authorization } : {}) },
     });
     const timer = setTimeout(() => finish(false, `timeout after ${options.timeoutMs} ms`), options.timeoutMs);
     req.on('response', (res) => {
@@ -87,7 +89,7 @@ export class ActiveChecker {
   private async run(target: CheckTarget): Promise<void> {
     // Appended, not resolved: a backend URL with a path prefix keeps it.
     const url = new URL(target.url.replace(/\/$/, '') + this.options.path);
-    const result = await probe(url, this.options);
+    const result = await probe(url, this.options, target.authorization);
     if (this.stopped) return;
     this.onResult(target.index, result);
     this.store.reportCheck(target.index, result.ok, result.detail);

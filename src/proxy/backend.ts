@@ -2,12 +2,19 @@
 // pool of keep-alive connections, so nothing is parsed per request.
 import { Pool } from 'undici';
 import type { BackendConfig } from '../config/types.js';
+import { splitCredentials } from '../net/credentials.js';
 
 export interface Backend {
   /** Position in the config: the priority in active-standby, the key of per-backend state. */
   readonly index: number;
   readonly name: string;
+  /** The configured URL without any `user:password@`: what logs and /status show. */
   readonly url: string;
+  /**
+   * Basic auth from the URL's `user:password@`, for the proxy's own requests (health checks).
+   * Never added to forwarded requests: clients authenticate as themselves.
+   */
+  readonly authorization?: string;
   /** `scheme://host:port`, to recognise absolute Location headers that point at this backend. */
   readonly origin: string;
   readonly weight: number;
@@ -35,12 +42,14 @@ export interface ConnectionOptions {
 
 export function createBackends(configs: readonly BackendConfig[], options: ConnectionOptions): Backend[] {
   return configs.map((config, index) => {
-    const url = new URL(config.url);
+    const { url: shown, authorization } = splitCredentials(config.url);
+    const url = new URL(shown);
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
     return {
       index,
       name: config.name ?? `${url.hostname}:${port}`,
-      url: config.url,
+      url: shown,
+      ...(authorization ? { authorization } : {}),
       origin: url.origin,
       weight: config.weight,
       pathPrefix: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),

@@ -136,7 +136,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   });
 
   const checker = new ActiveChecker(
-    backends.map((b) => ({ index: b.index, url: b.url })),
+    backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization })),
     health,
     { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
     (index, result) => {

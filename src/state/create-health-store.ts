@@ -3,6 +3,7 @@
 import type { Config } from '../config/types.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
+import { redactUrl } from '../net/credentials.js';
 import type { Logger } from '../observability/logger.js';
 import { createStateStore } from './create-state-store.js';
 import { SharedHealthStore } from './shared-health-store.js';
@@ -21,6 +22,7 @@ export function healthStoreFactory(config: Config, logger: Logger): HealthStoreF
     if (up) logger.info({ redis: redisUrl }, 'shared state: Redis connected');
     else logger.warn({ redis: redisUrl, detail }, 'shared state: Redis unreachable, going on with local state');
   });
-  const urls = config.backends.map((b) => b.url);
+  // Keys in Redis: the URL without credentials (every proxy strips them the same way).
+  const urls = config.backends.map((b) => redactUrl(b.url));
   return { create: (_n, params) => new SharedHealthStore(urls, params, state), state };
 }

@@ -4,6 +4,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { splitCredentials } from '../../net/credentials.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from './replication-headers.js';
 
 export interface PeerOptions {
@@ -58,11 +59,15 @@ export class PeerClient {
   private readonly auth?: string;
 
   constructor(private readonly options: PeerOptions) {
-    this.url = options.url.replace(/\/+$/, '');
+    // `user:password@` in the URL: used as Basic auth unless username/password are set, and kept
+    // out of this.url, which error messages (and so logs) show.
+    const split = splitCredentials(options.url);
+    this.url = split.url.replace(/\/+$/, '');
     this.base = new URL(this.url);
     const agentOptions = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 1000 };
     this.agent = this.base.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     if (options.username !== undefined) this.auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+    else this.auth = split.authorization;
   }
 
   close(): void {

@@ -24,6 +24,7 @@ import { StampStore } from './stamp-store.js';
 import { incomingWins } from './tag-resolution.js';
 import { decideAck, type PeerOutcome } from './write-concern.js';
 import { WorkQueue, type QueuedTask, type Task } from './work-queue.js';
+import { redactUrl } from '../../net/credentials.js';
 
 export type ReplicationConfig = Config['replication'];
 
@@ -85,7 +86,8 @@ export class Replicator {
     this.stamps = new StampStore(join(options.stateDir, 'stamps'));
     this.filter = compileContentFilter(config.content);
     this.peers = config.peers.map((p) => ({
-      id: p.url.replace(/\/+$/, ''),
+      // The peer's key in logs, metrics and the queue files: never with its credentials.
+      id: redactUrl(p.url).replace(/\/+$/, ''),
       client: new PeerClient({ url: p.url, username: p.username, password: peerPassword(p), origin: options.origin, idleTimeoutMs: config.ackTimeoutMs }),
       down: false,
       probeFailures: 0,
