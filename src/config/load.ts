@@ -5,6 +5,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { formatAjvErrors } from './format-errors.js';
+import { adminConfigProblems } from './schema/admin.js';
 import { configSchema } from './schema/index.js';
 import { routingConfigProblems } from './schema/routing.js';
 import type { Config } from './types.js';
@@ -71,6 +72,7 @@ function crossFieldProblems(config: Config): string[] {
   // Port 0 asks the kernel for a free port, so two of them never collide.
   if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
   problems.push(...routingConfigProblems(config));
+  problems.push(...adminConfigProblems(config.admin));
   config.replication.peers.forEach((peer, i) => {
     if (peer.passwordFile === undefined) return;
     try {

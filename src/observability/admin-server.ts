@@ -1,7 +1,8 @@
 // The admin listener shared by every mode: /metrics (prom-client), /livez, /readyz.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { listenOn } from '../net/listen.js';
+import { listenOn, parseHostPort } from '../net/listen.js';
+import { decideAdminAccess, isLoopbackHost } from './admin-access.js';
 
 export interface AdminOptions {
   listen: string;
@@ -12,11 +13,21 @@ export interface AdminOptions {
   extraRoutes?: Record<string, () => unknown>;
   /** Operator actions, POST only (e.g. the proxy's manual failback), keyed by path; answer JSON. */
   actions?: Record<string, () => unknown>;
+  /** Bearer token for the actions (admin.tokenFile); without one they are refused. */
+  token?: string;
 }
 
 export async function startAdminServer(options: AdminOptions): Promise<Server> {
+  const policy = { token: options.token, loopbackOnly: isLoopbackHost(parseHostPort(options.listen).host) };
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const mutating = options.actions?.[path] !== undefined && req.method === 'POST';
+    const verdict = decideAdminAccess({ mutating, host: req.headers.host, authorization: req.headers.authorization }, policy);
+    if (!verdict.allowed) {
+      res.writeHead(verdict.status, { 'content-type': 'text/plain', ...(verdict.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
+      res.end(`${verdict.message}\n`);
+      return;
+    }
     void (async () => {
       if (path === '/metrics') {
         const body = await options.registry.metrics();

@@ -1,5 +1,6 @@
 // The proxy under test as a real process: `ha-proxy --config <generated JSON>` on free loopback
 // ports, awaited until its admin listener answers, with small helpers to read its state.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,10 @@ export interface ProxyProcess extends Managed {
   url: string;
   adminUrl: string;
   port: number;
+  /** The bearer token operator actions need (admin.tokenFile, written by startProxy). */
+  adminToken: string;
+  /** POST an operator action (e.g. /failback) with the token. */
+  adminPost(path: string): Promise<Response>;
   /** GET /status on the admin listener. */
   status(): Promise<{ active: string | null; backends: { name: string; up: boolean; active: boolean }[] }>;
   /** The value of one metric sample, matched by name and label text (e.g. `server="a"`); 0 if absent. */
@@ -26,7 +31,10 @@ export const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalM
 export async function startProxy(config: Record<string, unknown>, options: { logLevel?: string } = {}): Promise<ProxyProcess> {
   const port = await freePort();
   const adminPort = await freePort();
-  const file = join(mkdtempSync(join(tmpdir(), 'ha-proxy-test-')), 'config.json');
+  const dir = mkdtempSync(join(tmpdir(), 'ha-proxy-test-'));
+  const file = join(dir, 'config.json');
+  const adminToken = randomBytes(24).toString('base64url');
+  writeFileSync(join(dir, 'admin-token'), `${adminToken}\n`);
   writeFileSync(
     file,
     JSON.stringify({
@@ -35,6 +43,7 @@ export async function startProxy(config: Record<string, unknown>, options: { log
       logLevel: options.logLevel ?? 'info',
       // One process: these tests are about the proxy core, and read its counters directly.
       workers: 1,
+      admin: { tokenFile: join(dir, 'admin-token') },
       ...config,
       healthCheck: { ...FAST_HEALTH, ...(config.healthCheck as object | undefined) },
     }),
@@ -48,6 +57,8 @@ export async function startProxy(config: Record<string, unknown>, options: { log
     url: `http://127.0.0.1:${port}`,
     adminUrl,
     port,
+    adminToken,
+    adminPost: (path) => fetch(`${adminUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }),
     status,
     async metric(name, labels) {
       const text = await (await fetch(`${adminUrl}/metrics`)).text();

@@ -288,7 +288,7 @@ async function startBlackhole(): Promise<{ url: string; stop: () => Promise<unkn
 async function primaryActive(proxy: ProxyProcess, primary: Backend): Promise<void> {
   const name = `127.0.0.1:${primary.port}`;
   await proxy.waitFor((s) => s.backends.every((b) => b.up), 'both backends up');
-  if ((await proxy.status()).active !== name) await send(`${proxy.adminUrl}/failback`, { method: 'POST' });
+  if ((await proxy.status()).active !== name) await (await proxy.adminPost('/failback')).arrayBuffer();
   await proxy.waitFor((s) => s.active === name, 'the primary to be active');
 }
 
@@ -349,9 +349,9 @@ describe('retries, passive health, no backend', () => {
     // Passive errors took it down; active checks (/v2/ answers 200) bring it back UP ...
     await proxy.waitFor((s) => s.backends[0].up && s.active === `127.0.0.1:${standby.port}`, 'primary UP again, standby still active');
     assert.equal((await send(`${proxy.url}/other/x`)).body.toString(), 'standby', '... but manual mode keeps traffic on the standby');
-    const posted = await send(`${proxy.adminUrl}/failback`, { method: 'POST' });
+    const posted = await proxy.adminPost('/failback');
     assert.equal(posted.status, 200);
-    assert.equal((JSON.parse(posted.body.toString()) as { active: string }).active, `127.0.0.1:${primary.port}`);
+    assert.equal(((await posted.json()) as { active: string }).active, `127.0.0.1:${primary.port}`);
     assert.equal((await send(`${proxy.url}/other/x`)).body.toString(), 'primary');
   });
 

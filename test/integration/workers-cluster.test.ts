@@ -3,7 +3,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
-import { startProxy } from '../helpers/proxy-process.js';
+import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 import { waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
@@ -79,7 +79,7 @@ function metricValue(text: string, name: string): number {
 }
 
 /** `ha-proxy --workers 2` over backends a and b (fast health checks); `settings` adds mode and failback. */
-async function startWorkersProxy(a: FakeBackend, b: FakeBackend, settings: Record<string, unknown>): Promise<{ proxy: Managed; url: string; admin: string }> {
+async function startWorkersProxy(a: FakeBackend, b: FakeBackend, settings: Record<string, unknown>): Promise<{ proxy: ProxyProcess; url: string; admin: string }> {
   const proxy = await startProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }], workers: 2, ...settings });
   return { proxy, url: proxy.url, admin: proxy.adminUrl };
 }
@@ -182,7 +182,7 @@ describe('--workers: manual failback reaches every worker', () => {
         return status.backends[0].up;
       }, 'a to be UP again');
       for (let i = 0; i < 10; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'b');
-      const posted = await fetch(`${admin}/failback`, { method: 'POST' });
+      const posted = await proxy.adminPost('/failback');
       assert.equal(posted.status, 200);
       await posted.arrayBuffer();
       // Every worker got the relay: fresh connections on either worker all reach `a`.

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { instancePathToDotted } from '../../src/config/format-errors.js';
@@ -95,6 +97,17 @@ describe('config', () => {
     };
     walk(configSchema, 'config');
     assert.deepEqual(unbounded, []);
+  });
+
+  it('checks admin.tokenFile at start-up: readable, a token of at least 16 characters', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'admin-token-'));
+    writeFileSync(join(dir, 'short'), 'abc\n');
+    writeFileSync(join(dir, 'good'), 'a-token-of-enough-length\n');
+    assert.deepEqual(problemsOf({ mode: 'active-standby', admin: { tokenFile: join(dir, 'short') } }), [
+      'admin.tokenFile: the token on its first line must be at least 16 characters without spaces',
+    ]);
+    assert.deepEqual(problemsOf({ mode: 'active-standby', admin: { tokenFile: join(dir, 'missing') } }), [`admin.tokenFile: cannot read ${join(dir, 'missing')} (ENOENT)`]);
+    assert.equal(validateConfigObject({ mode: 'active-standby', admin: { tokenFile: join(dir, 'good') } }).admin.tokenFile, join(dir, 'good'));
   });
 
   it('converts JSON pointers to dotted paths', () => {

@@ -1,4 +1,5 @@
 // The one schema that is the truth for configuration. Defaults live here and are filled in by ajv.
+import { adminSchema } from './admin.js';
 import { hostPort } from './common.js';
 import { proxySchemaProperties } from './proxy.js';
 import { registrySchema } from './registry.js';
@@ -17,6 +18,7 @@ export const configSchema = {
     // Loopback by default: exposing the proxy on all interfaces is an explicit decision.
     listen: { ...hostPort, default: '127.0.0.1:5000' },
     adminListen: { ...hostPort, default: '127.0.0.1:9090' },
+    admin: adminSchema,
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     ...proxySchemaProperties,
     registry: registrySchema,
