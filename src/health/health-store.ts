@@ -9,6 +9,38 @@ import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type Healt
 
 export type TransitionListener = (index: number, transition: Transition, health: BackendHealth) => void;
 
+/** The active backend the proxies sharing state elected (active-standby), as long as it is fresh. */
+export interface SharedChoice {
+  /** Backend index; undefined when the leader named a backend this proxy does not know. */
+  readonly active: number | undefined;
+  /** The leader's fencing counter: a choice from an older leadership never replaces a newer one. */
+  readonly epoch: number;
+  /** Past this time (ms since the epoch, this machine's clock) the choice is stale. */
+  readonly expiresAt: number;
+}
+
+/** What /status shows of the election. */
+export interface ElectionStatus {
+  /** leader: this proxy decides; follower: it applies a fresh choice; local: no fresh choice, own view. */
+  readonly role: 'leader' | 'follower' | 'local';
+  readonly proxy: string;
+  readonly leader: string | null;
+  readonly epoch: number | null;
+  /** Backends the leader excluded because a proxy reported them unreachable. */
+  readonly unreachable: readonly string[];
+}
+
+/** The shared decision on the active backend, seen from one proxy process. */
+export interface ElectionView {
+  /** The elected choice while fresh; undefined: none, the proxy decides on its own view. */
+  choice(): SharedChoice | undefined;
+  /** Runs after the choice changes or goes stale. */
+  onChange(listener: () => void): void;
+  /** An operator's manual failback, passed to the leader (who applies failback policy). */
+  requestFailback(): void;
+  status(): ElectionStatus | undefined;
+}
+
 export interface HealthStore {
   /** The current health of every backend, by backend index. Cheap: called on every request. */
   snapshot(): readonly BackendHealth[];
@@ -17,6 +49,8 @@ export interface HealthStore {
   /** Listeners run after each state change (up <-> down), whatever its source. */
   onTransition(listener: TransitionListener): void;
   close(): void;
+  /** Present when the active backend is a shared decision (active-standby with Redis). */
+  readonly election?: ElectionView;
 }
 
 export class LocalHealthStore implements HealthStore {

@@ -1,6 +1,7 @@
 // A backend as the proxy uses it at run time: built once at start-up from the config, with its
 // pool of keep-alive connections, so nothing is parsed per request.
 import { Pool } from 'undici';
+import { backendName } from '../config/backend-name.js';
 import type { BackendConfig } from '../config/types.js';
 import { splitCredentials } from '../net/credentials.js';
 
@@ -44,10 +45,9 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
   return configs.map((config, index) => {
     const { url: shown, authorization } = splitCredentials(config.url);
     const url = new URL(shown);
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
     return {
       index,
-      name: config.name ?? `${url.hostname}:${port}`,
+      name: backendName(config),
       url: shown,
       ...(authorization ? { authorization } : {}),
       origin: url.origin,

@@ -2,7 +2,7 @@
 // balancer/. It keeps the small state those pickers need (the active backend, round-robin
 // scores, a tie-breaking tick) and reports active-standby changes to a listener.
 import type { Config } from '../config/types.js';
-import { INITIAL_STANDBY_STATE, standbyOrder, stepActiveStandby, type StandbyEvent, type StandbyState } from './balancer/active-standby.js';
+import { followElected, INITIAL_STANDBY_STATE, standbyOrder, stepActiveStandby, type StandbyEvent, type StandbyState } from './balancer/active-standby.js';
 import { leastConnOrder } from './balancer/least-conn.js';
 import { smoothWeightedPick } from './balancer/round-robin.js';
 import type { Backend } from './backend.js';
@@ -31,7 +31,9 @@ export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: Sta
   const retries = config.retries;
 
   const stepStandby = (ctx: RoutingContext): number | undefined => {
-    const step = stepActiveStandby(standby, ctx.health, ctx.now, config.failback, failbackRequested);
+    const step = ctx.elected
+      ? followElected(standby, ctx.elected.active, ctx.health)
+      : stepActiveStandby(standby, ctx.health, ctx.now, config.failback, failbackRequested);
     failbackRequested = false;
     if (step.event) {
       standby = step.state;

@@ -41,6 +41,11 @@ export interface RoutingContext {
   /** Requests in flight per backend index (for leastconn). */
   readonly inflight: readonly number[];
   readonly now: number;
+  /**
+   * active-standby with proxies sharing state: the active backend they elected, while fresh
+   * (`active` undefined: the leader named none this proxy knows). Absent: decide locally.
+   */
+  readonly elected?: { readonly active: number | undefined };
 }
 
 /** The OCI errors a router answers with by itself (widen the list when a router needs more). */

@@ -14,7 +14,7 @@ import { readAdminToken } from '../config/schema/admin.js';
 import type { Config } from '../config/types.js';
 import { ActiveChecker } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
-import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
+import { LocalHealthStore, type ElectionStatus, type HealthStore } from '../health/health-store.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
@@ -58,6 +58,8 @@ export interface ProxyStatus {
   mode: string;
   draining: boolean;
   active: string | null;
+  /** active-standby with Redis: who decides the active backend, and from which reports. */
+  election?: ElectionStatus;
   backends: BackendStatus[];
 }
 
@@ -96,9 +98,12 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     jitter: hc.jitter,
   };
   const ownsHealth = options.role?.activeChecks !== false;
-  const health = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
+  const health: HealthStore = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
   const inflight = backends.map(() => 0);
-  const routingContext = (): RoutingContext => ({ backends, health: health.snapshot(), inflight, now: Date.now() });
+  const routingContext = (): RoutingContext => {
+    const elected = health.election?.choice();
+    return { backends, health: health.snapshot(), inflight, now: Date.now(), ...(elected ? { elected } : {}) };
+  };
 
   let metrics: ReturnType<typeof createProxyMetrics> | undefined;
   const modeRouter = createModeRouter(config, (event) => {
@@ -114,6 +119,8 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   const router = createRouting(config, modeRouter, { logger, metrics: registry });
 
   endAttemptsOnMarkDown(health, backends);
+  // The elected active backend moves traffic as soon as it changes, not at the next request.
+  health.election?.onChange(() => modeRouter.refresh(routingContext()));
   // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
   const failbackTimers = new Set<NodeJS.Timeout>();
   health.onTransition((index, transition) => {
@@ -192,10 +199,12 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   const status = (): ProxyStatus => {
     const snapshot = health.snapshot();
     const active = modeRouter.activeIndex();
+    const election = health.election?.status();
     return {
       mode: config.mode,
       draining,
       active: active === undefined || config.mode !== 'active-standby' ? null : backends[active].name,
+      ...(election ? { election } : {}),
       backends: backends.map((b) => {
         const h = snapshot[b.index];
         return {
@@ -223,6 +232,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       actions: {
         '/failback': () => {
           modeRouter.requestFailback();
+          health.election?.requestFailback();
           modeRouter.refresh(routingContext());
           options.onFailbackRequested?.();
           return status();

@@ -32,6 +32,13 @@ export class MemoryBackplane {
     return this.entries.delete(key);
   }
 
+  /** Renews an entry's TTL; false when it is absent or expired. */
+  expire(key: string, ttlMs: number): boolean {
+    const value = this.get(key);
+    if (value === undefined) return false;
+    return this.set(key, value, ttlMs);
+  }
+
   subscribe(channel: string, handler: MessageHandler): () => void {
     const set = this.channels.get(channel) ?? new Set<MessageHandler>();
     set.add(handler);
@@ -61,6 +68,28 @@ export class MemoryStateStore implements StateStore {
 
   async delete(key: string): Promise<boolean> {
     return this.backplane.delete(key);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.backplane.get(key) === undefined && this.backplane.set(key, value, ttlMs);
+  }
+
+  async renewIfEqual(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.backplane.get(key) === value && this.backplane.expire(key, ttlMs);
+  }
+
+  async deleteIfEqual(key: string, value: string): Promise<boolean> {
+    return this.backplane.get(key) === value && this.backplane.delete(key);
+  }
+
+  async increment(key: string, floor: number): Promise<number> {
+    const next = Math.max(Number(this.backplane.get(key) ?? 0) + 1, floor + 1);
+    this.backplane.set(key, String(next), Number.MAX_SAFE_INTEGER);
+    return next;
+  }
+
+  async setIfGuard(guardKey: string, guardValue: string, key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.backplane.get(guardKey) === guardValue && this.backplane.set(key, value, ttlMs);
   }
 
   async publish(channel: string, message: string): Promise<boolean> {

@@ -9,6 +9,15 @@ import type { MessageHandler, StateStore } from './state-store.js';
 /** Reconnect quickly at first, then every 2 s at most: a proxy must notice Redis coming back. */
 export const redisRetryDelay = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
 
+// Compare-and-act scripts: each check and its action run as one step inside Redis, so a lease
+// that expired and went to another proxy between the two can never be renewed, released or
+// written under by its former owner.
+const RENEW_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const INCREMENT_ABOVE = `local v = redis.call('INCR', KEYS[1]) local floor = tonumber(ARGV[1])
+if v <= floor then v = floor + 1 redis.call('SET', KEYS[1], v) end return v`;
+const SET_IF_GUARD = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
+
 export interface RedisStoreOptions {
   url: string;
   keyPrefix: string;
@@ -97,6 +106,26 @@ export class RedisStateStore implements StateStore {
 
   delete(key: string): Promise<boolean> {
     return this.attempt(false, async () => (await this.commands.del(this.key(key))) > 0);
+  }
+
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.set(this.key(key), value, 'PX', ttlMs, 'NX')) === 'OK');
+  }
+
+  renewIfEqual(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.eval(RENEW_IF_EQUAL, 1, this.key(key), value, ttlMs)) === 1);
+  }
+
+  deleteIfEqual(key: string, value: string): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.eval(DELETE_IF_EQUAL, 1, this.key(key), value)) === 1);
+  }
+
+  increment(key: string, floor: number): Promise<number | undefined> {
+    return this.attempt(undefined, async () => Number(await this.commands.eval(INCREMENT_ABOVE, 1, this.key(key), floor)));
+  }
+
+  setIfGuard(guardKey: string, guardValue: string, key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.attempt(false, async () => (await this.commands.eval(SET_IF_GUARD, 2, this.key(guardKey), this.key(key), guardValue, value, ttlMs)) === 1);
   }
 
   publish(channel: string, message: string): Promise<boolean> {

@@ -9,7 +9,7 @@
 // a TTL (the truth), reread after every reconnection because pub/sub loses messages.
 import { randomUUID } from 'node:crypto';
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from '../health/health-state.js';
-import type { HealthStore, TransitionListener } from '../health/health-store.js';
+import type { ElectionView, HealthStore, TransitionListener } from '../health/health-store.js';
 import type { StateStore } from './state-store.js';
 
 export const HEALTH_CHANNEL = 'health';
@@ -51,6 +51,8 @@ export class SharedHealthStore implements HealthStore {
   private readonly listeners: TransitionListener[] = [];
   private readonly indexByUrl = new Map<string, number>();
   private closed = false;
+  /** Set by the factory in active-standby: the shared choice of the active backend. */
+  election?: ElectionView;
 
   constructor(
     private readonly backendUrls: readonly string[],

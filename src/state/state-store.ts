@@ -17,6 +17,19 @@ export interface StateStore {
   /** Sets with a TTL; false when the store did not take it. */
   set(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
+  /** Sets only when the key does not exist (`SET NX PX`, a lease); true when this call created it. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Renews the TTL only while the key still holds `value` (compare-and-PEXPIRE). */
+  renewIfEqual(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes only while the key still holds `value` (compare-and-DEL: release a lease). */
+  deleteIfEqual(key: string, value: string): Promise<boolean>;
+  /**
+   * Increments a counter and returns it, never at or below `floor` (a store that lost its data
+   * must not hand out a counter value already used); undefined when the store did not answer.
+   */
+  increment(key: string, floor: number): Promise<number | undefined>;
+  /** Sets `key` only while `guardKey` holds `guardValue`: a write fenced by a lease. */
+  setIfGuard(guardKey: string, guardValue: string, key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Fire and forget: false when the message certainly did not go out. */
   publish(channel: string, message: string): Promise<boolean>;
   /** Handlers see every message on the channel, this process's own included. */

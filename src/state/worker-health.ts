@@ -7,7 +7,7 @@
 // The channel is an abstract Port so this is testable without node:cluster; cluster-ports.ts
 // adapts cluster workers and process IPC to it.
 import { initialHealth, type BackendHealth, type HealthParams, type Transition } from '../health/health-state.js';
-import type { HealthStore, TransitionListener } from '../health/health-store.js';
+import type { ElectionView, HealthStore, SharedChoice, TransitionListener } from '../health/health-store.js';
 
 export interface Port {
   send(message: unknown): void;
@@ -16,7 +16,7 @@ export interface Port {
 
 export type HealthMessage =
   | { type: 'ha-proxy:health-hello' }
-  | { type: 'ha-proxy:health'; states: BackendHealth[]; change?: { index: number; transition: Transition } }
+  | { type: 'ha-proxy:health'; states: BackendHealth[]; change?: { index: number; transition: Transition }; choice?: SharedChoice }
   | { type: 'ha-proxy:traffic'; index: number; ok: boolean; detail: string };
 
 function isHealthMessage(message: unknown): message is HealthMessage {
@@ -33,6 +33,12 @@ export class HealthHub implements HealthStore {
 
   constructor(private readonly inner: HealthStore) {
     inner.onTransition((index, transition) => this.broadcast({ index, transition }));
+    // The elected active backend reaches the workers with the health they route on.
+    inner.election?.onChange(() => this.broadcast());
+  }
+
+  get election(): ElectionView | undefined {
+    return this.inner.election;
   }
 
   attach(port: Port): void {
@@ -76,7 +82,8 @@ export class HealthHub implements HealthStore {
   }
 
   private message(change?: { index: number; transition: Transition }): HealthMessage {
-    return { type: 'ha-proxy:health', states: [...this.inner.snapshot()], ...(change ? { change } : {}) };
+    const choice = this.inner.election?.choice();
+    return { type: 'ha-proxy:health', states: [...this.inner.snapshot()], ...(change ? { change } : {}), ...(choice ? { choice } : {}) };
   }
 
   private broadcast(change?: { index: number; transition: Transition }): void {
@@ -89,6 +96,16 @@ export class HealthHub implements HealthStore {
 export class WorkerHealthStore implements HealthStore {
   private states: BackendHealth[];
   private readonly listeners: TransitionListener[] = [];
+  private choice: SharedChoice | undefined;
+  private readonly choiceListeners: (() => void)[] = [];
+  /** The primary's elected choice, as last sent: the primary tells when it goes stale. */
+  readonly election: ElectionView = {
+    choice: () => this.choice,
+    onChange: (listener) => void this.choiceListeners.push(listener),
+    // The admin listener, and with it /failback, lives in the primary.
+    requestFailback: () => {},
+    status: () => undefined,
+  };
 
   constructor(
     backendCount: number,
@@ -100,6 +117,9 @@ export class WorkerHealthStore implements HealthStore {
     port.onMessage((message) => {
       if (!isHealthMessage(message) || message.type !== 'ha-proxy:health') return;
       this.states = message.states;
+      const choiceChanged = message.choice?.active !== this.choice?.active || message.choice?.epoch !== this.choice?.epoch;
+      this.choice = message.choice;
+      if (choiceChanged) for (const listener of this.choiceListeners) listener();
       if (message.change) for (const listener of this.listeners) listener(message.change.index, message.change.transition, this.states[message.change.index]);
     });
     port.send({ type: 'ha-proxy:health-hello' } satisfies HealthMessage);

@@ -59,6 +59,25 @@ describe('Redis state store against a real redis-server', { skip: hasRedis ? fal
     assert.equal(p2.snapshot()[1].up, true);
   });
 
+  it('runs the lease operations of the election as compare-and-act steps', async () => {
+    const one = open('lease:');
+    await waitFor(() => one.isUp(), 'the connection');
+    assert.equal(await one.setIfAbsent('lease', 'p1', 5000), true);
+    assert.equal(await one.setIfAbsent('lease', 'p2', 5000), false, 'a held lease is not taken');
+    assert.equal(await one.renewIfEqual('lease', 'p2', 5000), false, 'only the holder renews');
+    assert.equal(await one.renewIfEqual('lease', 'p1', 5000), true);
+    assert.equal(await one.setIfGuard('lease', 'p2', 'choice', 'b', 5000), false, 'a write fenced by the lease');
+    assert.equal(await one.get('choice'), undefined);
+    assert.equal(await one.setIfGuard('lease', 'p1', 'choice', 'b', 5000), true);
+    assert.equal(await one.get('choice'), 'b');
+    assert.equal(await one.deleteIfEqual('lease', 'p2'), false, 'only the holder releases');
+    assert.equal(await one.deleteIfEqual('lease', 'p1'), true);
+    assert.equal(await one.get('lease'), undefined);
+    assert.equal(await one.increment('epoch', 0), 1);
+    assert.equal(await one.increment('epoch', 0), 2);
+    assert.equal(await one.increment('epoch', 7), 8, 'never at or below the floor (a Redis that lost its data)');
+  });
+
   it('never blocks while Redis is down, and resynchronises from keys when it returns', async () => {
     const urls = ['http://127.0.0.1:3'];
     const store = open('outage:');
@@ -73,6 +92,8 @@ describe('Redis state store against a real redis-server', { skip: hasRedis ? fal
     assert.equal(await store.get('x'), undefined);
     assert.equal(await store.set('x', 'y', 1000), false);
     assert.equal(await store.publish('health', 'lost'), false);
+    assert.equal(await store.setIfAbsent('lease', 'p1', 1000), false);
+    assert.equal(await store.increment('epoch', 0), undefined);
     // Meanwhile another proxy (connected once Redis is back) reports the backend down...
     redis = await startRedisServer(port);
     const reporter = new SharedHealthStore(urls, PARAMS, open('outage:'));

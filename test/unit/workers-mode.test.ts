@@ -31,7 +31,7 @@ describe('--workers', () => {
 describe('redis config', () => {
   it('fills the key prefix and the command timeout, and checks the URL scheme', () => {
     const config = validateConfigObject({ mode: 'active-standby', redis: { url: 'redis://127.0.0.1:6379' } });
-    assert.deepEqual(config.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'ha-proxy:', commandTimeoutMs: 250 });
+    assert.deepEqual(config.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'ha-proxy:', commandTimeoutMs: 250, leaseMs: 3000 });
     assert.throws(() => validateConfigObject({ mode: 'active-standby', redis: { url: 'http://x' } }), /redis.url: must be a redis:\/\/ or rediss:\/\/ URL/);
   });
 });

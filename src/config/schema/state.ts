@@ -12,6 +12,9 @@ export const redisSchema = {
     // Longest wait for one Redis command; after it the proxy goes on with its local state. Short,
     // because a request must never wait on Redis (research.md section 5).
     commandTimeoutMs: durationMs(250, 1),
+    // active-standby: the election's lease. The leader renews it every leaseMs/3; a dead leader is
+    // replaced after leaseMs; a choice is followed for 2 * leaseMs after it was last read.
+    leaseMs: { type: 'integer', minimum: 300, maximum: 60000, default: 3000 },
   },
 } as const;
 

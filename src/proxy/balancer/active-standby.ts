@@ -56,6 +56,20 @@ export function stepActiveStandby(
   } else {
     next = current;
   }
+  return moveTo(state, next, health);
+}
+
+/**
+ * With an elected choice (proxies sharing state), the leader's choice is the active backend
+ * whatever this proxy's own view says: the leader applied the failover and failback policy, and
+ * a proxy that cannot reach the choice has reported so (see src/state/active-choice.ts).
+ */
+export function followElected(state: StandbyState, elected: number | undefined, health: readonly BackendHealth[]): StandbyStep {
+  return moveTo(state, elected, health);
+}
+
+function moveTo(state: StandbyState, next: number | undefined, health: readonly BackendHealth[]): StandbyStep {
+  const current = state.active;
   if (next === current) return { state };
   // Leaving a backend that went down is a failover, whichever way it goes; leaving a healthy
   // one for a better one is a failback.

@@ -7,7 +7,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { HealthStoreFactory } from '../../state/create-health-store.js';
 
 export async function loadHealthStoreFactory(config: Config, logger: Logger): Promise<HealthStoreFactory> {
-  if (!config.redis) return { create: (n, params) => new LocalHealthStore(n, params), state: undefined };
+  if (!config.redis) return { create: (n, params) => new LocalHealthStore(n, params), close: async () => {} };
   const { healthStoreFactory } = await import('../../state/create-health-store.js');
   return healthStoreFactory(config, logger);
 }

@@ -117,13 +117,13 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   } catch (err) {
     await stopWorkers();
     await proxy.stop();
-    await health.state?.close();
+    await health.close();
     throw err;
   }
   logger.info({ workers: count, listen: config.listen }, 'ha-proxy workers listening');
   onShutdownSignals(async () => {
     await stopWorkers();
     await proxy.stop();
-    await health.state?.close();
+    await health.close();
   });
 }

@@ -47,6 +47,6 @@ export async function runProxyMode(config: Config): Promise<void> {
   });
   onShutdownSignals(async () => {
     await proxy.stop();
-    await health.state?.close();
+    await health.close();
   });
 }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
+import { toolPath } from '../helpers/tools.js';
+
+// Two active-standby proxies sharing a real redis-server in front of two built-in registries,
+// `a` (priority) and `b`. The second proxy reaches `a` through a TCP relay, so the test can cut
+// `a` off for that proxy alone: a partial partition. Both must name the same active backend
+// (the one both reach) within a few seconds and keep naming it for the whole partition, across
+// a Redis restart too, and come back to `a` together once the partition heals.
+
+const hasRedis = toolPath('redis-server') !== undefined;
+if (!hasRedis && process.env.CI) throw new Error('redis-server is not installed (apt-get install redis-server)');
+
+interface Sample {
+  near: string | null;
+  far: string | null;
+}
+
+describe('redis: proxies elect one active backend', { skip: hasRedis ? false : 'redis-server is not installed (apt-get install redis-server)' }, () => {
+  let redis: RedisServer;
+  let a: RegistryProcess;
+  let b: RegistryProcess;
+  let relay: TcpRelay;
+  let near: ProxyProcess;
+  let far: ProxyProcess;
+
+  const sample = async (): Promise<Sample> => {
+    const [n, f] = await Promise.all([near.status(), far.status()]);
+    return { near: n.active, far: f.active };
+  };
+
+  /** Samples both proxies every 200 ms for `ms`; returns the samples where they disagreed. */
+  const disagreements = async (ms: number, during?: () => Promise<void>): Promise<Sample[]> => {
+    const seen: Sample[] = [];
+    let sampling = true;
+    const loop = (async () => {
+      while (sampling) {
+        const s = await sample();
+        if (s.near !== s.far) seen.push(s);
+        await sleep(200);
+      }
+    })();
+    await during?.();
+    await sleep(ms);
+    sampling = false;
+    await loop;
+    return seen;
+  };
+
+  before(async () => {
+    redis = await startRedisServer();
+    [a, b] = await Promise.all([startRegistryProcess(), startRegistryProcess()]);
+    relay = await startTcpRelay(a.port);
+    const config = (aUrl: string) => ({
+      mode: 'active-standby',
+      backends: [{ name: 'a', url: aUrl }, { name: 'b', url: b.url }],
+      failback: { mode: 'auto', delayMs: 1000 },
+      redis: { url: redis.url, keyPrefix: `election-${process.pid}:`, leaseMs: 1500 },
+    });
+    near = await startProxy(config(a.url), { logLevel: 'warn' });
+    // Two workers: the primary takes part in the election and hands the choice to its workers.
+    far = await startProxy({ ...config(relay.url), workers: 2 }, { logLevel: 'warn' });
+    await near.waitFor((s) => s.active === 'a', 'the first proxy to use a');
+    await far.waitFor((s) => s.active === 'a', 'the second proxy to use a');
+  });
+
+  after(async () => {
+    await Promise.all([near?.stop(), far?.stop(), a?.stop(), b?.stop()]);
+    await relay?.close();
+    await redis?.stop('SIGKILL');
+  });
+
+  it('agrees on the backend both reach for the whole partition, across a Redis restart, and fails back together', async () => {
+    relay.block();
+    await far.waitFor((s) => s.active === 'b', 'the cut-off proxy to leave a', 10_000);
+    await near.waitFor((s) => s.active === 'b', 'the other proxy to follow it to b', 10_000);
+    // Today's failure: the near proxy's own checks see `a` healthy and it fails back alone.
+    assert.deepEqual(await disagreements(8000), [], 'the proxies disagreed during the partition');
+
+    const restart = async () => {
+      await redis.stop('SIGKILL');
+      redis = await startRedisServer(redis.port);
+    };
+    assert.deepEqual(await disagreements(6000, restart), [], 'the proxies disagreed across the Redis restart');
+    assert.deepEqual(await sample(), { near: 'b', far: 'b' });
+
+    relay.unblock();
+    await near.waitFor((s) => s.active === 'a', 'the first proxy to fail back to a', 15_000);
+    await far.waitFor((s) => s.active === 'a', 'the second proxy to fail back to a', 15_000);
+  });
+});
