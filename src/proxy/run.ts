@@ -14,7 +14,7 @@ import { readAdminToken } from '../config/schema/admin.js';
 import type { Config } from '../config/types.js';
 import { ActiveChecker } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
-import { LocalHealthStore, type ElectionStatus, type HealthStore } from '../health/health-store.js';
+import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
@@ -24,6 +24,7 @@ import { createBackends, destroyBackends } from './backend.js';
 import { endAttemptsOnMarkDown } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics } from './proxy-metrics.js';
+import { proxyStatus, type ProxyStatus } from './proxy-status.js';
 import { createRequestHandler } from './request-handler.js';
 import { createRouting } from './routing/create-routing.js';
 import type { RoutingContext } from './route-decision.js';
@@ -42,25 +43,6 @@ export interface RunProxyOptions {
   onFailbackRequested?: () => void;
   /** A further reason for /readyz to answer 503 (the primary: workers not all listening yet). */
   notReadyReason?: () => string | undefined;
-}
-
-export interface BackendStatus {
-  name: string;
-  url: string;
-  up: boolean;
-  active: boolean;
-  since: string | null;
-  inflight: number;
-  lastCheck?: { ok: boolean; at: string; detail: string };
-}
-
-export interface ProxyStatus {
-  mode: string;
-  draining: boolean;
-  active: string | null;
-  /** active-standby with Redis: who decides the active backend, and from which reports. */
-  election?: ElectionStatus;
-  backends: BackendStatus[];
 }
 
 export interface ProxyHandle {
@@ -196,29 +178,8 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     throw err;
   }
 
-  const status = (): ProxyStatus => {
-    const snapshot = health.snapshot();
-    const active = modeRouter.activeIndex();
-    const election = health.election?.status();
-    return {
-      mode: config.mode,
-      draining,
-      active: active === undefined || config.mode !== 'active-standby' ? null : backends[active].name,
-      ...(election ? { election } : {}),
-      backends: backends.map((b) => {
-        const h = snapshot[b.index];
-        return {
-          name: b.name,
-          url: b.url,
-          up: h.up,
-          active: takesTraffic(b.index),
-          since: h.since === 0 ? null : new Date(h.since).toISOString(),
-          inflight: inflight[b.index],
-          ...(h.lastCheck ? { lastCheck: { ok: h.lastCheck.ok, at: new Date(h.lastCheck.at).toISOString(), detail: h.lastCheck.detail } } : {}),
-        };
-      }),
-    };
-  };
+  const status = (): ProxyStatus =>
+    proxyStatus({ mode: config.mode, draining, backends, health, inflight, active: modeRouter.activeIndex(), takesTraffic });
 
   let admin: Server | undefined;
   try {

@@ -17,7 +17,7 @@ export interface ProxyProcess extends Managed {
   /** POST an operator action (e.g. /failback) with the token. */
   adminPost(path: string): Promise<Response>;
   /** GET /status on the admin listener. */
-  status(): Promise<{ active: string | null; backends: { name: string; up: boolean; active: boolean }[] }>;
+  status(): Promise<{ active: string | null; election?: { role: string; unreachable: string[] }; backends: { name: string; up: boolean; active: boolean }[] }>;
   /** The value of one metric sample, matched by name and label text (e.g. `server="a"`); 0 if absent. */
   metric(name: string, labels?: string): Promise<number>;
   /** Polls the status until `predicate` holds (generous deadline, no fixed sleeps). */

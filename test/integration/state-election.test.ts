@@ -81,6 +81,10 @@ describe('redis: proxies elect one active backend', { skip: hasRedis ? false : '
     await near.waitFor((s) => s.active === 'b', 'the other proxy to follow it to b', 10_000);
     // Today's failure: the near proxy's own checks see `a` healthy and it fails back alone.
     assert.deepEqual(await disagreements(8000), [], 'the proxies disagreed during the partition');
+    // What an operator sees: one leader, and why `a` is out.
+    const elections = [(await near.status()).election, (await far.status()).election];
+    assert.deepEqual(elections.map((e) => e?.role).sort(), ['follower', 'leader']);
+    assert.deepEqual(elections.map((e) => e?.unreachable), [['a'], ['a']]);
 
     const restart = async () => {
       await redis.stop('SIGKILL');

@@ -43,6 +43,20 @@ describe('mode router', () => {
     assert.deepEqual(events.map((e) => e.kind), ['failover', 'failback']);
   });
 
+  it('active-standby: follows the elected backend while there is one, and its own view without', () => {
+    const events: StandbyEvent[] = [];
+    const router = createModeRouter(standby, (e) => events.push(e));
+    const elected = (active: number | undefined, health: BackendHealth[]): RoutingContext => ({ ...ctx(health), elected: { active } });
+    assert.equal(names(router.route(facts, elected(1, [up, up, up])).candidates), 'bac', 'b although a is healthy here');
+    // This proxy cannot reach the choice: it reports that (the election's job) instead of moving alone.
+    assert.equal(names(router.route(facts, elected(1, [up, down, up])).candidates), 'bac');
+    assert.equal(names(router.route(facts, ctx([up, up, up], 10_000)).candidates), 'abc', 'no choice: its own view');
+    assert.deepEqual(events, [
+      { kind: 'failover', from: 0, to: 1 },
+      { kind: 'failback', from: 1, to: 0 },
+    ]);
+  });
+
   it('active-standby: no healthy backend gives no candidate (the handler answers 503)', () => {
     const router = createModeRouter(standby);
     assert.deepEqual(router.route(facts, ctx([down, down, down])).candidates, []);

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { HealthParams } from '../../src/health/health-state.js';
-import { LocalHealthStore } from '../../src/health/health-store.js';
+import { LocalHealthStore, type ElectionView, type SharedChoice } from '../../src/health/health-store.js';
 import { MemoryBackplane, MemoryStateStore } from '../../src/state/memory-state-store.js';
 import { downKey, SharedHealthStore, shouldAdopt } from '../../src/state/shared-health-store.js';
 import { HealthHub, WorkerHealthStore, type Port } from '../../src/state/worker-health.js';
@@ -155,5 +155,32 @@ describe('health shared between the workers of one proxy', () => {
     worker.reportTraffic(0, true, 'ok');
     await flush();
     assert.equal(hub.snapshot()[0].passiveErrors, 0, 'a success resets the count once errors were counted');
+  });
+});
+
+describe('the elected active backend across the workers of one proxy', () => {
+  it('reaches every worker with the snapshot, and so does its going stale', async () => {
+    let choice: SharedChoice | undefined;
+    const listeners: (() => void)[] = [];
+    const inner = Object.assign(new LocalHealthStore(2, PARAMS), {
+      election: { choice: () => choice, onChange: (l: () => void) => void listeners.push(l), requestFailback: () => {}, status: () => undefined } satisfies ElectionView,
+    });
+    const hub = new HealthHub(inner);
+    const [toWorker, fromPrimary] = portPair();
+    const worker = new WorkerHealthStore(2, PARAMS, fromPrimary);
+    const changes: (number | undefined)[] = [];
+    worker.election.onChange(() => changes.push(worker.election.choice()?.active));
+    hub.attach(toWorker);
+    await flush();
+    assert.equal(worker.election.choice(), undefined, 'no election result yet: the worker decides on its own view');
+    choice = { active: 1, epoch: 3, expiresAt: Date.now() + 60_000 };
+    for (const l of listeners) l();
+    await flush();
+    assert.deepEqual(worker.election.choice(), choice);
+    choice = undefined;
+    for (const l of listeners) l();
+    await flush();
+    assert.equal(worker.election.choice(), undefined);
+    assert.deepEqual(changes, [1, undefined]);
   });
 });

@@ -72,9 +72,9 @@ function moveTo(state: StandbyState, next: number | undefined, health: readonly 
   const current = state.active;
   if (next === current) return { state };
   // Leaving a backend that went down is a failover, whichever way it goes; leaving a healthy
-  // one for a better one is a failback.
+  // one for a better one is a failback, for a worse one (an elected move) a failover.
   const kind: StandbyEventKind =
-    next === undefined ? 'deactivate' : current === undefined ? 'activate' : health[current]?.up ? 'failback' : 'failover';
+    next === undefined ? 'deactivate' : current === undefined ? 'activate' : health[current]?.up && next < current ? 'failback' : 'failover';
   return { state: { active: next }, event: { kind, from: current, to: next } };
 }
 
