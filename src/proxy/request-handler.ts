@@ -11,7 +11,7 @@ import type { Backend } from './backend.js';
 import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
 import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
-import type { RequestFacts, RouteDecision, Router } from './route-decision.js';
+import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
 
 export interface HandlerDeps {
@@ -22,6 +22,8 @@ export interface HandlerDeps {
   logger: Logger;
   /** Requests in flight per backend index; the handler keeps it current. */
   inflight: number[];
+  /** What the router decides on (health snapshot, in-flight counts, elected backend), per request. */
+  routingContext: () => RoutingContext;
   /** The proxy's own address, for Location rewrites when a client sent no Host. */
   publicHost: () => string;
   isDraining: () => boolean;
@@ -147,7 +149,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     };
     let decision: RouteDecision;
     try {
-      decision = router.route(facts, { backends, health: health.snapshot(), inflight, now: Date.now() });
+      decision = router.route(facts, deps.routingContext());
       if (decision.forwardUrl !== undefined) req.url = decision.forwardUrl;
       if (decision.requestHeaders) {
         for (const [name, value] of Object.entries(decision.requestHeaders)) {

@@ -146,6 +146,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     metrics: proxyMetrics,
     logger,
     inflight,
+    routingContext,
     publicHost: () => publicHostOf(address),
     isDraining: () => draining,
   });

@@ -34,12 +34,19 @@ describe('redis: proxies elect one active backend', { skip: hasRedis ? false : '
     return { near: n.active, far: f.active };
   };
 
-  /** Samples both proxies every 200 ms for `ms`; returns the samples where they disagreed. */
+  /** Responses a proxy got from `server` (its workers' counters summed). */
+  const served = (proxy: ProxyProcess, server: string) => proxy.metric('haproxy_server_http_responses_total', `server="${server}",code="2xx"`);
+
+  /**
+   * Samples both proxies every 200 ms for `ms`, with a request through each (routing decides per
+   * request, so the request path must follow the election too); returns where they disagreed.
+   */
   const disagreements = async (ms: number, during?: () => Promise<void>): Promise<Sample[]> => {
     const seen: Sample[] = [];
     let sampling = true;
     const loop = (async () => {
       while (sampling) {
+        for (const proxy of [near, far]) assert.equal((await fetch(`${proxy.url}/v2/`)).status, 200);
         const s = await sample();
         if (s.near !== s.far) seen.push(s);
         await sleep(200);
@@ -79,8 +86,12 @@ describe('redis: proxies elect one active backend', { skip: hasRedis ? false : '
     relay.block();
     await far.waitFor((s) => s.active === 'b', 'the cut-off proxy to leave a', 10_000);
     await near.waitFor((s) => s.active === 'b', 'the other proxy to follow it to b', 10_000);
+    const before = { nearA: await served(near, 'a'), nearB: await served(near, 'b'), farB: await served(far, 'b') };
     // Today's failure: the near proxy's own checks see `a` healthy and it fails back alone.
     assert.deepEqual(await disagreements(8000), [], 'the proxies disagreed during the partition');
+    assert.equal(await served(near, 'a'), before.nearA, 'the near proxy sent nothing to a');
+    assert.ok((await served(near, 'b')) > before.nearB, 'the near proxy served from b');
+    assert.ok((await served(far, 'b')) > before.farB, 'the far proxy (its workers) served from b');
     // What an operator sees: one leader, and why `a` is out.
     const elections = [(await near.status()).election, (await far.status()).election];
     assert.deepEqual(elections.map((e) => e?.role).sort(), ['follower', 'leader']);
