@@ -11,8 +11,8 @@ export type TransitionListener = (index: number, transition: Transition, health:
 
 /** The active backend the proxies sharing state elected (active-standby), as long as it is fresh. */
 export interface SharedChoice {
-  /** Backend index; undefined when the leader named a backend this proxy does not know. */
-  readonly active: number | undefined;
+  /** Backend index. */
+  readonly active: number;
   /** The leader's fencing counter: a choice from an older leadership never replaces a newer one. */
   readonly epoch: number;
   /** Past this time (ms since the epoch, this machine's clock) the choice is stale. */

@@ -41,11 +41,8 @@ export interface RoutingContext {
   /** Requests in flight per backend index (for leastconn). */
   readonly inflight: readonly number[];
   readonly now: number;
-  /**
-   * active-standby with proxies sharing state: the active backend they elected, while fresh
-   * (`active` undefined: the leader named none this proxy knows). Absent: decide locally.
-   */
-  readonly elected?: { readonly active: number | undefined };
+  /** active-standby with proxies sharing state: the active backend they elected, while fresh. Absent: decide locally. */
+  readonly elected?: { readonly active: number };
 }
 
 /** The OCI errors a router answers with by itself (widen the list when a router needs more). */

@@ -78,7 +78,7 @@ export class ActiveElection implements ElectionView {
   private epoch = 0;
   private memory: ChoiceMemory = NO_CHOICE;
   private failbackPending = false;
-  private current: { record: ChoiceRecord; expiresAt: number } | undefined;
+  private current: { record: ChoiceRecord; expiresAt: number; index: number } | undefined;
   /** The last choice seen, fresh or not: a new leader starts from it. */
   private lastActive: string | undefined;
   private readonly listeners: (() => void)[] = [];
@@ -104,9 +104,8 @@ export class ActiveElection implements ElectionView {
 
   choice(): SharedChoice | undefined {
     if (!this.current || this.clock() >= this.current.expiresAt) return undefined;
-    const active = this.current.record.active;
-    const index = active === null ? -1 : this.options.names.indexOf(active);
-    return { active: index < 0 ? undefined : index, epoch: this.current.record.epoch, expiresAt: this.current.expiresAt };
+    const { record, expiresAt, index } = this.current;
+    return { active: index, epoch: record.epoch, expiresAt };
   }
 
   onChange(listener: () => void): void {
@@ -246,9 +245,15 @@ export class ActiveElection implements ElectionView {
    */
   private accept(record: ChoiceRecord, fromKey: boolean): void {
     if (this.closed || (!fromKey && record.epoch < this.epoch)) return;
+    const index = record.active === null ? -1 : this.options.names.indexOf(record.active);
+    if (index < 0) {
+      // Proxies configured with different backend names: following would send traffic nowhere.
+      this.options.logger.warn({ active: record.active, leader: record.leader, names: this.options.names }, 'election: the leader chose a backend this proxy does not know; give every proxy the same backend names');
+      return;
+    }
     const previous = this.choice();
     this.epoch = fromKey && !this.leading ? record.epoch : Math.max(this.epoch, record.epoch);
-    this.current = { record, expiresAt: this.clock() + this.choiceTtlMs };
+    this.current = { record, expiresAt: this.clock() + this.choiceTtlMs, index };
     this.lastActive = record.active ?? undefined;
     const next = this.choice();
     if (previous?.active === next?.active && previous !== undefined) return;

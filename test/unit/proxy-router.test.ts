@@ -46,7 +46,7 @@ describe('mode router', () => {
   it('active-standby: follows the elected backend while there is one, and its own view without', () => {
     const events: StandbyEvent[] = [];
     const router = createModeRouter(standby, (e) => events.push(e));
-    const elected = (active: number | undefined, health: BackendHealth[]): RoutingContext => ({ ...ctx(health), elected: { active } });
+    const elected = (active: number, health: BackendHealth[]): RoutingContext => ({ ...ctx(health), elected: { active } });
     assert.equal(names(router.route(facts, elected(1, [up, up, up])).candidates), 'bac', 'b although a is healthy here');
     // This proxy cannot reach the choice: it reports that (the election's job) instead of moving alone.
     assert.equal(names(router.route(facts, elected(1, [up, down, up])).candidates), 'bac');

@@ -136,7 +136,7 @@ describe('ActiveElection (proxies on one memory backplane)', () => {
     await p2.election.close();
   });
 
-  it('ignores a late message from an older leadership', async () => {
+  it('ignores a late message from an older leadership, and a choice it cannot route to', async () => {
     const { proxies, plane } = cluster(1);
     await settle();
     const [p1] = proxies;
@@ -144,6 +144,9 @@ describe('ActiveElection (proxies on one memory backplane)', () => {
     plane.publish('election', JSON.stringify({ type: 'choice', record: { active: 'c', epoch: epoch - 1, leader: 'old', unreachable: [] } }));
     await settle();
     assert.equal(p1.election.choice()!.active, 0);
+    plane.publish('election', JSON.stringify({ type: 'choice', record: { active: 'zzz', epoch: epoch + 1, leader: 'odd', unreachable: [] } }));
+    await settle();
+    assert.equal(p1.election.choice()!.active, 0, 'a backend this proxy does not know is not followed');
     await p1.election.close();
   });
 

@@ -64,7 +64,7 @@ export function stepActiveStandby(
  * whatever this proxy's own view says: the leader applied the failover and failback policy, and
  * a proxy that cannot reach the choice has reported so (see src/state/active-choice.ts).
  */
-export function followElected(state: StandbyState, elected: number | undefined, health: readonly BackendHealth[]): StandbyStep {
+export function followElected(state: StandbyState, elected: number, health: readonly BackendHealth[]): StandbyStep {
   return moveTo(state, elected, health);
 }
 
