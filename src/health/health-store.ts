@@ -15,8 +15,6 @@ export interface SharedChoice {
   readonly active: number;
   /** The leader's fencing counter: a choice from an older leadership never replaces a newer one. */
   readonly epoch: number;
-  /** Past this time (ms since the epoch, this machine's clock) the choice is stale. */
-  readonly expiresAt: number;
 }
 
 /** What /status shows of the election. */

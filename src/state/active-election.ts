@@ -89,6 +89,8 @@ export class ActiveElection implements ElectionView {
   private readonly clock: () => number;
   /** Names this proxy reported unreachable in its last heartbeat: only a new one is announced. */
   private reported = new Set<string>();
+  /** The unknown backend name last warned about (once, not every heartbeat). */
+  private unknownWarned: string | null | undefined;
 
   constructor(private readonly options: ElectionOptions) {
     this.clock = options.clock ?? Date.now;
@@ -104,8 +106,7 @@ export class ActiveElection implements ElectionView {
 
   choice(): SharedChoice | undefined {
     if (!this.current || this.clock() >= this.current.expiresAt) return undefined;
-    const { record, expiresAt, index } = this.current;
-    return { active: index, epoch: record.epoch, expiresAt };
+    return { active: this.current.index, epoch: this.current.record.epoch };
   }
 
   onChange(listener: () => void): void {
@@ -248,7 +249,10 @@ export class ActiveElection implements ElectionView {
     const index = record.active === null ? -1 : this.options.names.indexOf(record.active);
     if (index < 0) {
       // Proxies configured with different backend names: following would send traffic nowhere.
-      this.options.logger.warn({ active: record.active, leader: record.leader, names: this.options.names }, 'election: the leader chose a backend this proxy does not know; give every proxy the same backend names');
+      if (this.unknownWarned !== record.active) {
+        this.unknownWarned = record.active;
+        this.options.logger.warn({ active: record.active, leader: record.leader, names: this.options.names }, 'election: the leader chose a backend this proxy does not know; give every proxy the same backend names');
+      }
       return;
     }
     const previous = this.choice();

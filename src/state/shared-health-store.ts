@@ -4,9 +4,9 @@
 // their own checks notice. Recovery stays local: every proxy brings a backend back through its
 // own `rise` good checks, so one proxy can never route the others to a backend they cannot reach.
 //
-// In active-standby this keeps several proxies on the same backend after a failover, so pushes
-// do not split between replicas. A down report is published (fast path) and kept in a key with
-// a TTL (the truth), reread after every reconnection because pub/sub loses messages.
+// A down report is published (fast path) and kept in a key with a TTL (the truth), reread after
+// every reconnection because pub/sub loses messages. Which backend is active in active-standby
+// is not decided here but by the election (active-election.ts), which the factory attaches.
 import { randomUUID } from 'node:crypto';
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from '../health/health-state.js';
 import type { ElectionView, HealthStore, TransitionListener } from '../health/health-store.js';

@@ -2,7 +2,8 @@
 // it runs the active checks and owns the HealthStore (local, or shared with other proxies through
 // Redis); workers route with a copy of its snapshot and send it their traffic outcomes, which the
 // primary folds into the passive checks. Every change is broadcast at once, so all workers flip
-// to the standby together and a passive failure seen by one worker counts for all.
+// to the standby together and a passive failure seen by one worker counts for all. With Redis
+// in active-standby the primary's elected active backend travels with the snapshot.
 //
 // The channel is an abstract Port so this is testable without node:cluster; cluster-ports.ts
 // adapts cluster workers and process IPC to it.
