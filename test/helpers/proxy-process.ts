@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './ports.js';
+import { freePort, waitForListening } from './ports.js';
 import { startHaProxy, waitForHttp, type Managed } from './processes.js';
 
 export interface ProxyProcess extends Managed {
@@ -51,6 +51,8 @@ export async function startProxy(config: Record<string, unknown>, options: { log
   const proc = startHaProxy(['--config', file]);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitForHttp(`${adminUrl}/livez`, { proc, statuses: [200] });
+  // With workers the admin listener (in the primary) answers before any worker listens.
+  await waitForListening(port);
   const status = async () => (await (await fetch(`${adminUrl}/status`)).json()) as Awaited<ReturnType<ProxyProcess['status']>>;
   return {
     ...proc,
