@@ -52,7 +52,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
       for (const port of workers.values()) port.send({ type: FAILBACK_MESSAGE });
     },
   }).catch(async (err: unknown) => {
-    await health.state?.close();
+    await health.close();
     throw err;
   });
   const healthHub = hub!;

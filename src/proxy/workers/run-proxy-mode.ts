@@ -42,7 +42,7 @@ export async function runProxyMode(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode });
   const health = await loadHealthStoreFactory(config, logger);
   const proxy = await runProxy(config, { logger, createHealthStore: health.create }).catch(async (err: unknown) => {
-    await health.state?.close();
+    await health.close();
     throw err;
   });
   onShutdownSignals(async () => {
