@@ -5,6 +5,7 @@
 // scheduled from the backend's new state.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isLocalResourceError } from '../net/local-resource-errors.js';
 import { nextCheckDelay, type HealthParams } from './health-state.js';
 import type { HealthStore } from './health-store.js';
 
@@ -26,19 +27,27 @@ export interface CheckOptions extends HealthParams {
 export interface CheckResult {
   ok: boolean;
   detail: string;
+  /**
+   * The probe could not be made for want of local resources (EMFILE, ENOMEM...): no verdict on
+   * the backend. Such a result is not reported to the health store; the next probe comes on the
+   * backend's usual schedule.
+   */
+  skipped?: boolean;
 }
 
 /** One probe: resolves (never rejects) with whether the backend answered an expected status in time. */
 export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectStatus' | 'timeoutMs'>, authorization?: string): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (ok: boolean, detail: string) => {
+    const settle = (result: CheckResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       req.destroy();
-      resolve({ ok, detail });
+      resolve(result);
     };
+    const finish = (ok: boolean, detail: string) => settle({ ok, detail });
+    const skip = (detail: string) => settle({ ok: false, detail, skipped: true });
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
       method: options.method,
@@ -51,7 +60,10 @@ export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectSt
       res.resume();
       finish(options.expectStatus.includes(status), `status ${status}`);
     });
-    req.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (isLocalResourceError(err.code)) skip(`${err.code}: cannot probe, this process is short of resources`);
+      else finish(false, err.code ?? err.message);
+    });
     req.end();
   });
 }
@@ -92,7 +104,7 @@ export class ActiveChecker {
     const result = await probe(url, this.options, target.authorization);
     if (this.stopped) return;
     this.onResult(target.index, result);
-    this.store.reportCheck(target.index, result.ok, result.detail);
+    if (!result.skipped) this.store.reportCheck(target.index, result.ok, result.detail);
     this.schedule(target, nextCheckDelay(this.store.snapshot()[target.index], this.options));
   }
 }

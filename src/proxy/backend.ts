@@ -9,6 +9,11 @@ export interface Backend {
   /** Position in the config: the priority in active-standby, the key of per-backend state. */
   readonly index: number;
   readonly name: string;
+  /**
+   * How error bodies sent to clients name it: the configured `name`, else `backend <position>`.
+   * Never the address (`name` defaults to host:port, fine for logs and metrics, not for clients).
+   */
+  readonly label: string;
   /** The configured URL without any `user:password@`: what logs and /status show. */
   readonly url: string;
   /**
@@ -48,6 +53,7 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
     return {
       index,
       name: backendName(config),
+      label: config.name ?? `backend ${index + 1}`,
       url: shown,
       ...(authorization ? { authorization } : {}),
       origin: url.origin,

@@ -23,12 +23,15 @@ export interface BackendMetrics {
   bytesOut: Counter.Internal;
   failures: Record<FailureCode, Counter.Internal>;
   retries: Counter.Internal;
-  checks: { success: Counter.Internal; failure: Counter.Internal };
+  /** `skipped`: the probe could not be made for want of local resources (no verdict). */
+  checks: { success: Counter.Internal; failure: Counter.Internal; skipped: Counter.Internal };
 }
 
 export interface ProxyMetrics {
   backends: BackendMetrics[];
   requests: Counter.Internal;
+  /** Client connections closed at once because `maxConnections` were open. */
+  droppedConnections: Counter.Internal;
   responses: ByClass<Counter.Internal>;
   duration: ByClass<Histogram.Internal<string>>;
   stateChange(backend: Backend, to: 'up' | 'down', reason: string): void;
@@ -49,6 +52,7 @@ function byClass<T>(make: (cls: CodeClass) => T): ByClass<T> {
 export function createProxyMetrics(registry: Registry, backends: readonly Backend[], sources: MetricsSources): ProxyMetrics {
   const registers = [registry];
   const requests = new Counter({ name: 'haproxy_frontend_http_requests_total', help: 'HTTP requests received', registers });
+  const dropped = new Counter({ name: 'haproxy_frontend_dropped_connections_total', help: 'Client connections closed at once because maxConnections were open', registers });
   const frontendResponses = new Counter({
     name: 'haproxy_frontend_http_responses_total',
     help: 'HTTP responses sent to clients, by status class (including the proxy\'s own errors)',
@@ -115,6 +119,7 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
 
   return {
     requests: requests.labels(),
+    droppedConnections: dropped.labels(),
     responses: byClass((code) => frontendResponses.labels({ code })),
     duration: byClass((code) => duration.labels({ code })),
     backends: backends.map((b) => {
@@ -129,6 +134,7 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
         retries: retries.labels({ server }),
         checks: {
           success: checks.labels({ server, result: 'success' }),
+          skipped: checks.labels({ server, result: 'skipped' }),
           // Both the HAProxy-named counter and the by-result one move together.
           failure: { inc: (v?: number) => { checkFailure.inc(v); checkFailureTotal.inc(v); } } as Counter.Internal,
         },

@@ -9,8 +9,10 @@ import type { HealthStore } from '../health/health-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
 import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
+import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
+import { checkRequestTarget } from './request-target.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
 
@@ -29,6 +31,11 @@ export interface HandlerDeps {
   isDraining: () => boolean;
 }
 
+interface SocketCounts {
+  read: number;
+  written: number;
+}
+
 interface Outcome {
   status: number;
   backend?: Backend;
@@ -36,6 +43,8 @@ interface Outcome {
   failure?: UpstreamFailure;
   body?: BodyOutcome;
   reason?: string;
+  /** Why the proxy refused the request itself, contacting no backend. */
+  refused?: string;
 }
 
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -112,38 +121,84 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       }
       if (failure.code === 'FALLTHROUGH' && last) {
         // `check` refused the last answer (e.g. a blob under another digest): it is never passed on.
-        sendOciError(res, 'UNAVAILABLE', `no backend gave an acceptable answer (${backend.name}: ${failure.detail} refused)`, { status: 502 });
+        sendOciError(res, 'UNAVAILABLE', `no backend gave an acceptable answer (the last, ${backend.label}, was refused)`, { status: 502 });
         return { status: 502, backend, retries, failure, reason: decision.reason };
       }
+      // Client-facing text names the backend by its label and the cause by its table message;
+      // socket codes and parser messages (failure.detail) go to the access log only.
       const { status, message } = FAILURES[failure.code];
       // A request body we stopped reading cannot leave the connection reusable.
       const headers = facts.hasBody && !req.readableEnded ? { connection: 'close' } : undefined;
-      if (decision.failWith) {
+      if (failure.code === 'REQUEST_INVALID') {
+        sendOciError(res, 'UNSUPPORTED', message, { status, headers: { connection: 'close' } });
+        return { status, retries, failure, reason: decision.reason };
+      }
+      // failWith speaks of the backend (e.g. an upload owner that died): not for a shortage of our own.
+      if (decision.failWith && failure.code !== 'LOCAL_RESOURCE') {
         const { code, message: why } = decision.failWith;
-        sendOciError(res, code, `${why} (${backend.name}: ${message}, ${failure.detail})`, { headers });
+        sendOciError(res, code, `${why} (${backend.label}: ${message})`, { headers });
         return { status: res.statusCode, backend, retries, failure, reason: decision.reason };
       }
-      sendOciError(res, 'UNAVAILABLE', `${message} (${backend.name}: ${failure.detail})`, { status, headers });
+      sendOciError(res, 'UNAVAILABLE', failure.code === 'LOCAL_RESOURCE' ? message : `${message} (${backend.label})`, { status, headers });
       return { status, backend, retries, failure, reason: decision.reason };
     }
+  }
+
+  /** The access log line and the frontend metrics, for every request however it ended. */
+  function record(req: IncomingMessage, method: string, url: string, started: number, at: SocketCounts, outcome: Outcome): void {
+    const socket = req.socket;
+    const seconds = (performance.now() - started) / 1000;
+    const cls = codeClass(outcome.status);
+    metrics.responses[cls].inc();
+    metrics.duration[cls].observe(seconds);
+    const bytesIn = socket.bytesRead - at.read;
+    const bytesOut = socket.bytesWritten - at.written;
+    if (outcome.backend) {
+      const m = metrics.backends[outcome.backend.index];
+      m.bytesIn.inc(bytesIn);
+      m.bytesOut.inc(bytesOut);
+    }
+    if (!accessLog) return;
+    logger.info({
+      method,
+      url,
+      status: outcome.status,
+      backend: outcome.backend?.name,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round(seconds * 1e4) / 10,
+      retries: outcome.retries,
+      ...(outcome.body !== undefined && outcome.body !== 'complete' ? { body: outcome.body } : {}),
+      ...(outcome.failure ? { failure: outcome.failure.code, detail: outcome.failure.detail } : {}),
+      ...(outcome.reason ? { route: outcome.reason } : {}),
+      ...(outcome.refused ? { refused: outcome.refused } : {}),
+    }, 'access');
   }
 
   return (req, res) => {
     const started = performance.now();
     const socket = req.socket;
-    const readAtStart = socket.bytesRead;
-    const writtenAtStart = socket.bytesWritten;
+    const at: SocketCounts = { read: socket.bytesRead, written: socket.bytesWritten };
     metrics.requests.inc();
     if (deps.isDraining()) res.setHeader('connection', 'close');
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
+    const method = req.method ?? 'GET';
+    const refused = admit(req);
+    if (refused) {
+      // The framing of what follows (a body, the next request) cannot be trusted: close.
+      sendOciError(res, 'UNSUPPORTED', refused.message, { status: refused.status, headers: { connection: 'close' } });
+      record(req, method, url, started, at, { status: refused.status, retries: 0, refused: refused.message });
+      return;
+    }
+    const forwardedUrl = req.url ?? '/';
+    const q = forwardedUrl.indexOf('?');
     const hasBody = hasRequestBody(req.headers);
     prepareRequestHeaders(req.headers, socket.remoteAddress, 'http');
     const facts: RequestFacts = {
-      method: req.method ?? 'GET',
-      url,
-      path: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
+      method,
+      url: forwardedUrl,
+      path: q < 0 ? forwardedUrl : forwardedUrl.slice(0, q),
+      query: q < 0 ? '' : forwardedUrl.slice(q + 1),
       headers: req.headers,
       hasBody,
     };
@@ -163,34 +218,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       return;
     }
     forwardAll(req, res, facts, decision).then(
-      (outcome) => {
-        const seconds = (performance.now() - started) / 1000;
-        const cls = codeClass(outcome.status);
-        metrics.responses[cls].inc();
-        metrics.duration[cls].observe(seconds);
-        const bytesIn = socket.bytesRead - readAtStart;
-        const bytesOut = socket.bytesWritten - writtenAtStart;
-        if (outcome.backend) {
-          const m = metrics.backends[outcome.backend.index];
-          m.bytesIn.inc(bytesIn);
-          m.bytesOut.inc(bytesOut);
-        }
-        if (accessLog) {
-          logger.info({
-            method: facts.method,
-            url,
-            status: outcome.status,
-            backend: outcome.backend?.name,
-            bytesIn,
-            bytesOut,
-            durationMs: Math.round(seconds * 1e4) / 10,
-            retries: outcome.retries,
-            ...(outcome.body !== undefined && outcome.body !== 'complete' ? { body: outcome.body } : {}),
-            ...(outcome.failure ? { failure: outcome.failure.code, detail: outcome.failure.detail } : {}),
-            ...(outcome.reason ? { route: outcome.reason } : {}),
-          }, 'access');
-        }
-      },
+      (outcome) => record(req, method, url, started, at, outcome),
       (err: unknown) => {
         logger.error({ err, url }, 'request failed inside the proxy');
         if (!res.headersSent) sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
@@ -198,4 +226,21 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       },
     );
   };
+}
+
+/**
+ * Refuses, before any routing, a request no backend could be sent faithfully; normalises an
+ * absolute-form target to origin form (request-target.ts) in place.
+ */
+function admit(req: IncomingMessage): { status: number; message: string } | undefined {
+  // Node dropped the header lines past its cap: Content-Length among them would turn the body
+  // into a request of its own.
+  if (tooManyHeaders(req)) return { status: 431, message: `more than ${MAX_REQUEST_HEADERS} header lines` };
+  const target = checkRequestTarget(req.url ?? '/');
+  if (!target.ok) return { status: 400, message: target.reason };
+  if (target.host !== undefined) {
+    req.url = target.url;
+    req.headers.host = target.host;
+  }
+  return undefined;
 }

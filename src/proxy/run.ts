@@ -16,6 +16,7 @@ import { ActiveChecker } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
+import { applyServerLimits } from '../net/server-limits.js';
 import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -54,6 +55,24 @@ export interface ProxyHandle {
   status(): ProxyStatus;
   /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, closes everything. */
   stop(): Promise<void>;
+}
+
+/**
+ * For a log line about a flood: returns, at most once per `periodMs`, how many events came since
+ * the last time it returned non-zero (0 in between).
+ */
+function rateLimited(periodMs: number): () => number {
+  let last = 0;
+  let count = 0;
+  return () => {
+    count++;
+    const now = Date.now();
+    if (now - last < periodMs) return 0;
+    last = now;
+    const n = count;
+    count = 0;
+    return n;
+  };
 }
 
 /** host:port a client can use to reach us, for Location rewrites when it sent no Host header. */
@@ -131,6 +150,11 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
     (index, result) => {
       const m = proxyMetrics.backends[index].checks;
+      if (result.skipped) {
+        m.skipped.inc();
+        logger.warn({ backend: backends[index].name, detail: result.detail }, 'health check skipped: no verdict on the backend');
+        return;
+      }
       (result.ok ? m.success : m.failure).inc();
       if (!result.ok) logger.debug({ backend: backends[index].name, detail: result.detail }, 'health check failed');
     },
@@ -164,6 +188,16 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   );
   // A client connection with no bytes moving for idleMs is destroyed.
   server.timeout = config.timeouts.idleMs;
+  const dropLog = rateLimited(10_000);
+  const { maxConnections } = applyServerLimits(server, {
+    headersMs: config.timeouts.headersMs,
+    maxConnections: config.maxConnections,
+    onDrop: () => {
+      proxyMetrics.droppedConnections.inc();
+      const dropped = dropLog();
+      if (dropped > 0) logger.warn({ maxConnections, dropped }, 'connection limit reached: new client connections are closed');
+    },
+  });
   const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
   // A listener that cannot bind ends start-up: stop what already runs (timers keep a process alive).
   const abortStart = (): void => {
@@ -212,7 +246,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
   };
   logger.info(
-    { listen: `${address.host}:${address.port}`, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url) },
+    { listen: `${address.host}:${address.port}`, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url), maxConnections: maxConnections ?? 'none' },
     `ha-proxy ${config.mode} listening`,
   );
 

@@ -1,7 +1,10 @@
 // Why an attempt to forward a request failed, what the client is told, and whether another
 // backend may be tried: pure functions, declared once (the proxy's error table, README "proxy").
 //
-// Retry rules (research.md s3: never replay a body that has started streaming):
+// Whose fault: `passive: true` failures count against the backend (passive health). Those the
+// request or this process caused (REQUEST_INVALID, LOCAL_RESOURCE, CLIENT_ABORTED) never do.
+//
+// Retry rules (as HAProxy's `retry-on`: never replay a body that has started streaming):
 //   - GET/HEAD: retried after a connect failure, a reset or a response timeout before the
 //     response started (they are idempotent and carry no body).
 //   - any other method: retried only when it has no body and the backend never saw it (the
@@ -16,6 +19,8 @@
 // BLOB_UPLOAD_UNKNOWN so the client restarts the upload; a response already streaming is cut
 // (forwarder.ts), as when the backend dies mid-body.
 
+import { isLocalResourceError } from '../net/local-resource-errors.js';
+
 export const FAILURES = {
   /** The TCP (or TLS) connection could not be made: refused, unreachable, DNS. */
   CONNECT_FAILED: { status: 502, message: 'cannot connect to the backend', passive: true },
@@ -27,6 +32,14 @@ export const FAILURES = {
   RESPONSE_TIMEOUT: { status: 504, message: 'the backend did not respond in time', passive: true },
   /** The backend was marked DOWN while this attempt waited for it; the mark-down already counted. */
   MARKED_DOWN: { status: 503, message: 'the backend was marked DOWN while the request was in flight', passive: false },
+  /**
+   * The upstream client refused to send the request as it stands (undici's UND_ERR_INVALID_ARG,
+   * UND_ERR_NOT_SUPPORTED: a target, method or header it cannot send). The same request would
+   * fail on every backend, so it is answered at once and no backend is tried or blamed.
+   */
+  REQUEST_INVALID: { status: 400, message: 'the request cannot be forwarded', passive: false },
+  /** This process ran out of descriptors, memory or buffers (EMFILE, ENOMEM...): not the backend's doing. */
+  LOCAL_RESOURCE: { status: 503, message: 'the proxy is short of resources, try again', passive: false },
   /** The client went away; nothing is sent and the backend is not blamed. */
   CLIENT_ABORTED: { status: 499, message: 'the client closed the connection', passive: false },
   /** A 404 dropped in favour of the next candidate (RouteDecision.fallbackOn404). */
@@ -53,6 +66,8 @@ export function isRetryable(failure: UpstreamFailure, method: string, hasBody: b
       return method === 'GET' || method === 'HEAD';
     case 'FALLTHROUGH':
       return true;
+    case 'REQUEST_INVALID':
+    case 'LOCAL_RESOURCE':
     case 'CLIENT_ABORTED':
       return false;
   }
@@ -67,7 +82,12 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
  * client connection, it is never answered.)
  */
 export function classifyUpstreamError(code: string | undefined, connected: boolean): FailureCode {
+  if (isLocalResourceError(code)) return 'LOCAL_RESOURCE';
   switch (code) {
+    // Thrown while building the request, before any connection is asked for.
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+      return 'REQUEST_INVALID';
     case 'UND_ERR_CONNECT_TIMEOUT':
       return 'CONNECT_TIMEOUT';
     case 'UND_ERR_HEADERS_TIMEOUT':

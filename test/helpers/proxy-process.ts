@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, waitForListening } from './ports.js';
-import { startHaProxy, waitForHttp, type Managed } from './processes.js';
+import { CLI, startHaProxy, startProcess, waitForHttp, type Managed } from './processes.js';
 
 export interface ProxyProcess extends Managed {
   url: string;
@@ -28,7 +28,13 @@ export interface ProxyProcess extends Managed {
 // timeoutMs stays at 1 s: on a busy machine (the whole suite on 2 cores) a healthy backend can be slow.
 export const FAST_HEALTH = { intervalMs: 200, fastIntervalMs: 100, downIntervalMs: 200, timeoutMs: 1000, rise: 2, fall: 2, jitter: 0 };
 
-export async function startProxy(config: Record<string, unknown>, options: { logLevel?: string } = {}): Promise<ProxyProcess> {
+export interface StartProxyOptions {
+  logLevel?: string;
+  /** A command the proxy runs under, e.g. ['prlimit', '--nofile=128'] for a low descriptor limit. */
+  launcher?: string[];
+}
+
+export async function startProxy(config: Record<string, unknown>, options: StartProxyOptions = {}): Promise<ProxyProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ha-proxy-test-'));
@@ -48,7 +54,9 @@ export async function startProxy(config: Record<string, unknown>, options: { log
       healthCheck: { ...FAST_HEALTH, ...(config.healthCheck as object | undefined) },
     }),
   );
-  const proc = startHaProxy(['--config', file]);
+  const proc = options.launcher
+    ? startProcess(options.launcher[0], [...options.launcher.slice(1), process.execPath, CLI, '--config', file])
+    : startHaProxy(['--config', file]);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitForHttp(`${adminUrl}/livez`, { proc, statuses: [200] });
   // With workers the admin listener (in the primary) answers before any worker listens.

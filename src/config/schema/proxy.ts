@@ -61,6 +61,10 @@ export const proxySchemaProperties = {
     default: {},
     properties: {
       connectMs: durationMs(3000),
+      // The complete request headers must arrive this long after the connection opened or the
+      // previous request ended (HAProxy's `timeout http-request`); a client that trickles them
+      // (slowloris) is cut with 408. At least 1 ms: this deadline cannot be turned off.
+      headersMs: { ...durationMs(30000), minimum: 1 },
       // Time to the response headers; blob bodies themselves may stream for as long as they need.
       responseHeadersMs: durationMs(60000),
       // A client connection with no bytes moving, or a response body with no byte from the
@@ -72,5 +76,9 @@ export const proxySchemaProperties = {
       keepAliveIdleMs: durationMs(4000),
     },
   },
+  // Concurrent client connections per process; past it a new connection is closed at once.
+  // 0: as many as the open-files limit leaves room for (two descriptors per connection, 64 kept
+  // back), so a flood of connections cannot starve health checks and backends of descriptors.
+  maxConnections: { type: 'integer', minimum: 0, maximum: 1000000, default: 0 },
   drainTimeoutMs: durationMs(30000),
 } as const;

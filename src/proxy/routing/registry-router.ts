@@ -114,11 +114,11 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     const backend = ctx.backends.find((b) => b.name === owner);
     if (!backend) {
       events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${owner}) is no longer configured; restart the upload`);
+      return reject('BLOB_UPLOAD_UNKNOWN', 'the backend that holds this upload is no longer configured; restart the upload');
     }
     if (!ctx.health[backend.index]?.up) {
       events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${owner}) is down; restart the upload`);
+      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) is down; restart the upload`);
     }
     events.routed('upload_affinity');
     return {
@@ -127,7 +127,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       forwardUrl,
       editResponseHeaders: signLocation,
       // The owner died before health checks noticed: same answer as when it is known to be down.
-      failWith: { code: 'BLOB_UPLOAD_UNKNOWN', message: `the backend that holds this upload (${owner}) did not answer; restart the upload` },
+      failWith: { code: 'BLOB_UPLOAD_UNKNOWN', message: `the backend that holds this upload (${backend.label}) did not answer; restart the upload` },
       reason: 'upload-affinity',
     };
   };
