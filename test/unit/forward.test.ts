@@ -83,6 +83,21 @@ describe('upstream failures', () => {
     assert.equal(classifyUpstreamError('UND_ERR_HEADERS_TIMEOUT', true), 'RESPONSE_TIMEOUT');
   });
 
+  it('files what the request or this process caused as nobody\'s failure, never the backend\'s', () => {
+    // undici refuses to build the request (a target not starting with /, a bad header): before any connection.
+    assert.equal(classifyUpstreamError('UND_ERR_INVALID_ARG', false), 'REQUEST_INVALID');
+    assert.equal(classifyUpstreamError('UND_ERR_NOT_SUPPORTED', false), 'REQUEST_INVALID');
+    for (const code of ['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']) {
+      assert.equal(classifyUpstreamError(code, false), 'LOCAL_RESOURCE', code);
+      assert.equal(classifyUpstreamError(code, true), 'LOCAL_RESOURCE', code);
+    }
+    for (const code of ['REQUEST_INVALID', 'LOCAL_RESOURCE', 'CLIENT_ABORTED'] as const) {
+      assert.equal(FAILURES[code].passive, false, code);
+      assert.equal(isRetryable(f(code), 'GET', false), false, code);
+    }
+    assert.equal(FAILURES.REQUEST_INVALID.status, 400);
+  });
+
   it('retries GET and HEAD after connect failures, resets and timeouts before the response', () => {
     for (const method of ['GET', 'HEAD']) {
       for (const code of ['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'RESET', 'RESPONSE_TIMEOUT'] as const) {
