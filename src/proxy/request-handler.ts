@@ -6,10 +6,10 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { performance } from 'node:perf_hooks';
 import { sendOciError } from '../errors/oci-codes.js';
 import type { HealthStore } from '../health/health-store.js';
+import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
 import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
-import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
@@ -36,6 +36,12 @@ interface SocketCounts {
   written: number;
 }
 
+interface RecordDeps {
+  metrics: ProxyMetrics;
+  logger: Logger;
+  accessLog: boolean;
+}
+
 interface Outcome {
   status: number;
   backend?: Backend;
@@ -51,7 +57,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
   const { backends, router, health, metrics, logger, inflight } = deps;
   const backendOrigins = new Set(backends.map((b) => b.origin.toLowerCase()));
   // Decided once: with the access log off, no log object is built per request.
-  const accessLog = logger.isLevelEnabled('info');
+  const recordDeps: RecordDeps = { metrics, logger, accessLog: logger.isLevelEnabled('info') };
 
   async function forwardAll(req: IncomingMessage, res: ServerResponse, facts: RequestFacts, decision: RouteDecision): Promise<Outcome> {
     const { candidates } = decision;
@@ -144,37 +150,6 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     }
   }
 
-  /** The access log line and the frontend metrics, for every request however it ended. */
-  function record(req: IncomingMessage, method: string, url: string, started: number, at: SocketCounts, outcome: Outcome): void {
-    const socket = req.socket;
-    const seconds = (performance.now() - started) / 1000;
-    const cls = codeClass(outcome.status);
-    metrics.responses[cls].inc();
-    metrics.duration[cls].observe(seconds);
-    const bytesIn = socket.bytesRead - at.read;
-    const bytesOut = socket.bytesWritten - at.written;
-    if (outcome.backend) {
-      const m = metrics.backends[outcome.backend.index];
-      m.bytesIn.inc(bytesIn);
-      m.bytesOut.inc(bytesOut);
-    }
-    if (!accessLog) return;
-    logger.info({
-      method,
-      url,
-      status: outcome.status,
-      backend: outcome.backend?.name,
-      bytesIn,
-      bytesOut,
-      durationMs: Math.round(seconds * 1e4) / 10,
-      retries: outcome.retries,
-      ...(outcome.body !== undefined && outcome.body !== 'complete' ? { body: outcome.body } : {}),
-      ...(outcome.failure ? { failure: outcome.failure.code, detail: outcome.failure.detail } : {}),
-      ...(outcome.reason ? { route: outcome.reason } : {}),
-      ...(outcome.refused ? { refused: outcome.refused } : {}),
-    }, 'access');
-  }
-
   return (req, res) => {
     const started = performance.now();
     const socket = req.socket;
@@ -187,7 +162,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     if (refused) {
       // The framing of what follows (a body, the next request) cannot be trusted: close.
       sendOciError(res, 'UNSUPPORTED', refused.message, { status: refused.status, headers: { connection: 'close' } });
-      record(req, method, url, started, at, { status: refused.status, retries: 0, refused: refused.message });
+      record(recordDeps, req, method, url, started, at, { status: refused.status, retries: 0, refused: refused.message });
       return;
     }
     const forwardedUrl = req.url ?? '/';
@@ -218,7 +193,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       return;
     }
     forwardAll(req, res, facts, decision).then(
-      (outcome) => record(req, method, url, started, at, outcome),
+      (outcome) => record(recordDeps, req, method, url, started, at, outcome),
       (err: unknown) => {
         logger.error({ err, url }, 'request failed inside the proxy');
         if (!res.headersSent) sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
@@ -226,6 +201,38 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       },
     );
   };
+}
+
+/** The access log line and the frontend metrics, for every request however it ended. */
+function record(deps: RecordDeps, req: IncomingMessage, method: string, url: string, started: number, at: SocketCounts, outcome: Outcome): void {
+  const { metrics, logger } = deps;
+  const socket = req.socket;
+  const seconds = (performance.now() - started) / 1000;
+  const cls = codeClass(outcome.status);
+  metrics.responses[cls].inc();
+  metrics.duration[cls].observe(seconds);
+  const bytesIn = socket.bytesRead - at.read;
+  const bytesOut = socket.bytesWritten - at.written;
+  if (outcome.backend) {
+    const m = metrics.backends[outcome.backend.index];
+    m.bytesIn.inc(bytesIn);
+    m.bytesOut.inc(bytesOut);
+  }
+  if (!deps.accessLog) return;
+  logger.info({
+    method,
+    url,
+    status: outcome.status,
+    backend: outcome.backend?.name,
+    bytesIn,
+    bytesOut,
+    durationMs: Math.round(seconds * 1e4) / 10,
+    retries: outcome.retries,
+    ...(outcome.body !== undefined && outcome.body !== 'complete' ? { body: outcome.body } : {}),
+    ...(outcome.failure ? { failure: outcome.failure.code, detail: outcome.failure.detail } : {}),
+    ...(outcome.reason ? { route: outcome.reason } : {}),
+    ...(outcome.refused ? { refused: outcome.refused } : {}),
+  }, 'access');
 }
 
 /**

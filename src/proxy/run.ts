@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/config-error.js';
 import { readAdminToken } from '../config/schema/admin.js';
 import type { Config } from '../config/types.js';
-import { ActiveChecker } from '../health/active-checker.js';
+import { ActiveChecker, type CheckResult } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
@@ -21,10 +21,10 @@ import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import { createBackends, destroyBackends } from './backend.js';
+import { createBackends, destroyBackends, type Backend } from './backend.js';
 import { endAttemptsOnMarkDown } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
-import { createProxyMetrics } from './proxy-metrics.js';
+import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics.js';
 import { proxyStatus, type ProxyStatus } from './proxy-status.js';
 import { createRequestHandler } from './request-handler.js';
 import { createRouting } from './routing/create-routing.js';
@@ -73,6 +73,33 @@ function rateLimited(periodMs: number): () => number {
     count = 0;
     return n;
   };
+}
+
+/** Metrics and logs for one active check; a skipped one (local resources short) is no verdict. */
+function countCheck(metrics: ProxyMetrics, logger: Logger, backend: Backend, result: CheckResult): void {
+  const m = metrics.backends[backend.index].checks;
+  if (result.skipped) {
+    m.skipped.inc();
+    logger.warn({ backend: backend.name, detail: result.detail }, 'health check skipped: no verdict on the backend');
+    return;
+  }
+  (result.ok ? m.success : m.failure).inc();
+  if (!result.ok) logger.debug({ backend: backend.name, detail: result.detail }, 'health check failed');
+}
+
+/** The header deadline, connection cap and header-line cap on the client listener. */
+function limitListener(server: Server, config: Config, metrics: ProxyMetrics, logger: Logger): { maxConnections: number | undefined } {
+  const dropLog = rateLimited(10_000);
+  const limits = applyServerLimits(server, {
+    headersMs: config.timeouts.headersMs,
+    maxConnections: config.maxConnections,
+    onDrop: () => {
+      metrics.droppedConnections.inc();
+      const dropped = dropLog();
+      if (dropped > 0) logger.warn({ maxConnections: limits.maxConnections, dropped }, 'connection limit reached: new client connections are closed');
+    },
+  });
+  return limits;
 }
 
 /** host:port a client can use to reach us, for Location rewrites when it sent no Host header. */
@@ -148,16 +175,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization })),
     health,
     { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
-    (index, result) => {
-      const m = proxyMetrics.backends[index].checks;
-      if (result.skipped) {
-        m.skipped.inc();
-        logger.warn({ backend: backends[index].name, detail: result.detail }, 'health check skipped: no verdict on the backend');
-        return;
-      }
-      (result.ok ? m.success : m.failure).inc();
-      if (!result.ok) logger.debug({ backend: backends[index].name, detail: result.detail }, 'health check failed');
-    },
+    (index, result) => countCheck(proxyMetrics, logger, backends[index], result),
   );
 
   let draining = false;
@@ -188,16 +206,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   );
   // A client connection with no bytes moving for idleMs is destroyed.
   server.timeout = config.timeouts.idleMs;
-  const dropLog = rateLimited(10_000);
-  const { maxConnections } = applyServerLimits(server, {
-    headersMs: config.timeouts.headersMs,
-    maxConnections: config.maxConnections,
-    onDrop: () => {
-      proxyMetrics.droppedConnections.inc();
-      const dropped = dropLog();
-      if (dropped > 0) logger.warn({ maxConnections, dropped }, 'connection limit reached: new client connections are closed');
-    },
-  });
+  const { maxConnections } = limitListener(server, config, proxyMetrics, logger);
   const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
   // A listener that cannot bind ends start-up: stop what already runs (timers keep a process alive).
   const abortStart = (): void => {
