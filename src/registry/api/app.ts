@@ -2,6 +2,7 @@
 // writes OCI error envelopes, the access log line and request metrics. Handlers live in one file
 // per resource and only throw OciError for client-visible failures.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { OciError, sendOciError } from '../../errors/oci-codes.js';
 import type { Logger } from '../../observability/logger.js';
@@ -20,6 +21,8 @@ import { handleReferrers } from './referrers.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { handleTags } from './tags.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
+import { discardThenClose } from './linger.js';
+import { RetryLaterError } from '../../errors/retry-later.js';
 
 export interface RegistryAppOptions {
   store: ImageStore;
@@ -75,32 +78,43 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
   // Decided once: with access logging off, no log object is built per request.
   const logAccess = logger.isLevelEnabled('info');
 
-  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
-    // An error answered before the body was read: close the connection rather than drain what
-    // may be gigabytes of an upload the registry has already refused.
-    const headers: Record<string, string> = req.complete ? {} : { connection: 'close' };
+  const fail = (req: IncomingMessage, res: ServerResponse, socket: Socket, err: unknown): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The client is gone when its socket is. Not `req.destroyed`: Node 20 sets that as soon as a
+    // body has been read in full, which made every storage failure after the body (a full disk
+    // on a manifest PUT) an empty reply instead of an error.
+    if (!(err instanceof OciError) && ((code !== undefined && CLIENT_GONE.has(code)) || socket.destroyed)) {
+      res.destroy();
+      return;
+    }
+    answerError(req, res, err);
+    // An error answered before the body was read: what is left of it is discarded, for a
+    // bounded time, rather than stored or waited for (it may be gigabytes of a refused upload).
+    discardThenClose(req, socket);
+  };
+
+  const answerError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (err instanceof OciError) {
-      if (err.code === 'UNAUTHORIZED') headers['www-authenticate'] = BASIC_CHALLENGE;
+      const headers: Record<string, string> = err.code === 'UNAUTHORIZED' ? { 'www-authenticate': BASIC_CHALLENGE } : {};
+      if (err instanceof RetryLaterError) headers['retry-after'] = String(err.retryAfterSeconds);
       sendOciError(res, err.code, err.message, { status: err.status, detail: err.detail, headers });
       return;
     }
     const code = (err as NodeJS.ErrnoException).code;
-    if ((code !== undefined && CLIENT_GONE.has(code)) || req.destroyed) {
-      res.destroy();
-      return;
-    }
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       logger.error({ err, method: req.method, url: req.url }, 'storage is full');
-      sendOciError(res, 'UNAVAILABLE', 'the registry storage is full', { status: 507, headers });
+      sendOciError(res, 'UNAVAILABLE', 'the registry storage is full', { status: 507 });
       return;
     }
     logger.error({ err, method: req.method, url: req.url }, 'request failed');
-    sendOciError(res, 'UNAVAILABLE', 'internal error', { status: 500, headers });
+    sendOciError(res, 'UNAVAILABLE', 'internal error', { status: 500 });
   };
 
   return (req, res) => {
     const started = performance.now();
+    // Captured now: once the socket is destroyed, req.socket is null and remoteAddress undefined.
     const socket = req.socket;
+    const remote = socket.remoteAddress;
     const read0 = socket.bytesRead;
     const written0 = socket.bytesWritten;
     const url = req.url ?? '/';
@@ -122,7 +136,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
           url,
           status: res.statusCode,
           ms: Math.round(ms * 10) / 10,
-          remote: req.socket.remoteAddress,
+          remote,
           // Behind the proxy, the client's address is in X-Forwarded-For.
           forwardedFor: req.headers['x-forwarded-for'],
           done: res.writableFinished,
@@ -135,7 +149,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
       if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization);
       await dispatch(ctx, route, r);
     };
-    run().catch((err: unknown) => fail(req, res, err));
+    run().catch((err: unknown) => fail(req, res, socket, err));
   };
 }
 

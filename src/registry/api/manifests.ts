@@ -43,19 +43,52 @@ async function getManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   r.res.end(head ? undefined : record.bytes);
 }
 
-/** Reads the body, refusing more than `limit` bytes (413) without buffering them. */
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the body, refusing more than `limit` bytes (413) without buffering them. Not `for await`:
+ * leaving that loop destroys the request, and with it the socket the 413 has to go out on (the
+ * access log then found `req.socket` null and the process died). On overflow the reader stops
+ * listening; the boundary answers with `Connection: close` and Node discards the rest.
+ */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   const tooLarge = () => new OciError('SIZE_INVALID', `manifest exceeds the ${limit}-byte limit`, { limit }, 413);
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks, total));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const onClose = () => {
+      if (req.complete) return;
+      stop();
+      reject(Object.assign(new Error('the client went away mid-manifest'), { code: 'ECONNRESET' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
