@@ -1,6 +1,6 @@
 // `--mode registry`: the built-in OCI registry replica. Wires storage, hooks (replication when
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { onShutdownSignals } from '../cli/shutdown.js';
 import { ConfigError } from '../config/config-error.js';
@@ -9,14 +9,13 @@ import { listenOn } from '../net/listen.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
+import { createApiServer } from './api-server.js';
 import { createRegistryApp } from './api/app.js';
 import { withDefaults } from './api/hooks.js';
 import { HtpasswdAuth } from './auth/htpasswd.js';
 import { createReplicationHooks } from './replication/index.js';
 import { ImageStore } from './storage/image-store.js';
 
-/** Node's default (5 s) is shorter than a proxy's pooled idle timeout: keep sockets longer. */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** How often abandoned upload sessions are looked for. */
 const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
 /** How long shutdown waits for in-flight requests before closing sockets. */
@@ -61,7 +60,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     deleteEnabled: config.registry.deleteEnabled,
     maxManifestBytes: config.registry.maxManifestBytes,
   });
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 }, app);
+  const server = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections });
   let admin: Server;
   let port: number;
   try {
