@@ -51,11 +51,11 @@ describe('image store', () => {
     const a = randomBytes(1000);
     const b = randomBytes(500);
     const upload = await store.uploads.create('r');
-    await store.uploads.append('r', upload.id, body(a), 0);
+    await store.uploads.append('r', upload.id, body(a), { start: 0, length: 1000 });
     const status = await other.uploads.status('r', upload.id);
     assert.equal(status.size, 1000);
-    await assert.rejects(other.uploads.append('r', upload.id, body(b), 999), code('RANGE_INVALID'));
-    await other.uploads.append('r', upload.id, body(b), 1000);
+    await assert.rejects(other.uploads.append('r', upload.id, body(b), { start: 999, length: 500 }), code('RANGE_INVALID'));
+    await other.uploads.append('r', upload.id, body(b), { start: 1000, length: 500 });
     const whole = Buffer.concat([a, b]);
     // The first instance's running hash is stale (it never saw `b`): it must re-hash from disk.
     const info = await store.uploads.commit('r', upload.id, digestOf('sha256', whole));

@@ -9,7 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
 import { isRepositoryName } from '../../oci/grammar.js';
-import type { UploadStatus } from '../storage/upload-store.js';
+import type { ChunkRange, UploadStatus } from '../storage/upload-store.js';
 import type { BlobInfo } from '../storage/blob-store.js';
 import { hasBody, methodNotAllowed, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import { parseContentRange, uploadRangeHeader } from './range.js';
@@ -38,8 +38,8 @@ function contentLength(r: ApiRequest): number | undefined {
   return raw === undefined ? undefined : Number(raw);
 }
 
-/** The chunk's start from Content-Range (checked against Content-Length), if given. */
-function chunkStart(r: ApiRequest): number | undefined {
+/** The chunk's range from Content-Range (checked against Content-Length), if given. */
+function chunkRange(r: ApiRequest): ChunkRange | undefined {
   const range = parseContentRange(r.req.headers['content-range']);
   if (range === undefined) return undefined;
   if (range === 'invalid') throw new OciError('BLOB_UPLOAD_INVALID', `malformed Content-Range: ${r.req.headers['content-range']}`);
@@ -47,7 +47,8 @@ function chunkStart(r: ApiRequest): number | undefined {
   if (length !== undefined && length !== range.end - range.start + 1) {
     throw new OciError('SIZE_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${length}`);
   }
-  return range.start;
+  // A chunked body has no Content-Length to check first: the store holds it to the range.
+  return { start: range.start, length: range.end - range.start + 1 };
 }
 
 export async function handleUploadStart(ctx: ApiContext, r: ApiRequest, name: string): Promise<void> {
@@ -89,8 +90,7 @@ export async function handleUploadSession(ctx: ApiContext, r: ApiRequest, name: 
       return;
     }
     case 'PATCH': {
-      const start = chunkStart(r);
-      const status = await ctx.store.uploads.append(name, id, req, start);
+      const status = await ctx.store.uploads.append(name, id, req, chunkRange(r));
       res.writeHead(202, sessionHeaders(status));
       res.end();
       return;
@@ -99,8 +99,8 @@ export async function handleUploadSession(ctx: ApiContext, r: ApiRequest, name: 
       // Validate everything before consuming the body.
       const digest = requireDigest(r.query.get('digest'));
       const withChunk = hasBody(req);
-      const start = withChunk ? chunkStart(r) : undefined;
-      const info = await ctx.store.uploads.commit(name, id, digest, withChunk ? req : undefined, start);
+      const range = withChunk ? chunkRange(r) : undefined;
+      const info = await ctx.store.uploads.commit(name, id, digest, withChunk ? req : undefined, range);
       await awaitHook(ctx.hooks.afterBlobCommit({ repo: name, digest, size: info.size, headers: req.headers }));
       return created(res, name, info);
     }

@@ -13,6 +13,8 @@ export class FileSink extends Writable {
   private sinceSync = 0;
   private syncing: Promise<void> | undefined;
   private syncError: Error | undefined;
+  /** The write in progress: a destroy waits for it, so no byte lands after a cancel's truncate. */
+  private inflight: Promise<void> = Promise.resolve();
   written = 0;
 
   constructor(
@@ -24,11 +26,21 @@ export class FileSink extends Writable {
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.writeBuffers(chunks.map((c) => c.chunk)).then(() => cb(), cb);
+    this.track(this.writeBuffers(chunks.map((c) => c.chunk))).then(() => cb(), cb);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.writeBuffers([chunk]).then(() => cb(), cb);
+    this.track(this.writeBuffers([chunk])).then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const settle = () => cb(err);
+    this.inflight.then(settle, settle);
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inflight = p.catch(() => undefined);
+    return p;
   }
 
   override _final(cb: (err?: Error | null) => void): void {

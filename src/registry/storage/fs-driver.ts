@@ -1,6 +1,6 @@
 // The filesystem driver: the only code that touches the storage directory.
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -50,12 +50,18 @@ export class FsDriver implements StorageDriver {
     const tmp = this.tmpPath();
     const fh = await this.openTmp(tmp);
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.renameInto(tmp, this.abs(path));
+    } catch (err) {
+      // A full disk must not also leave an empty temporary file behind for every failed write.
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await this.renameInto(tmp, this.abs(path));
   }
 
   async reader(path: string, range?: { start: number; end: number }): Promise<Readable> {
@@ -100,10 +106,15 @@ export class FsDriver implements StorageDriver {
       await fh.close();
       throw err;
     });
-    return this.sinkWriter(fh, options.offset, async () => undefined, async () => undefined);
+    // Cancel cuts the file back to where this writer started: a chunk that failed (disk full, a
+    // body longer than its Content-Range) leaves nothing beyond the upload's committed size.
+    return this.sinkWriter(fh, options.offset, async () => undefined, () => truncate(target, options.offset));
   }
 
-  /** Wraps a FileSink: commit = finish (fsync) + close + `onCommit`; cancel = destroy + close + `onCancel`. */
+  /**
+   * Wraps a FileSink: commit = finish (fsync) + close + `onCommit`; cancel (also after a failed
+   * commit) = destroy, waiting for the write in progress, + close + `onCancel`.
+   */
   private sinkWriter(fh: FileHandle, start: number, onCommit: () => Promise<void>, onCancel: () => Promise<unknown>): FileWriter & { written: () => number } {
     const stream = new FileSink(fh, start);
     let done = false;
@@ -111,7 +122,6 @@ export class FsDriver implements StorageDriver {
       stream,
       written: () => stream.written,
       commit: async () => {
-        done = true;
         try {
           if (!stream.writableFinished) {
             if (!stream.writableEnded) stream.end();
@@ -121,11 +131,16 @@ export class FsDriver implements StorageDriver {
           await fh.close();
         }
         await onCommit();
+        done = true;
       },
       cancel: async () => {
         if (done) return;
         done = true;
-        stream.destroy();
+        if (!stream.closed) {
+          const closedNow = new Promise((resolve) => stream.once('close', resolve));
+          if (!stream.destroyed) stream.destroy();
+          await closedNow;
+        }
         await fh.close().catch(() => undefined);
         await onCancel();
       },

@@ -10,7 +10,7 @@ import { digestFromHash, newHasher, type Digest } from './digest.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { isValidUploadId } from './names.js';
 import { storagePath } from './paths.js';
-import { pipeHashed } from './stream-hash.js';
+import { pipeHashed, TooLargeError } from './stream-hash.js';
 
 export interface UploadStatus {
   id: string;
@@ -20,6 +20,12 @@ export interface UploadStatus {
   startedAt: string;
 }
 
+/** Where a chunk must start and how long it must be (from its Content-Range). */
+export interface ChunkRange {
+  start: number;
+  length: number;
+}
+
 interface StoredState {
   startedAt: string;
   size: number;
@@ -27,6 +33,16 @@ interface StoredState {
 
 /** Running hashes for at most this many open uploads; older ones fall back to re-hashing. */
 const MAX_CACHED_HASHES = 1024;
+
+/** A chunk whose body is longer or shorter than its Content-Range: nothing of it is kept. */
+class ChunkLengthError extends OciError {
+  constructor(range: ChunkRange, received: number | undefined) {
+    const got = received === undefined ? 'more' : String(received);
+    super('SIZE_INVALID', `Content-Range ${range.start}-${range.start + range.length - 1} announces ${range.length} bytes, the body had ${got}`, {
+      expected: range.length,
+    });
+  }
+}
 
 export class UploadStore {
   private readonly hashes = new Map<string, { hash: Hash; size: number }>();
@@ -61,17 +77,17 @@ export class UploadStore {
    * The state file is replaced only after the chunk is fsynced, so a crash mid-chunk loses only
    * that chunk.
    */
-  append(repo: string, id: string, source: Readable, start?: number): Promise<UploadStatus> {
-    return this.locked(`${repo}\0${id}`, () => this.appendLocked(repo, id, source, start));
+  append(repo: string, id: string, source: Readable, range?: ChunkRange): Promise<UploadStatus> {
+    return this.locked(`${repo}\0${id}`, () => this.appendLocked(repo, id, source, range));
   }
 
   /** Appends an optional final chunk, verifies the digest and moves the blob into place. */
-  commit(repo: string, id: string, digest: Digest, finalChunk?: Readable, start?: number): Promise<BlobInfo> {
+  commit(repo: string, id: string, digest: Digest, finalChunk?: Readable, range?: ChunkRange): Promise<BlobInfo> {
     const key = `${repo}\0${id}`;
     return this.locked(key, async () => {
       let status = await this.status(repo, id);
       // The state file is not rewritten for the last chunk: the session ends in this request.
-      if (finalChunk) status = await this.appendLocked(repo, id, finalChunk, start, false);
+      if (finalChunk) status = await this.appendLocked(repo, id, finalChunk, range, false);
       else await this.trimTornTail(repo, id, status.size);
       const dataPath = storagePath({ kind: 'uploadData', repo, id });
       const actual = await this.digestOf(key, dataPath, status.size, digest);
@@ -92,10 +108,10 @@ export class UploadStore {
     await this.remove(repo, id);
   }
 
-  private async appendLocked(repo: string, id: string, source: Readable, start?: number, persist = true): Promise<UploadStatus> {
+  private async appendLocked(repo: string, id: string, source: Readable, range?: ChunkRange, persist = true): Promise<UploadStatus> {
     const status = await this.status(repo, id);
-    if (start !== undefined && start !== status.size) {
-      throw new OciError('RANGE_INVALID', `chunk starts at ${start}, upload has ${status.size} bytes`, { size: status.size });
+    if (range !== undefined && range.start !== status.size) {
+      throw new OciError('RANGE_INVALID', `chunk starts at ${range.start}, upload has ${status.size} bytes`, { size: status.size });
     }
     const key = `${repo}\0${id}`;
     const running = this.hashes.get(key);
@@ -104,15 +120,27 @@ export class UploadStore {
     const writer = await this.driver.appendWriter(storagePath({ kind: 'uploadData', repo, id }), { offset: status.size });
     let bytes: number;
     try {
-      bytes = await pipeHashed(source, writer.stream, useRunning ? [running.hash] : []);
+      bytes = await pipeHashed(source, writer.stream, useRunning ? [running.hash] : [], range?.length);
+      if (range !== undefined && bytes !== range.length) throw new ChunkLengthError(range, bytes);
       await writer.commit();
     } catch (err) {
       this.hashes.delete(key);
       await writer.cancel();
+      if (err instanceof TooLargeError) throw new ChunkLengthError(range as ChunkRange, undefined);
       throw err;
     }
     const next: StoredState = { startedAt: status.startedAt, size: status.size + bytes };
-    if (persist) await this.driver.putContent(storagePath({ kind: 'uploadState', repo, id }), JSON.stringify(next));
+    if (persist) {
+      try {
+        await this.driver.putContent(storagePath({ kind: 'uploadState', repo, id }), JSON.stringify(next));
+      } catch (err) {
+        // The chunk is on disk but not recorded (disk full): give its space back now rather
+        // than when the session is next touched or purged.
+        this.hashes.delete(key);
+        await this.trimTornTail(repo, id, status.size).catch(() => undefined);
+        throw err;
+      }
+    }
     if (useRunning) running.size = next.size;
     return { id, repo, ...next };
   }
