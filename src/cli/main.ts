@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import { ListenError } from '../net/listen.js';
+import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
 import { CLUSTER_CONFIG_ENV } from '../proxy/workers/cluster-protocol.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`ha-proxy: ${err.message}\n`);
       return EXIT_CONFIG;
     }
-    if (err instanceof ListenError) {
+    if (err instanceof ListenError || err instanceof StartupError) {
       process.stderr.write(`ha-proxy: ${err.message}\n`);
       return EXIT_START_FAILED;
     }

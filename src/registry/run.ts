@@ -15,6 +15,7 @@ import { withDefaults } from './api/hooks.js';
 import { HtpasswdAuth } from './auth/htpasswd.js';
 import { createReplicationHooks } from './replication/index.js';
 import { ImageStore } from './storage/image-store.js';
+import { requireUsableStorage } from './storage-check.js';
 
 /** How often abandoned upload sessions are looked for. */
 const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
@@ -45,7 +46,8 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   const logger = createLogger(config.logLevel, { mode: 'registry' });
   const root = resolve(config.registry.storage ?? '.');
   const store = ImageStore.onDirectory(root, { cacheTtlMs: config.registry.cacheTtlMs });
-  // Unwritable storage must not stop the process: /readyz reports it and the proxy routes around it.
+  await requireUsableStorage(root, store);
+  // Storage that turns unwritable later does not stop the process: /readyz reports it.
   await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
   const auth = loadAuth(config.registry.htpasswd);

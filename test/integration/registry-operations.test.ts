@@ -1,7 +1,8 @@
 // Operating the built-in registry: admin endpoints, access log, delete switch, basic auth,
 // start-up errors.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -84,5 +85,38 @@ describe('registry operations', () => {
     const code = await new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
     assert.equal(code, 2);
     assert.match(proc.output(), /registry\.storage: required in registry mode/);
+  });
+
+  // A registry that starts anyway never exits: the timeout turns that into a failure.
+  it('refuses to start (status 1, a clear message) on storage that is a file or read-only', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-bad-storage-'));
+    const exitOf = async (storage: string) => {
+      const proc = startHaProxy(['--mode', 'registry', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--storage', storage]);
+      const code = await new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
+      return { code, output: proc.output() };
+    };
+    try {
+      const file = join(dir, 'a-file');
+      writeFileSync(file, 'x');
+      const asFile = await exitOf(file);
+      assert.equal(asFile.code, 1);
+      assert.match(asFile.output, /registry\.storage: .*a-file is not a directory/);
+      if (process.getuid?.() !== 0) {
+        if (process.env.CI === 'true') assert.fail('the read-only case needs root in CI (it mounts a tmpfs)');
+        return;
+      }
+      const readOnly = join(dir, 'ro');
+      mkdirSync(readOnly);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]);
+      try {
+        const ro = await exitOf(readOnly);
+        assert.equal(ro.code, 1);
+        assert.match(ro.output, /registry\.storage: \S+ro: storage not writable/);
+      } finally {
+        execFileSync('umount', [readOnly]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
