@@ -13,6 +13,7 @@ import { createApiServer } from './api-server.js';
 import { createRegistryApp } from './api/app.js';
 import { withDefaults } from './api/hooks.js';
 import { HtpasswdAuth } from './auth/htpasswd.js';
+import type { ThrottleLimits } from './auth/login-throttle.js';
 import { createReplicationHooks } from './replication/index.js';
 import { ImageStore } from './storage/image-store.js';
 import { requireUsableStorage } from './storage-check.js';
@@ -23,10 +24,10 @@ const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** A broken htpasswd file is a configuration error (exit 2), not a crash. */
-function loadAuth(path: string | undefined): HtpasswdAuth | undefined {
+function loadAuth(path: string | undefined, throttle: ThrottleLimits): HtpasswdAuth | undefined {
   if (path === undefined) return undefined;
   try {
-    return HtpasswdAuth.fromFile(path);
+    return HtpasswdAuth.fromFile(path, throttle);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ConfigError([`registry.htpasswd: cannot use ${path} (${reason})`]);
@@ -50,7 +51,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   // Storage that turns unwritable later does not stop the process: /readyz reports it.
   await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
-  const auth = loadAuth(config.registry.htpasswd);
+  const auth = loadAuth(config.registry.htpasswd, config.registry.loginThrottle);
   // Without peers the hooks stay the no-ops (replication/index.ts).
   const hooks = withDefaults(await createReplicationHooks({ config, store, logger, metrics }));
   const app = createRegistryApp({

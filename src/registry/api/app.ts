@@ -21,6 +21,7 @@ import { handleReferrers } from './referrers.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { handleTags } from './tags.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
+import { clientAddress } from './client-address.js';
 import { discardThenClose } from './linger.js';
 import { RetryLaterError } from '../../errors/retry-later.js';
 
@@ -144,9 +145,14 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
         'request',
       );
     });
-    const r: ApiRequest = { req, res, query: q === -1 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1)) };
+    const r: ApiRequest = {
+      req,
+      res,
+      query: q === -1 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1)),
+      client: clientAddress(remote, req.headers['x-forwarded-for']),
+    };
     const run = async () => {
-      if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization);
+      if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization, r.client);
       await dispatch(ctx, route, r);
     };
     run().catch((err: unknown) => fail(req, res, socket, err));

@@ -18,6 +18,8 @@ export interface ApiRequest {
   res: ServerResponse;
   /** Query string parameters (empty when there is none). */
   query: URLSearchParams;
+  /** The client's address, for per-client limits (client-address.ts). */
+  client: string;
 }
 
 /** A digest from the URL or query, or DIGEST_INVALID. */

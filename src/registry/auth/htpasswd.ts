@@ -5,11 +5,18 @@
 // - a failed one too, for less long: a client retrying stale credentials in a loop (a common CI
 //   failure) costs nothing after its first attempt;
 // - at most MAX_CONCURRENT_CHECKS run at once; beyond that the answer is 429 TOO_MANY_REQUESTS,
-//   so a flood of guesses cannot take every core from the requests that are already signed in.
+//   so a flood of guesses cannot take every core from the requests that are already signed in;
+// - failed sign-ins are throttled per client address (login-throttle.ts);
+// - an unknown user is checked against a dummy hash of the same bcrypt cost as the stored
+//   entries: with a fixed cost-10 dummy an unknown user took ~95 ms and a wrong password for a
+//   cost-5 entry ~5 ms, which told which users exist.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { OciError } from '../../errors/oci-codes.js';
+import { RetryLaterError } from '../../errors/retry-later.js';
 import { TtlCache } from '../storage/ttl-cache.js';
+import { LoginThrottle, type ThrottleLimits } from './login-throttle.js';
 
 /** How long a verified Authorization header is trusted without re-running bcrypt. */
 const VERIFIED_TTL_MS = 60_000;
@@ -41,28 +48,57 @@ export function parseHtpasswd(text: string): { users: Map<string, string>; probl
   return { users, problems };
 }
 
+/** The bcrypt cost of a hash (`$2b$05$...` -> 5). */
+export function bcryptCost(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
+/** The median cost of the stored hashes (10, bcrypt's default, when there are none). Pure. */
+export function typicalCost(hashes: Iterable<string>): number {
+  const costs = [...hashes].map(bcryptCost).sort((a, b) => a - b);
+  return costs.length === 0 ? 10 : costs[Math.floor(costs.length / 2)];
+}
+
+/** Failed sign-ins per address when no limits are given (the schema's defaults). */
+const DEFAULT_THROTTLE: ThrottleLimits = { burst: 10, refillMs: 6000 };
+
 export class HtpasswdAuth {
   private readonly verified = new TtlCache<string>(VERIFIED_TTL_MS, MAX_VERIFIED);
   private readonly refused = new TtlCache<true>(REFUSED_TTL_MS, MAX_REFUSED);
+  private readonly throttle: LoginThrottle;
+  /** What an unknown user's password is checked against: as costly as a real entry. */
+  readonly dummyHash: string;
   private checking = 0;
 
   constructor(
     private readonly users: Map<string, string>,
     private readonly compare: Compare = (password, hash) => bcrypt.compare(password, hash),
-  ) {}
-
-  static fromFile(path: string): HtpasswdAuth {
-    const { users, problems } = parseHtpasswd(readFileSync(path, 'utf8'));
-    if (problems.length > 0) throw new Error(`${path}: ${problems.join('; ')}`);
-    return new HtpasswdAuth(users);
+    throttle: ThrottleLimits = DEFAULT_THROTTLE,
+  ) {
+    this.throttle = new LoginThrottle(throttle);
+    this.dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), bcrypt.genSaltSync(typicalCost(users.values())));
   }
 
-  /** Resolves the user name, or throws UNAUTHORIZED (the caller adds WWW-Authenticate). */
-  async authenticate(header: string | undefined): Promise<string> {
+  static fromFile(path: string, throttle?: ThrottleLimits): HtpasswdAuth {
+    const { users, problems } = parseHtpasswd(readFileSync(path, 'utf8'));
+    if (problems.length > 0) throw new Error(`${path}: ${problems.join('; ')}`);
+    return new HtpasswdAuth(users, undefined, throttle);
+  }
+
+  /**
+   * Resolves the user name, or throws UNAUTHORIZED (the caller adds WWW-Authenticate), or 429
+   * when `client` (its address) failed too often lately.
+   */
+  async authenticate(header: string | undefined, client = ''): Promise<string> {
     if (header === undefined || !header.startsWith('Basic ')) throw new OciError('UNAUTHORIZED');
     const known = this.verified.get(header);
     if (known !== undefined) return known;
-    if (this.refused.get(header)) throw new OciError('UNAUTHORIZED', 'invalid username or password');
+    const waitMs = this.throttle.waitMs(client);
+    if (waitMs > 0) throw new RetryLaterError('TOO_MANY_REQUESTS', 'too many failed sign-ins from this address; retry later', Math.ceil(waitMs / 1000));
+    if (this.refused.get(header)) {
+      this.throttle.recordFailure(client);
+      throw new OciError('UNAUTHORIZED', 'invalid username or password');
+    }
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new OciError('UNAUTHORIZED', 'malformed basic credentials');
@@ -73,12 +109,13 @@ export class HtpasswdAuth {
     let ok: boolean;
     try {
       // Compare against a hash even for unknown users so timing does not reveal which users exist.
-      ok = await this.compare(decoded.slice(colon + 1), hash ?? '$2b$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva');
+      ok = await this.compare(decoded.slice(colon + 1), hash ?? this.dummyHash);
     } finally {
       this.checking--;
     }
     if (!ok || hash === undefined) {
       this.refused.set(header, true);
+      this.throttle.recordFailure(client);
       throw new OciError('UNAUTHORIZED', 'invalid username or password');
     }
     this.verified.set(header, user);
