@@ -62,6 +62,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     auth,
     deleteEnabled: config.registry.deleteEnabled,
     maxManifestBytes: config.registry.maxManifestBytes,
+    sessionLimits: { ...config.registry.uploads, maxAgeMs: config.registry.uploadPurgeAgeMs },
   });
   const server = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections });
   let admin: Server;

@@ -23,7 +23,7 @@ describe('registry against hostile clients', () => {
   let reg: RegistryProcess;
   before(async () => {
     // Access logging on: the crash was in the access log's close handler.
-    reg = await startRegistryProcess({ logLevel: 'info', registry: { timeouts: { headersMs: 1000 }, maxConnections: 40 } });
+    reg = await startRegistryProcess({ logLevel: 'info', registry: { timeouts: { headersMs: 1000 }, maxConnections: 40, uploads: { maxOpenPerClient: 3, maxOpenPerRepository: 5 } } });
   });
   after(async () => {
     await reg?.stop();
@@ -122,5 +122,21 @@ describe('registry against hostile clients', () => {
     const ok = await chunkedRequest(reg.url, 'PATCH', location, 1000, { 'content-range': '0-999', 'content-type': 'application/octet-stream' });
     assert.equal(ok.status, 202);
     assert.equal(ok.headers.range, '0-999');
+  });
+
+  it('caps open upload sessions per client address and per repository with 429', async () => {
+    // From loopback the registry believes X-Forwarded-For (the proxy's), so these are two clients.
+    const open = (client: string) => call(reg.url, 'POST', '/v2/caps/blobs/uploads/', { headers: { 'x-forwarded-for': client } });
+    const a = [];
+    for (let i = 0; i < 3; i++) a.push(await open('10.0.0.1'));
+    assert.deepEqual(a.map((r) => r.status), [202, 202, 202]);
+    const fourth = await open('10.0.0.1');
+    assert.equal(fourth.status, 429);
+    assert.equal(fourth.code(), 'TOO_MANY_REQUESTS');
+    assert.ok(Number(fourth.headers.get('retry-after')) > 0);
+    assert.deepEqual([(await open('10.0.0.2')).status, (await open('10.0.0.2')).status], [202, 202]);
+    assert.equal((await open('10.0.0.2')).status, 429, 'the repository holds 5 open sessions');
+    assert.equal((await call(reg.url, 'DELETE', a[0].headers.get('location') as string)).status, 204);
+    assert.equal((await open('10.0.0.2')).status, 202, 'a cancelled session frees its place');
   });
 });

@@ -23,6 +23,7 @@ import { handleTags } from './tags.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
 import { clientAddress } from './client-address.js';
 import { discardThenClose } from './linger.js';
+import { OpenSessions, type SessionLimits } from './upload-sessions.js';
 import { RetryLaterError } from '../../errors/retry-later.js';
 
 export interface RegistryAppOptions {
@@ -33,7 +34,11 @@ export interface RegistryAppOptions {
   deleteEnabled?: boolean;
   maxManifestBytes?: number;
   auth?: HtpasswdAuth;
+  /** Caps on open upload sessions (defaults: the schema's). */
+  sessionLimits?: SessionLimits;
 }
+
+const DEFAULT_SESSION_LIMITS: SessionLimits = { maxOpenPerRepository: 1000, maxOpenPerClient: 200, maxAgeMs: 86_400_000 };
 
 const EMPTY_QUERY = new URLSearchParams();
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']);
@@ -73,6 +78,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     hooks,
     deleteEnabled: options.deleteEnabled ?? false,
     maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+    sessions: new OpenSessions(options.sessionLimits ?? DEFAULT_SESSION_LIMITS),
   };
   const { logger, auth } = options;
   const observe = requestObserver(options.metrics);

@@ -5,12 +5,14 @@ import { isDigest } from '../../oci/grammar.js';
 import { parseDigest, type Digest } from '../storage/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { RegistryHooks } from './hooks.js';
+import type { OpenSessions } from './upload-sessions.js';
 
 export interface ApiContext {
   store: ImageStore;
   hooks: RegistryHooks;
   deleteEnabled: boolean;
   maxManifestBytes: number;
+  sessions: OpenSessions;
 }
 
 export interface ApiRequest {

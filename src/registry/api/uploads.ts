@@ -75,12 +75,24 @@ export async function handleUploadStart(ctx: ApiContext, r: ApiRequest, name: st
     await awaitHook(ctx.hooks.afterBlobCommit({ repo: name, digest, size: info.size, headers: r.req.headers }));
     return created(res, name, info);
   }
+  ctx.sessions.admit(name, r.client);
   const status = await ctx.store.uploads.create(name);
+  ctx.sessions.opened(name, status.id, r.client);
   res.writeHead(202, sessionHeaders(status));
   res.end();
 }
 
 export async function handleUploadSession(ctx: ApiContext, r: ApiRequest, name: string, id: string): Promise<void> {
+  try {
+    await onSession(ctx, r, name, id);
+  } catch (err) {
+    // The session is gone (finished elsewhere, purged) or was removed with a rejected digest.
+    if (err instanceof OciError && (err.code === 'BLOB_UPLOAD_UNKNOWN' || err.code === 'DIGEST_INVALID')) ctx.sessions.closed(name, id);
+    throw err;
+  }
+}
+
+async function onSession(ctx: ApiContext, r: ApiRequest, name: string, id: string): Promise<void> {
   const { req, res } = r;
   switch (req.method) {
     case 'GET': {
@@ -101,11 +113,13 @@ export async function handleUploadSession(ctx: ApiContext, r: ApiRequest, name: 
       const withChunk = hasBody(req);
       const range = withChunk ? chunkRange(r) : undefined;
       const info = await ctx.store.uploads.commit(name, id, digest, withChunk ? req : undefined, range);
+      ctx.sessions.closed(name, id);
       await awaitHook(ctx.hooks.afterBlobCommit({ repo: name, digest, size: info.size, headers: req.headers }));
       return created(res, name, info);
     }
     case 'DELETE': {
       await ctx.store.uploads.cancel(name, id);
+      ctx.sessions.closed(name, id);
       res.writeHead(204, { 'content-length': 0 });
       res.end();
       return;
