@@ -3,6 +3,7 @@
 // client trickling one header byte every few seconds held its connection forever, and a few
 // hundred such clients exhausted the process's file descriptors.
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { applyServerLimits } from '../net/server-limits.js';
 
 export interface ListenerLimits {
   headersMs: number;
@@ -13,11 +14,6 @@ export interface ListenerLimits {
 
 /** Node's default (5 s) is shorter than a proxy's pooled idle timeout: keep sockets longer. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Node checks header deadlines on a timer (30 s by default): check often enough that a short
- *  deadline holds to within a quarter of itself, but never more than 4 times a second. */
-function checkingIntervalMs(headersMs: number): number {
-  return Math.min(30_000, Math.max(250, Math.floor(headersMs / 4)));
-}
 
 export function createApiServer(app: RequestListener, limits: ListenerLimits): Server {
   const server = createServer(
@@ -26,12 +22,11 @@ export function createApiServer(app: RequestListener, limits: ListenerLimits): S
       // No deadline for a whole request: a multi-gigabyte upload may take as long as it needs
       // while bytes keep moving (the idle timeout catches the ones that stop).
       requestTimeout: 0,
-      headersTimeout: limits.headersMs,
-      connectionsCheckingInterval: checkingIntervalMs(limits.headersMs),
     },
     app,
   );
-  server.maxConnections = limits.maxConnections;
+  // The header deadline, the connection cap and the header-line cap, as on the proxy's listener.
+  applyServerLimits(server, { headersMs: limits.headersMs, maxConnections: limits.maxConnections });
   // With no 'timeout' listener, Node destroys a socket idle for this long.
   server.setTimeout(limits.idleMs);
   return server;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chunkedRequest, closed, rawConnect, residentBytes } from '../helpers/raw-client.js';
+import { headerFlood, rawExchange } from '../helpers/raw-tcp.js';
 import { call, pushBlob, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 
 const MANIFEST = { 'content-type': 'application/vnd.oci.image.manifest.v1+json' };
@@ -38,6 +39,16 @@ describe('registry against hostile clients', () => {
     // The crash came from the access log once the response closed, a moment after the answer.
     assert.equal(await survives(reg, 3000), 'alive', reg.output());
     assert.equal((await call(reg.url, 'GET', '/v2/')).status, 200);
+  });
+
+  it('refuses a request with more header lines than Node keeps (431) instead of losing its Content-Length', async () => {
+    for (const filler of [1500, 2100]) {
+      const request = headerFlood('PATCH /v2/a/blobs/uploads/x HTTP/1.1', filler, ['Content-Length: 5', 'Content-Type: application/octet-stream'], 'hello');
+      const reply = await rawExchange(reg.port, request);
+      assert.equal(reply.status, 431, reply.text.slice(0, 300));
+    }
+    const ok = await rawExchange(reg.port, headerFlood('GET /v2/ HTTP/1.1', 990, ['Connection: close']));
+    assert.equal(ok.status, 200, ok.text.slice(0, 300));
   });
 
   it('cuts a client that trickles its headers after registry.timeouts.headersMs', async () => {

@@ -25,6 +25,7 @@ import { clientAddress } from './client-address.js';
 import { discardThenClose } from './linger.js';
 import { OpenSessions, type SessionLimits } from './upload-sessions.js';
 import { RetryLaterError } from '../../errors/retry-later.js';
+import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../../net/server-limits.js';
 
 export interface RegistryAppOptions {
   store: ImageStore;
@@ -158,6 +159,8 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
       client: clientAddress(remote, req.headers['x-forwarded-for']),
     };
     const run = async () => {
+      // Node keeps a bounded number of header lines and drops the rest, Content-Length included.
+      if (tooManyHeaders(req)) throw new OciError('UNSUPPORTED', `more than ${MAX_REQUEST_HEADERS} header lines`, undefined, 431);
       if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization, r.client);
       await dispatch(ctx, route, r);
     };
