@@ -6,6 +6,8 @@
 export type ApiPath =
   | { kind: 'base' }
   | { kind: 'catalog' }
+  /** Replica-to-replica only: a replica's replication epoch (never a repository: `_` cannot start a name). */
+  | { kind: 'replicationState' }
   | { kind: 'tags'; name: string }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
@@ -17,6 +19,7 @@ export type ApiPath =
 const NOT_FOUND: ApiPath = { kind: 'notFound' };
 const BASE: ApiPath = { kind: 'base' };
 const CATALOG: ApiPath = { kind: 'catalog' };
+const REPLICATION_STATE: ApiPath = { kind: 'replicationState' };
 
 function decode(segment: string): string | undefined {
   if (!segment.includes('%')) return segment;
@@ -33,6 +36,7 @@ export function parseApiPath(path: string): ApiPath {
   if (path === '/v2/' || path === '/v2') return BASE;
   if (path.charCodeAt(3) !== 47 /* / */) return NOT_FOUND;
   if (path === '/v2/_catalog') return CATALOG;
+  if (path === '/v2/_replication/state') return REPLICATION_STATE;
   const segs = path.slice(4).split('/');
   const n = segs.length;
   if (n < 2) return NOT_FOUND;

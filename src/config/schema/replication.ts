@@ -40,6 +40,9 @@ export const replicationSchema = {
     ackTimeoutMs: durationMs(5000),
     // Anti-entropy: compare catalog, tags and digests with every peer this often (0 = never).
     pollIntervalMs: durationMs(30000),
+    // Between them a round checks only what changed since the last one; this often (and on
+    // start, and when a peer's storage was replaced) it compares every tag again (0 = only then).
+    fullCompareIntervalMs: durationMs(3600000),
     // Fetch a missing manifest or blob from a peer when a client asks for it.
     onDemand: { type: 'boolean', default: true },
     // Empty: everything replicates. Otherwise a repository must match one filter.

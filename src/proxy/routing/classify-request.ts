@@ -43,7 +43,7 @@ export function classifyRequest(url: string): RegistryRequest {
   const route = parseApiPath(path);
   if (route.kind === 'base') return BASE;
   if (route.kind === 'catalog') return CATALOG;
-  if (route.kind === 'notFound' || !isRepositoryName(route.name)) return API;
+  if (route.kind === 'notFound' || route.kind === 'replicationState' || !isRepositoryName(route.name)) return API;
   const name = route.name;
   switch (route.kind) {
     case 'uploads':

@@ -18,6 +18,7 @@ import type { ApiContext, ApiRequest } from './context.js';
 import { noopHooks, type RegistryHooks } from './hooks.js';
 import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
+import { handleReplicationState } from './replication-state.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { handleTags } from './tags.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
@@ -52,6 +53,8 @@ function dispatch(ctx: ApiContext, route: ApiPath, r: ApiRequest): Promise<void>
       return handleBase(ctx, r);
     case 'catalog':
       return handleCatalog(ctx, r);
+    case 'replicationState':
+      return handleReplicationState(ctx, r);
     case 'notFound':
       throw new OciError('NAME_UNKNOWN', 'no such API endpoint', undefined, 404);
   }

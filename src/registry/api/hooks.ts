@@ -19,6 +19,8 @@
 //   lacking the same object would otherwise ask each other in a circle). onMissingBlob's fourth
 //   argument is 'manifest-put' when a manifest PUT lacks the blob: that push fails without it,
 //   so replication asks harder (every peer, not only those it believes up).
+// - replicationState(headers): the body of `GET /v2/_replication/state` (the replica's epoch for
+//   its peers' anti-entropy), or undefined for a 404 (no replication, or not asked by a peer).
 //
 // Each event carries the request headers so replication can recognise its own peer traffic
 // (e.g. a header it sets when pushing to peers) and not replicate it back.
@@ -71,6 +73,7 @@ export interface RegistryHooks {
   afterDelete(event: DeleteEvent): Promise<void>;
   onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
   onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders, purpose?: MissingBlobPurpose): Promise<boolean>;
+  replicationState(headers: IncomingHttpHeaders): Promise<{ epoch: string } | undefined>;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;
 }
@@ -85,6 +88,7 @@ export interface ReplicationContext {
 
 const resolved = Promise.resolve();
 const no = Promise.resolve(false);
+const none = Promise.resolve(undefined);
 
 export const noopHooks: RegistryHooks = {
   afterBlobCommit: () => resolved,
@@ -92,6 +96,7 @@ export const noopHooks: RegistryHooks = {
   afterDelete: () => resolved,
   onMissingManifest: () => no,
   onMissingBlob: () => no,
+  replicationState: () => none,
   close: () => resolved,
 };
 

@@ -84,8 +84,36 @@ export async function antiEntropyRound(input: AntiEntropyInput): Promise<Task[]>
   }
   for (const tomb of stamps.tombstones(input.tombstoneRetentionMs)) {
     if (!filter.repository(tomb.repo)) continue;
-    const present = isDigest(tomb.reference) ? await peer.headManifest(tomb.repo, tomb.reference) : (await peer.tags(tomb.repo)).includes(tomb.reference);
-    if (present) tasks.push({ op: 'delete', repo: tomb.repo, reference: tomb.reference, time: tomb.time });
+    if (await peerHolds(peer, tomb.repo, tomb.reference)) tasks.push({ op: 'delete', repo: tomb.repo, reference: tomb.reference, time: tomb.time });
+  }
+  return tasks;
+}
+
+async function peerHolds(peer: AntiEntropyInput['peer'], repo: string, reference: string): Promise<boolean> {
+  return isDigest(reference) ? (await peer.headManifest(repo, reference)) !== undefined : (await peer.tags(repo)).includes(reference);
+}
+
+/**
+ * The round in steady state: only the references that changed here since the peer's last round
+ * (change-journal.ts), each compared with the peer (one request or none), so its cost follows the
+ * changes, not the number of tags. A tombstone is a change like a put.
+ */
+export async function changesRound(input: AntiEntropyInput, changes: readonly { repo: string; reference: string }[], now = Date.now()): Promise<Task[]> {
+  const { store, peer, filter, stamps } = input;
+  const tasks: Task[] = [];
+  for (const { repo, reference } of changes) {
+    if (!filter.repository(repo) || (!isDigest(reference) && !filter.tag(repo, reference))) continue;
+    const stamp = stamps.get(repo, reference);
+    if (stamp !== undefined && stamp.digest === undefined) {
+      if (now - stamp.time > input.tombstoneRetentionMs) continue;
+      if (await peerHolds(peer, repo, reference)) tasks.push({ op: 'delete', repo, reference, time: stamp.time });
+      continue;
+    }
+    const manifest = await store.getManifest(repo, reference);
+    if (!manifest) continue;
+    if ((await peer.headManifest(repo, reference))?.digest === manifest.digest) continue;
+    const time = stamp?.digest === manifest.digest ? stamp.time : 0;
+    tasks.push({ op: 'put', repo, reference, digest: manifest.digest, mediaType: manifest.mediaType, time });
   }
   return tasks;
 }

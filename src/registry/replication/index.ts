@@ -29,6 +29,7 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
     },
     onMissingManifest: (repo, ref, headers) => replicator.fetchManifest(repo, 'tag' in ref ? ref.tag : ref.digest.value, headers ?? {}),
     onMissingBlob: (repo, digest, headers, purpose) => replicator.fetchBlob(repo, digest.value, headers ?? {}, purpose === 'manifest-put'),
+    replicationState: (headers) => replicator.replicationState(headers),
     close: () => replicator.stop(),
   };
 }

@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { splitCredentials } from '../../net/credentials.js';
-import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from './replication-headers.js';
+import { REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from './replication-headers.js';
 
 export interface PeerOptions {
   url: string;
@@ -170,6 +170,21 @@ export class PeerClient {
     const body = await readAll(res, 'GET blob');
     if (res.statusCode === 404) return undefined;
     throw statusError(`GET ${this.url}/v2/${repo}/blobs/${digest}`, res.statusCode ?? 0, body);
+  }
+
+  /**
+   * The peer's replication epoch (a random id that changes when its storage is replaced), or
+   * undefined when it has none: a registry that is not a ha-proxy replica, or one without peers.
+   */
+  async replicationEpoch(): Promise<string | undefined> {
+    const { res, body } = await this.exchange({ method: 'GET', path: REPLICATION_STATE_PATH }, [200, 400, 401, 403, 404, 405]);
+    if (res.statusCode !== 200) return undefined;
+    try {
+      const epoch = (JSON.parse(body.toString('utf8')) as { epoch?: unknown }).epoch;
+      return typeof epoch === 'string' && epoch !== '' ? epoch : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async catalog(): Promise<string[]> {

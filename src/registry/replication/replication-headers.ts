@@ -1,4 +1,4 @@
-// Headers that mark replication traffic between replicas.
+// Headers that mark replication traffic between replicas, and the one replication-only endpoint.
 //
 // A request carrying REPLICATION_HEADER was sent by a peer's replicator: the receiving replica
 // stores it but never replicates it onwards (so mutual replication cannot loop) and never
@@ -9,6 +9,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export const REPLICATION_HEADER = 'x-ha-proxy-replication';
 export const REPLICATION_TIME_HEADER = 'x-ha-proxy-replication-time';
+/**
+ * Where a replica tells its peers its replication epoch (anti-entropy compares it before
+ * choosing a round). Answered only to requests carrying REPLICATION_HEADER, which the proxy
+ * strips from client requests, so clients never see it.
+ */
+export const REPLICATION_STATE_PATH = '/v2/_replication/state';
 
 export interface ReplicationMark {
   /** Id of the replica that sent the request. */

@@ -16,6 +16,7 @@ export class ReplicationMetrics {
   readonly failures: Counter<'peer' | 'kind'>;
   readonly ackDropped: Counter<'peer'>;
   readonly onDemand: Counter<'kind' | 'result'>;
+  readonly entropyRounds: Counter<'peer' | 'kind'>;
 
   constructor(registry: Registry, snapshot: () => PeerSnapshot[], prefix = 'haproxy_') {
     const registers = [registry];
@@ -74,6 +75,12 @@ export class ReplicationMetrics {
       name: `${prefix}replication_on_demand_fetches_total`,
       help: 'Manifests and blobs fetched from a peer because a client asked for them',
       labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.entropyRounds = new Counter({
+      name: `${prefix}replication_anti_entropy_rounds_total`,
+      help: 'Completed anti-entropy rounds with the peer (kind: full comparison, or changes since the last round)',
+      labelNames: ['peer', 'kind'],
       registers,
     });
   }

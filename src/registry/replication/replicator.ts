@@ -8,8 +8,9 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../config/types.js';
 import { OciError } from '../../errors/oci-codes.js';
 import type { Logger } from '../../observability/logger.js';
-import { antiEntropyRound } from './anti-entropy.js';
+import { antiEntropyRound, changesRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
+import { ChangeJournal } from './change-journal.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
 import { copyBlobToPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
 import { isDigest } from '../../oci/grammar.js';
@@ -17,7 +18,9 @@ import { PeerClient, PeerError } from './peer-client.js';
 import { ackWait, missedAck, type PeerState } from './peer-state.js';
 import type { ReplicaStore } from './replica-store.js';
 import { replicationMark } from './replication-headers.js';
+import { loadOrCreateEpoch } from './replica-epoch.js';
 import { ReplicationMetrics } from './replication-metrics.js';
+import { planRound, type PeerCursor } from './round-plan.js';
 import { OnDemandFetcher } from './on-demand.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { StampStore } from './stamp-store.js';
@@ -78,6 +81,10 @@ export class Replicator {
   private pumpTimer?: NodeJS.Timeout;
   private entropyTimer?: NodeJS.Timeout;
   private entropyRunning = false;
+  /** What changed here, so a round with a peer checks only that (see round-plan.ts). */
+  private readonly journal = new ChangeJournal();
+  private readonly cursors = new Map<string, PeerCursor>();
+  private epoch = '';
   private stopped = false;
 
   constructor(private readonly options: ReplicatorOptions) {
@@ -117,6 +124,7 @@ export class Replicator {
 
   async start(): Promise<void> {
     await this.stamps.load(this.options.config.tombstoneRetentionMs);
+    this.epoch = await loadOrCreateEpoch(this.options.stateDir);
     await this.queue.load(this.peers.map((p) => p.id));
     if (!this.enabled) return;
     this.pumpTimer = setInterval(() => this.pump(), PUMP_INTERVAL_MS);
@@ -171,6 +179,15 @@ export class Replicator {
 
   /** Awaited before the manifest PUT is answered; throws OciError when the write concern fails. */
   async afterManifestCommit(event: CommitEvent): Promise<void> {
+    try {
+      await this.commitManifest(event);
+    } finally {
+      // After the stamps are written, so a round that sees the change reads its final stamp.
+      this.journal.record(event.repo, event.reference);
+    }
+  }
+
+  private async commitManifest(event: CommitEvent): Promise<void> {
     const mark = replicationMark(event.headers);
     const isTag = !isDigest(event.reference);
     if (mark) {
@@ -201,6 +218,14 @@ export class Replicator {
   }
 
   async afterDelete(event: DeleteEvent): Promise<void> {
+    try {
+      await this.commitDelete(event);
+    } finally {
+      for (const reference of [event.reference, ...(event.tags ?? [])]) this.journal.record(event.repo, reference);
+    }
+  }
+
+  private async commitDelete(event: DeleteEvent): Promise<void> {
     const mark = replicationMark(event.headers);
     const time = mark ? (mark.time ?? Date.now()) : this.stamps.nextTime(event.repo, event.reference);
     for (const reference of [event.reference, ...(event.tags ?? [])]) {
@@ -219,6 +244,11 @@ export class Replicator {
     const task: Task = { op: 'delete', repo: event.repo, reference: event.reference, time };
     await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task)));
     this.pump();
+  }
+
+  /** Answers a peer's `GET /v2/_replication/state`; nothing for anyone else. */
+  async replicationState(headers: IncomingHttpHeaders): Promise<{ epoch: string } | undefined> {
+    return replicationMark(headers) === undefined ? undefined : { epoch: this.epoch };
   }
 
   /** A manifest the client asked for is missing: true when it was fetched from a peer and is now stored. */
@@ -411,15 +441,7 @@ export class Replicator {
       for (const peer of this.peers) {
         if (peer.down) continue;
         try {
-          const tasks = await antiEntropyRound({
-            store: this.options.store,
-            peer: peer.client,
-            filter: this.filter,
-            stamps: this.stamps,
-            tombstoneRetentionMs: this.options.config.tombstoneRetentionMs,
-          });
-          for (const task of tasks) await this.queue.enqueue(peer.id, task);
-          if (tasks.length > 0) this.options.logger.info({ peer: peer.id, repairs: tasks.length }, 'anti-entropy queued repairs');
+          await this.syncPeer(peer);
           peer.lastSuccessAt = Date.now();
         } catch (err) {
           this.metrics.failures.inc({ peer: peer.id, kind: 'anti_entropy' });
@@ -427,9 +449,31 @@ export class Replicator {
           this.options.logger.warn({ peer: peer.id, err: (err as Error).message }, 'anti-entropy round failed');
         }
       }
+      // Changes every peer has been checked for are no longer needed (a peer without a valid
+      // cursor gets a full comparison next, which needs none).
+      const seqs = [...this.cursors.values()].filter((c) => c.journalEpoch === this.journal.epoch).map((c) => c.seq);
+      this.journal.compact(seqs.length > 0 ? Math.min(...seqs) : this.journal.seq);
     } finally {
       this.entropyRunning = false;
     }
+  }
+
+  /** A full comparison or the changes since the peer's last round (round-plan.ts decides). */
+  private async syncPeer(peer: PeerState): Promise<void> {
+    const journalEpoch = this.journal.epoch;
+    const seq = this.journal.seq;
+    const now = Date.now();
+    const peerEpoch = await peer.client.replicationEpoch();
+    const cursor = this.cursors.get(peer.id);
+    const kind = planRound({ cursor, peerEpoch, journalEpoch, now, fullIntervalMs: this.options.config.fullCompareIntervalMs });
+    const input = { store: this.options.store, peer: peer.client, filter: this.filter, stamps: this.stamps, tombstoneRetentionMs: this.options.config.tombstoneRetentionMs };
+    const tasks = kind === 'full' ? await antiEntropyRound(input) : await changesRound(input, this.journal.since(cursor!.seq));
+    for (const task of tasks) await this.queue.enqueue(peer.id, task);
+    if (tasks.length > 0) this.options.logger.info({ peer: peer.id, round: kind, repairs: tasks.length }, 'anti-entropy queued repairs');
+    this.metrics.entropyRounds.inc({ peer: peer.id, kind });
+    // A peer that cannot name an epoch keeps no cursor: every round with it is a full one.
+    if (peerEpoch === undefined) this.cursors.delete(peer.id);
+    else this.cursors.set(peer.id, { peerEpoch, journalEpoch, seq, fullAt: kind === 'full' ? now : cursor!.fullAt });
   }
 }
 
