@@ -14,7 +14,7 @@ import { FsDriver } from './fs-driver.js';
 import { ManifestStore, type ManifestRecord } from './manifest-store.js';
 import { storagePath, TMP_DIR } from './paths.js';
 import { TtlCache } from './ttl-cache.js';
-import { repositoryDirectories } from './repository-tree.js';
+import { repositoryDirectories, repositoryNamesAfter } from './repository-tree.js';
 import { UploadStore } from './upload-store.js';
 
 export interface ImageStoreOptions {
@@ -60,10 +60,22 @@ export class ImageStore {
   /** Every repository holding at least one manifest, in lexical order. */
   async catalog(): Promise<string[]> {
     const out: string[] = [];
-    for await (const { name, children } of repositoryDirectories(this.driver)) {
-      if (name !== '' && children.includes('_manifests')) out.push(name);
+    for await (const name of repositoryNamesAfter(this.driver)) out.push(name);
+    return out;
+  }
+
+  /**
+   * At most `n` repositories after `last` (lexical order), and whether more follow; reads the
+   * directories of the page only (repositoryNamesAfter), not the whole tree.
+   */
+  async catalogPage(n: number, last?: string): Promise<{ items: string[]; more: boolean }> {
+    const items: string[] = [];
+    if (n === 0) return { items, more: false };
+    for await (const name of repositoryNamesAfter(this.driver, last)) {
+      if (items.length === n) return { items, more: true };
+      items.push(name);
     }
-    return out.sort();
+    return { items, more: false };
   }
 
   /**
