@@ -3,7 +3,7 @@
 // `--sample-seconds`, heap snapshots of the proxy workers after warm-up, at the end of the load and
 // after an idle phase, and the per-constructor growth between the first and the last snapshot.
 //
-//   npm run build && node dist/bench/soak.js --minutes 20 [--workers 2] [--connections 16] [--idle-minutes 2]
+//   npm run soak -- --minutes 20 [--workers 2] [--connections 16] [--fresh-connections] [--idle-minutes 2]
 //
 // Writes samples (JSONL), snapshots and a summary under --out (default bench/results/soak-<time>).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     'sample-seconds': { type: 'string', default: '30' },
     workers: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
+    // A new TCP connection per request (connection churn) instead of keep-alive.
+    'fresh-connections': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -58,7 +60,7 @@ const dispatcher = new Agent({ connections: Number(args.connections), keepAliveT
 async function puller(offset: number): Promise<void> {
   for (let i = offset; loading; i++) {
     try {
-      const res = await request(`${base}${paths[i % paths.length]}`, { dispatcher, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await request(`${base}${paths[i % paths.length]}`, { dispatcher, reset: args['fresh-connections'], headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
       await res.body.dump({ limit: Number.POSITIVE_INFINITY });
       if (res.statusCode === 200) counts.ok++;
       else counts.failed++;
@@ -126,7 +128,7 @@ await snapshotWorkers('after idle');
 const snapshots = readdirSync(out).filter((f) => f.endsWith('.heapsnapshot')).sort();
 const byPid = new Map<string, string[]>();
 for (const f of snapshots) {
-  const pid = f.split('.').at(-3) ?? '?';
+  const pid = f.split('.')[3] ?? '?'; // Heap.<date>.<time>.<pid>.<thread>.<seq>.heapsnapshot
   byPid.set(pid, [...(byPid.get(pid) ?? []), f]);
 }
 const report: string[] = [];
