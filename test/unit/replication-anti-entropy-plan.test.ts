@@ -26,16 +26,16 @@ describe('change journal', () => {
     const journal = new ChangeJournal(2);
     journal.record('a', '1');
     journal.record('a', '2');
-    assert.equal(journal.epoch, 0);
+    assert.equal(journal.generation, 0);
     journal.record('a', '3');
-    assert.equal(journal.epoch, 1);
+    assert.equal(journal.generation, 1);
     assert.deepEqual(journal.since(0).map((c) => c.reference), ['3']);
   });
 });
 
 describe('round plan', () => {
-  const cursor: PeerCursor = { peerEpoch: 'e1', journalEpoch: 0, seq: 10, fullAt: 1000 };
-  const base = { cursor, peerEpoch: 'e1', journalEpoch: 0, now: 2000, fullIntervalMs: 60_000 };
+  const cursor: PeerCursor = { peerEpoch: 'e1', journalGeneration: 0, seq: 10, fullAt: 1000 };
+  const base = { cursor, peerEpoch: 'e1', journalGeneration: 0, now: 2000, fullIntervalMs: 60_000 };
   it('changes only while the peer and the journal are the ones the last round saw', () => {
     assert.equal(planRound(base), 'changes');
   });
@@ -43,7 +43,7 @@ describe('round plan', () => {
     assert.equal(planRound({ ...base, cursor: undefined }), 'full');
     assert.equal(planRound({ ...base, peerEpoch: 'e2' }), 'full');
     assert.equal(planRound({ ...base, peerEpoch: undefined }), 'full');
-    assert.equal(planRound({ ...base, journalEpoch: 1 }), 'full');
+    assert.equal(planRound({ ...base, journalGeneration: 1 }), 'full');
     assert.equal(planRound({ ...base, now: 61_000 }), 'full');
     assert.equal(planRound({ ...base, now: 1e9, fullIntervalMs: 0 }), 'changes');
   });

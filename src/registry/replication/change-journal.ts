@@ -17,8 +17,7 @@ export const MAX_JOURNAL_KEYS = 100_000;
 export class ChangeJournal {
   private readonly changes = new Map<string, Change>();
   private last = 0;
-  /** Bumped when the journal is cleared: cursors taken before it are no longer valid. */
-  private generation = 0;
+  private cleared = 0;
 
   constructor(private readonly maxKeys = MAX_JOURNAL_KEYS) {}
 
@@ -27,8 +26,9 @@ export class ChangeJournal {
     return this.last;
   }
 
-  get epoch(): number {
-    return this.generation;
+  /** Bumped when the journal is cleared: cursors taken before it are no longer valid. */
+  get generation(): number {
+    return this.cleared;
   }
 
   record(repo: string, reference: string): void {
@@ -37,7 +37,7 @@ export class ChangeJournal {
     this.changes.delete(key);
     if (this.changes.size >= this.maxKeys) {
       this.changes.clear();
-      this.generation++;
+      this.cleared++;
     }
     this.changes.set(key, { repo, reference, seq: ++this.last });
   }

@@ -451,7 +451,7 @@ export class Replicator {
       }
       // Changes every peer has been checked for are no longer needed (a peer without a valid
       // cursor gets a full comparison next, which needs none).
-      const seqs = [...this.cursors.values()].filter((c) => c.journalEpoch === this.journal.epoch).map((c) => c.seq);
+      const seqs = [...this.cursors.values()].filter((c) => c.journalGeneration === this.journal.generation).map((c) => c.seq);
       this.journal.compact(seqs.length > 0 ? Math.min(...seqs) : this.journal.seq);
     } finally {
       this.entropyRunning = false;
@@ -460,12 +460,12 @@ export class Replicator {
 
   /** A full comparison or the changes since the peer's last round (round-plan.ts decides). */
   private async syncPeer(peer: PeerState): Promise<void> {
-    const journalEpoch = this.journal.epoch;
+    const journalGeneration = this.journal.generation;
     const seq = this.journal.seq;
     const now = Date.now();
     const peerEpoch = await peer.client.replicationEpoch();
     const cursor = this.cursors.get(peer.id);
-    const kind = planRound({ cursor, peerEpoch, journalEpoch, now, fullIntervalMs: this.options.config.fullCompareIntervalMs });
+    const kind = planRound({ cursor, peerEpoch, journalGeneration, now, fullIntervalMs: this.options.config.fullCompareIntervalMs });
     const input = { store: this.options.store, peer: peer.client, filter: this.filter, stamps: this.stamps, tombstoneRetentionMs: this.options.config.tombstoneRetentionMs };
     const tasks = kind === 'full' ? await antiEntropyRound(input) : await changesRound(input, this.journal.since(cursor!.seq));
     for (const task of tasks) await this.queue.enqueue(peer.id, task);
@@ -473,7 +473,7 @@ export class Replicator {
     this.metrics.entropyRounds.inc({ peer: peer.id, kind });
     // A peer that cannot name an epoch keeps no cursor: every round with it is a full one.
     if (peerEpoch === undefined) this.cursors.delete(peer.id);
-    else this.cursors.set(peer.id, { peerEpoch, journalEpoch, seq, fullAt: kind === 'full' ? now : cursor!.fullAt });
+    else this.cursors.set(peer.id, { peerEpoch, journalGeneration, seq, fullAt: kind === 'full' ? now : cursor!.fullAt });
   }
 }
 

@@ -11,7 +11,7 @@ export interface PeerCursor {
   /** The peer's epoch when the round completed. */
   peerEpoch: string;
   /** The journal generation and sequence number the round started from. */
-  journalEpoch: number;
+  journalGeneration: number;
   seq: number;
   /** When the last full comparison started. */
   fullAt: number;
@@ -23,7 +23,7 @@ export interface RoundInput {
   cursor: PeerCursor | undefined;
   /** What the peer answered now; undefined when it cannot tell. */
   peerEpoch: string | undefined;
-  journalEpoch: number;
+  journalGeneration: number;
   now: number;
   /** 0: full comparisons only on start and after a reset. */
   fullIntervalMs: number;
@@ -32,7 +32,7 @@ export interface RoundInput {
 export function planRound(input: RoundInput): RoundKind {
   const { cursor, peerEpoch } = input;
   if (cursor === undefined || peerEpoch === undefined) return 'full';
-  if (cursor.peerEpoch !== peerEpoch || cursor.journalEpoch !== input.journalEpoch) return 'full';
+  if (cursor.peerEpoch !== peerEpoch || cursor.journalGeneration !== input.journalGeneration) return 'full';
   if (input.fullIntervalMs > 0 && input.now - cursor.fullAt >= input.fullIntervalMs) return 'full';
   return 'changes';
 }
