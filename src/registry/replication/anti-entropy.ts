@@ -3,6 +3,8 @@
 // compare) and tombstones with the peer's, and return the tasks that repair the peer. Each
 // replica runs it towards every peer, so together they converge; the receiving side applies the
 // convergence rule, so pushing a value the peer has already superseded is harmless.
+// `antiEntropyRound` compares everything (repair); `changesRound` only what changed here since
+// the peer's last round (steady state); round-plan.ts chooses between them.
 import type { ContentFilter } from './content-filter.js';
 import { isDigest } from '../../oci/grammar.js';
 import type { PeerClient } from './peer-client.js';
