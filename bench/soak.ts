@@ -133,10 +133,11 @@ for (const f of snapshots) {
 }
 const report: string[] = [];
 for (const [pid, files] of byPid) {
-  const first = summariseHeapSnapshot(readFileSync(join(out, files[0]), 'utf8'));
-  const end = summariseHeapSnapshot(readFileSync(join(out, files[files.length - 1]), 'utf8'));
-  report.push(`worker ${pid}: heap ${(first.totalBytes / 2 ** 20).toFixed(1)} -> ${(end.totalBytes / 2 ** 20).toFixed(1)} MiB`);
-  for (const g of heapGrowth(first, end, 15)) report.push(`  ${g.name}: ${g.countDelta >= 0 ? '+' : ''}${g.countDelta} objects, ${(g.bytesDelta / 1024).toFixed(1)} KiB`);
+  const heaps = files.map((f) => summariseHeapSnapshot(readFileSync(join(out, f), 'utf8')));
+  const labels = files.map((f) => readFileSync(join(out, `${f}.label`), 'utf8'));
+  report.push(`worker ${pid}: heap ${heaps.map((h) => (h.totalBytes / 2 ** 20).toFixed(1)).join(' -> ')} MiB (${labels.join(' / ')})`);
+  // What grew while under load: the snapshot after warm-up against the one at the end of the load.
+  for (const g of heapGrowth(heaps[0], heaps[Math.min(1, heaps.length - 1)], 15)) report.push(`  ${g.name}: ${g.countDelta >= 0 ? '+' : ''}${g.countDelta} objects, ${(g.bytesDelta / 1024).toFixed(1)} KiB`);
 }
 writeFileSync(join(out, 'summary.txt'), `${report.join('\n')}\n`);
 console.log(report.join('\n'));

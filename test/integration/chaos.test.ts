@@ -13,7 +13,7 @@ after(async () => {
 describe('chaos: the embedded default under random SIGKILL and SIGSTOP of replicas', () => {
   it('loses no acknowledged push, on any replica disk', async () => {
     embedded = await startEmbedded();
-    const report = await runChaos(embedded, { durationMs: 30_000, pushers: 4, pullers: 2, faultGapMs: [1500, 4000], freezeMs: [2000, 6000], convergeTimeoutMs: 90_000 });
+    const report = await runChaos(embedded, { durationMs: 30_000, pushers: 4, pullers: 2, faultGapMs: [1500, 4000], freezeMs: [1500, 5000], convergeTimeoutMs: 90_000 });
     console.log(JSON.stringify(report, null, 2));
     assert.ok(report.faults.kill + report.faults.freeze >= 3, `only ${JSON.stringify(report.faults)} faults injected`);
     assert.ok(report.pushes.acknowledged > 0, 'no push was acknowledged');
