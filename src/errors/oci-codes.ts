@@ -31,6 +31,8 @@ export class OciError extends Error {
     message?: string,
     readonly detail?: unknown,
     status?: number,
+    /** Extra response headers (e.g. the replication DELETED_HEADER on a 404). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message ?? OCI_ERRORS[code].message);
     this.name = 'OciError';

@@ -1,7 +1,7 @@
 // Header rules of the forwarder, as pure functions: hop-by-hop headers stay on their own hop,
 // X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
 // backend are rewritten to the address the client used.
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /**
  * RFC 9110 s7.6.1 connection-specific headers. Transfer-Encoding too: each hop frames its own
@@ -14,6 +14,11 @@ const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te'
  * keep its push from replicating or stamp a tag with a far-future time that always wins.
  */
 const REPLICA_ONLY_REQUEST = ['x-ha-proxy-replication', 'x-ha-proxy-replication-time'];
+/**
+ * On a 404 from a built-in replica: the replica deleted what was asked (it holds a tombstone).
+ * Meant for the proxy alone (same name as the registry's DELETED_HEADER); never sent on.
+ */
+const DELETED_RESPONSE = 'x-ha-proxy-deleted';
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
 
 /**
@@ -101,4 +106,14 @@ export function hasRequestBody(headers: IncomingHttpHeaders): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];
   return length !== undefined && length !== '0';
+}
+
+/** True when a backend's 404 means "deleted here", which no other replica may overrule. */
+export function isDeletedAnswer(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders): boolean {
+  return status === 404 && headers[DELETED_RESPONSE] !== undefined;
+}
+
+/** Drops the headers replicas address to the proxy from a response, in place, before the client sees it. */
+export function stripReplicaResponseHeaders(headers: OutgoingHttpHeaders): void {
+  if (headers[DELETED_RESPONSE] !== undefined) delete headers[DELETED_RESPONSE];
 }

@@ -10,7 +10,7 @@ import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
 import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
-import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from './headers.js';
+import { clientOrigin, hasRequestBody, isDeletedAnswer, prepareRequestHeaders, rewriteLocation, stripReplicaResponseHeaders } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
@@ -85,15 +85,18 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
           if (rewritten !== undefined) headers.location = rewritten;
         }
         decision.editResponseHeaders?.(headers, status, backend);
+        stripReplicaResponseHeaders(headers);
       };
       inflight[backend.index]++;
       let result: AttemptResult;
       try {
-        // The last candidate's 404 goes to the client, but `check` still vets its answer.
+        // The last candidate's 404 goes to the client, but `check` still vets its answer. A 404
+        // for something the replica deleted goes to the client at once: falling back would
+        // read the content from a replica that has not heard of the delete yet.
         const discard = !check && (last || !notFoundFallback)
           ? undefined
           : (status: number, headers: IncomingHttpHeaders) =>
-              (!last && notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next';
+              !isDeletedAnswer(status, headers) && ((!last && notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next');
         result = await forward(req, res, backend, { hasBody: facts.hasBody, editHeaders, discard });
       } catch (err) {
         inflight[backend.index]--;

@@ -75,7 +75,7 @@ describe('replication closes local files when the peer fails', () => {
     try {
       const warnings = await gcWarnings(async () => {
         for (let i = 0; i < 3; i++) {
-          await assert.rejects(copyBlobToPeer(new ImageStoreAdapter(store), client, 'app', digest.value, { objects: 0, bytes: 0 }));
+          await assert.rejects(copyBlobToPeer(new ImageStoreAdapter(store), client, 'app', digest.value, 0, { objects: 0, bytes: 0 }));
         }
       });
       assert.deepEqual(warnings, []);

@@ -42,6 +42,10 @@ class MemoryStore implements ReplicaStore {
     return { stream: Readable.from([]), size: 0 };
   }
   async putBlob() {}
+  async unlinkBlob() {}
+  async linkBlob() {
+    return true;
+  }
   async putManifest(_repo: string, reference: string, body: Buffer, mediaType: string) {
     const digest = digestOf(body);
     this.manifests.set(digest, { body, mediaType, digest });
@@ -144,6 +148,7 @@ describe('anti-entropy', () => {
     const onPeer = new Set([image, signature]);
     const peer = {
       tags: async () => ['v1'],
+      hasBlob: async () => true,
       headManifest: async (_repo: string, reference: string) => (reference === 'v1' ? { digest: image } : onPeer.has(reference) ? { digest: reference } : undefined),
     };
     const tasks = await antiEntropyRound({

@@ -14,6 +14,7 @@
 // facts and the health snapshot, so every proxy process decides alike.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Backend } from '../backend.js';
+import { isDeletedAnswer } from '../headers.js';
 import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';
 import { classifyRequest, pathOf, repositoryOf, type RegistryRequest } from './classify-request.js';
 import { setQueryParam, takeQueryParam } from './query-param.js';
@@ -132,9 +133,12 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     };
   };
 
-  /** 404 -> the next backend (read fallback); a blob under another digest is never passed on. */
+  /**
+   * 404 -> the next backend (read fallback: the content may only be late here), except a 404 for
+   * something the replica deleted; a blob under another digest is never passed on.
+   */
   const readCheck = (digest: string | undefined) => (status: number, headers: OutgoingHttpHeaders, _backend: Backend, last: boolean): 'accept' | 'next' => {
-    if (status === 404 && options.readFallback && !last) {
+    if (status === 404 && options.readFallback && !last && !isDeletedAnswer(status, headers)) {
       events.readFallback('not_found');
       return 'next';
     }

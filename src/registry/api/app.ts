@@ -108,7 +108,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     if (err instanceof OciError) {
       const headers: Record<string, string> = err.code === 'UNAUTHORIZED' ? { 'www-authenticate': BASIC_CHALLENGE } : {};
       if (err instanceof RetryLaterError) headers['retry-after'] = String(err.retryAfterSeconds);
-      sendOciError(res, err.code, err.message, { status: err.status, detail: err.detail, headers });
+      sendOciError(res, err.code, err.message, { status: err.status, detail: err.detail, headers: { ...err.headers, ...headers } });
       return;
     }
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,13 +1,16 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
 import { OciError } from '../../errors/oci-codes.js';
 import type { Digest } from '../storage/digest.js';
-import { methodNotAllowed, requireDeleteEnabled, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
+import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import { parseRangeHeader } from './range.js';
 
 async function sizeOrFetch(ctx: ApiContext, r: ApiRequest, name: string, digest: Digest): Promise<number> {
   let size = await ctx.store.blobs.stat(name, digest);
-  if (size === undefined && (await ctx.hooks.onMissingBlob(name, digest, r.req.headers))) size = await ctx.store.blobs.stat(name, digest);
-  if (size === undefined) throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+  if (size !== undefined) return size;
+  const detail = { digest: digest.value };
+  refuseIfDeleted(ctx, name, { blob: digest }, 'BLOB_UNKNOWN', detail);
+  if (await ctx.hooks.onMissingBlob(name, digest, r.req.headers)) size = await ctx.store.blobs.stat(name, digest);
+  if (size === undefined) throw new OciError('BLOB_UNKNOWN', undefined, detail);
   return size;
 }
 

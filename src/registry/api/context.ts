@@ -1,10 +1,11 @@
 // What every handler receives. Built once at start-up (no per-request closures).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OciError } from '../../errors/oci-codes.js';
+import { OciError, type OciErrorCode } from '../../errors/oci-codes.js';
 import { isDigest } from '../../oci/grammar.js';
 import { parseDigest, type Digest } from '../storage/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
-import type { RegistryHooks } from './hooks.js';
+import { DELETED_HEADER } from '../replication/replication-headers.js';
+import type { DeletedTarget, RegistryHooks } from './hooks.js';
 import type { OpenSessions } from './upload-sessions.js';
 
 export interface ApiContext {
@@ -60,4 +61,14 @@ export async function awaitHook(p: Promise<void>): Promise<void> {
     if (err instanceof OciError) throw err;
     throw new OciError('UNAVAILABLE', `replication failed: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Throws the 404 for an object deleted here (replication holds its tombstone): it carries the
+ * delete's time in DELETED_HEADER, so the proxy asks no other replica and a peer leaves it deleted.
+ * Returns when nothing was deleted: the caller may then try an on-demand fetch.
+ */
+export function refuseIfDeleted(ctx: ApiContext, repo: string, target: DeletedTarget, code: OciErrorCode, detail: unknown): void {
+  const time = ctx.hooks.deletedAt(repo, target);
+  if (time !== undefined) throw new OciError(code, undefined, detail, undefined, { [DELETED_HEADER]: String(time) });
 }

@@ -2,6 +2,10 @@
 // `RegistryHooks`; the default is `noopHooks`, so a registry without replication pays nothing.
 //
 // Contract:
+// - beforeManifestCommit(event): awaited before a manifest PUT stores anything; says what to
+//   store. A replicated copy that lost to a delete (or a newer tag write) held here is left out,
+//   and the handler answers 201 all the same: this replica already holds the winner, and the
+//   sending peer's task is done. Content never appears here, even for an instant, after a delete.
 // - afterBlobCommit(event): awaited after a blob is committed and linked, BEFORE the 201 is sent.
 //   Keep it cheap (queue work); a rejection fails the upload response (the blob stays stored).
 // - afterManifestCommit(event): awaited after the manifest, its revision, referrer entry and tag
@@ -10,7 +14,12 @@
 //   new OciError('UNAVAILABLE', 'replicas did not acknowledge')); any other error becomes 503
 //   UNAVAILABLE. The local copy is kept either way (the client will retry the same bytes).
 // - afterDelete(event): awaited after a local delete (manifest by digest, tag, or blob link)
-//   and before the 202; e.g. to write a tombstone. A rejection behaves as above.
+//   and before the 202; writes the tombstone and waits for the write concern like a push. A
+//   rejection behaves as above (the local delete stands either way).
+// - deletedAt(repo, target): the time of the tombstone held for a tag, manifest digest or blob
+//   link, if any. A GET/HEAD that finds nothing asks it first: a deleted object is answered 404
+//   with that time in the replication DELETED_HEADER (the proxy then asks no other replica),
+//   and no on-demand fetch is tried.
 // - onMissingManifest(repo, reference) / onMissingBlob(repo, digest): called when a GET/HEAD
 //   finds nothing locally. Resolve true after storing the content into the ImageStore (e.g.
 //   fetched from a peer); the handler then reads it again locally. Resolve false to answer 404.
@@ -67,13 +76,32 @@ export type ManifestReference = { tag: string } | { digest: Digest };
 /** Why a blob is looked for: a client reads it, or a manifest PUT references it. */
 export type MissingBlobPurpose = 'read' | 'manifest-put';
 
+/** What a tombstone can stand for: a tag, a manifest digest, or a repository's blob link. */
+export type DeletedTarget = ManifestReference | { blob: Digest };
+
+export interface ManifestWrite {
+  repo: string;
+  digest: Digest;
+  /** Set when the PUT names a tag. */
+  tag?: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** What of a manifest PUT gets stored: the manifest (by digest), and the tag when one is named. */
+export interface WriteScope {
+  manifest: boolean;
+  tag: boolean;
+}
+
 export interface RegistryHooks {
+  beforeManifestCommit(event: ManifestWrite): Promise<WriteScope>;
   afterBlobCommit(event: BlobCommitEvent): Promise<void>;
   afterManifestCommit(event: ManifestCommitEvent): Promise<void>;
   afterDelete(event: DeleteEvent): Promise<void>;
   onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
   onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders, purpose?: MissingBlobPurpose): Promise<boolean>;
   replicationState(headers: IncomingHttpHeaders): Promise<{ epoch: string } | undefined>;
+  deletedAt(repo: string, target: DeletedTarget): number | undefined;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;
 }
@@ -89,14 +117,17 @@ export interface ReplicationContext {
 const resolved = Promise.resolve();
 const no = Promise.resolve(false);
 const none = Promise.resolve(undefined);
+const everything: Promise<WriteScope> = Promise.resolve({ manifest: true, tag: true });
 
 export const noopHooks: RegistryHooks = {
+  beforeManifestCommit: () => everything,
   afterBlobCommit: () => resolved,
   afterManifestCommit: () => resolved,
   afterDelete: () => resolved,
   onMissingManifest: () => no,
   onMissingBlob: () => no,
   replicationState: () => none,
+  deletedAt: () => undefined,
   close: () => resolved,
 };
 

@@ -4,7 +4,7 @@ import { OciError } from '../../errors/oci-codes.js';
 import { digestOf, parseDigest, type Digest } from '../storage/digest.js';
 import type { ManifestRecord } from '../storage/manifest-store.js';
 import { isDigest, isTag } from '../../oci/grammar.js';
-import { methodNotAllowed, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
+import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import type { ManifestReference } from './hooks.js';
 import { inspectManifest, referrerDescriptor } from './manifest-inspect.js';
 
@@ -32,7 +32,10 @@ export async function handleManifest(ctx: ApiContext, r: ApiRequest, name: strin
 async function getManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string, head: boolean): Promise<void> {
   const ref = parseReference(reference);
   let record = await lookup(ctx, name, ref);
-  if (!record && (await ctx.hooks.onMissingManifest(name, ref, r.req.headers))) record = await lookup(ctx, name, ref);
+  if (!record) {
+    refuseIfDeleted(ctx, name, ref, 'MANIFEST_UNKNOWN', { name, reference });
+    if (await ctx.hooks.onMissingManifest(name, ref, r.req.headers)) record = await lookup(ctx, name, ref);
+  }
   if (!record) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
   r.res.writeHead(200, {
     'content-type': record.mediaType,
@@ -91,9 +94,22 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * `?tag=a&tag=b` on a push by digest (distribution-spec 1.1): tags to point at the manifest in
+ * the same request, each answered with an `OCI-Tag` header. Checked before the body is read.
+ */
+function queryTags(r: ApiRequest, ref: ManifestReference): string[] {
+  const tags = r.query.getAll('tag');
+  if (tags.length === 0) return [];
+  if ('tag' in ref) throw new OciError('MANIFEST_INVALID', 'the tag query parameter is only allowed on a push by digest', undefined, 400);
+  for (const tag of tags) if (!isTag(tag)) throw new OciError('MANIFEST_INVALID', `invalid tag in the tag query parameter: ${tag}`, { tag }, 400);
+  return [...new Set(tags)];
+}
+
 async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
   const { req, res } = r;
   const ref = parseReference(reference);
+  const queried = queryTags(r, ref);
   const bytes = await readLimited(req, ctx.maxManifestBytes);
   const facts = inspectManifest(bytes, req.headers['content-type']);
   let digest: Digest;
@@ -112,31 +128,35 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
       throw new OciError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.value });
     }
   }
-  await ctx.store.manifests.put(name, {
-    bytes,
-    digest,
-    mediaType: facts.mediaType,
-    tag: 'tag' in ref ? ref.tag : undefined,
-    referrer: facts.subject ? { subject: facts.subject, descriptor: referrerDescriptor(facts, digest, bytes.length) } : undefined,
-  });
-  await awaitHook(ctx.hooks.afterManifestCommit({
-    repo: name,
-    reference,
-    tag: 'tag' in ref ? ref.tag : undefined,
-    digest,
-    mediaType: facts.mediaType,
-    size: bytes.length,
-    bytes,
-    references: [...facts.blobs, ...facts.children],
-    subject: facts.subject,
-    headers: req.headers,
-  }));
-  const headers: Record<string, string | number> = {
+  const scope = await ctx.hooks.beforeManifestCommit({ repo: name, digest, tag: 'tag' in ref ? ref.tag : undefined, headers: req.headers });
+  // A tag per commit: each is its own tag write for replication (stamp, queue, write concern).
+  const tags = 'tag' in ref ? [ref.tag] : queried;
+  if (scope.manifest) {
+    const referrer = facts.subject ? { subject: facts.subject, descriptor: referrerDescriptor(facts, digest, bytes.length) } : undefined;
+    for (const tag of scope.tag && tags.length > 0 ? tags : [undefined]) {
+      await ctx.store.manifests.put(name, { bytes, digest, mediaType: facts.mediaType, tag, referrer });
+    }
+    // Started together: each tag is queued for the peers even when another one's ack fails.
+    await Promise.all((tags.length > 0 ? tags : [undefined]).map((tag) => awaitHook(ctx.hooks.afterManifestCommit({
+      repo: name,
+      reference: tag ?? digest.value,
+      tag,
+      digest,
+      mediaType: facts.mediaType,
+      size: bytes.length,
+      bytes,
+      references: [...facts.blobs, ...facts.children],
+      subject: facts.subject,
+      headers: req.headers,
+    }))));
+  }
+  const headers: Record<string, string | number | string[]> = {
     location: `/v2/${name}/manifests/${digest.value}`,
     'docker-content-digest': digest.value,
     'content-length': 0,
   };
   if (facts.subject) headers['oci-subject'] = facts.subject.value;
+  if (queried.length > 0) headers['oci-tag'] = queried;
   res.writeHead(201, headers);
   res.end();
 }

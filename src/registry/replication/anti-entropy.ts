@@ -1,10 +1,11 @@
 // One anti-entropy round with one peer, push direction: compare this replica's catalog, tags and
 // digests, the referrers of tagged manifests (signatures, SBOMs: pushed by digest, with no tag to
-// compare) and tombstones with the peer's, and return the tasks that repair the peer. Each
+// compare) and tombstones (of tags, manifests and blob links) with the peer's, and return the tasks that repair the peer. Each
 // replica runs it towards every peer, so together they converge; the receiving side applies the
 // convergence rule, so pushing a value the peer has already superseded is harmless.
 // `antiEntropyRound` compares everything (repair); `changesRound` only what changed here since
 // the peer's last round (steady state); round-plan.ts chooses between them.
+import { blobLinkDigest } from './blob-links.js';
 import type { ContentFilter } from './content-filter.js';
 import { isDigest } from '../../oci/grammar.js';
 import type { PeerClient } from './peer-client.js';
@@ -14,7 +15,7 @@ import type { Task } from './work-queue.js';
 
 export interface AntiEntropyInput {
   store: ReplicaStore;
-  peer: Pick<PeerClient, 'headManifest' | 'tags'>;
+  peer: Pick<PeerClient, 'headManifest' | 'tags' | 'hasBlob'>;
   filter: ContentFilter;
   stamps: Pick<StampStore, 'get' | 'tombstones'>;
   tombstoneRetentionMs: number;
@@ -91,8 +92,12 @@ export async function antiEntropyRound(input: AntiEntropyInput): Promise<Task[]>
   return tasks;
 }
 
+/** Whether the peer still serves what a tombstone deleted: a blob link, a manifest or a tag. */
 async function peerHolds(peer: AntiEntropyInput['peer'], repo: string, reference: string): Promise<boolean> {
-  return isDigest(reference) ? (await peer.headManifest(repo, reference)) !== undefined : (await peer.tags(repo)).includes(reference);
+  const blob = blobLinkDigest(reference);
+  if (blob !== undefined) return peer.hasBlob(repo, blob);
+  if (isDigest(reference)) return (await peer.headManifest(repo, reference)) !== undefined;
+  return (await peer.tags(repo)).includes(reference);
 }
 
 /**
@@ -104,13 +109,16 @@ export async function changesRound(input: AntiEntropyInput, changes: readonly { 
   const { store, peer, filter, stamps } = input;
   const tasks: Task[] = [];
   for (const { repo, reference } of changes) {
-    if (!filter.repository(repo) || (!isDigest(reference) && !filter.tag(repo, reference))) continue;
+    const tagged = !isDigest(reference) && blobLinkDigest(reference) === undefined;
+    if (!filter.repository(repo) || (tagged && !filter.tag(repo, reference))) continue;
     const stamp = stamps.get(repo, reference);
     if (stamp !== undefined && stamp.digest === undefined) {
       if (now - stamp.time > input.tombstoneRetentionMs) continue;
       if (await peerHolds(peer, repo, reference)) tasks.push({ op: 'delete', repo, reference, time: stamp.time });
       continue;
     }
+    // A blob link that lives again travels with the manifests that use it.
+    if (blobLinkDigest(reference) !== undefined) continue;
     const manifest = await store.getManifest(repo, reference);
     if (!manifest) continue;
     if ((await peer.headManifest(repo, reference))?.digest === manifest.digest) continue;

@@ -1,9 +1,11 @@
 // Copies one manifest with everything it references from the local store to a peer, in the order
 // that keeps the peer consistent: blobs first (skipping those it has), then child manifests, then
 // the manifest itself. A peer answers the final PUT only once it holds the manifest durably.
+import { blobLinkReference } from './blob-links.js';
 import { manifestReferences } from './manifest-references.js';
 import type { PeerClient } from './peer-client.js';
 import type { ReplicaStore } from './replica-store.js';
+import { incomingWins } from './tag-resolution.js';
 
 export interface CopyStats {
   objects: number;
@@ -26,11 +28,18 @@ export class MissingLocallyError extends Error {
   }
 }
 
-export async function copyBlobToPeer(store: ReplicaStore, peer: PeerClient, repo: string, digest: string, stats: CopyStats): Promise<void> {
-  if (await peer.hasBlob(repo, digest)) return;
+/**
+ * Copies a blob the peer lacks. `time` is the write it belongs to (its manifest's, or the blob's
+ * own commit): a peer that deleted the blob's link later than that keeps it deleted (the
+ * convergence rule), so the bytes are not sent at all.
+ */
+export async function copyBlobToPeer(store: ReplicaStore, peer: PeerClient, repo: string, digest: string, time: number, stats: CopyStats): Promise<void> {
+  const state = await peer.headBlob(repo, digest);
+  if (state.present) return;
+  if (state.deletedAt !== undefined && !incomingWins({ time: state.deletedAt }, { time, digest })) return;
   const blob = await store.openBlob(repo, digest);
   if (!blob) throw new MissingLocallyError(`blob ${repo}@${digest}`);
-  await peer.putBlob(repo, digest, blob.size, blob.stream);
+  await peer.putBlob(repo, digest, blob.size, blob.stream, time);
   stats.objects += 1;
   stats.bytes += blob.size;
 }
@@ -48,7 +57,7 @@ export async function copyManifestToPeer(
   time: number,
   stats: CopyStats,
   /** Copies one blob; the replicator passes one that joins a copy already under way. */
-  copyBlob: (digest: string) => Promise<void> = (d) => copyBlobToPeer(store, peer, repo, d, stats),
+  copyBlob: (digest: string) => Promise<void> = (d) => copyBlobToPeer(store, peer, repo, d, time, stats),
   depth = 0,
 ): Promise<void> {
   const manifest = await store.getManifest(repo, digest);
@@ -67,19 +76,26 @@ export async function copyManifestToPeer(
   stats.bytes += manifest.body.length;
 }
 
-/** The reverse direction, for on-demand fetches: pulls `repo@reference` with its references into the store. */
+/**
+ * The reverse direction, for on-demand fetches: pulls `repo@reference` with its references into
+ * the store. `deletedHere` names what this replica holds a tombstone for (a manifest digest or a
+ * blob link, blob-links.ts): a manifest that is, or needs, something deleted here is not fetched
+ * (false), so a peer that has not heard of the delete yet cannot bring it back.
+ */
 export async function copyManifestFromPeer(
   store: ReplicaStore,
   peer: PeerClient,
   repo: string,
   reference: string,
   verify: (body: Buffer, expected: string | undefined) => string,
+  deletedHere: (reference: string) => boolean,
   depth = 0,
 ): Promise<boolean> {
   const manifest = await peer.getManifest(repo, reference);
   if (!manifest) return false;
   const digest = verify(manifest.body, reference.includes(':') ? reference : manifest.digest);
   const refs = manifestReferences(manifest.body);
+  if (deletedHere(digest) || refs.manifests.some((m) => deletedHere(m.digest)) || refs.blobs.some((b) => deletedHere(blobLinkReference(b.digest)))) return false;
   await eachLimited(refs.blobs, 4, async (b) => {
     if (await store.hasBlob(repo, b.digest)) return;
     const remote = await peer.getBlob(repo, b.digest);
@@ -89,7 +105,7 @@ export async function copyManifestFromPeer(
   if (depth < 4) {
     for (const child of refs.manifests) {
       if (await store.getManifest(repo, child.digest)) continue;
-      await copyManifestFromPeer(store, peer, repo, child.digest, verify, depth + 1);
+      await copyManifestFromPeer(store, peer, repo, child.digest, verify, deletedHere, depth + 1);
     }
   }
   await store.putManifest(repo, reference.includes(':') ? digest : reference, manifest.body, manifest.mediaType);

@@ -76,6 +76,18 @@ export class ImageStoreAdapter implements ReplicaStore {
     await this.store.blobs.put(repo, stream, digestOrThrow(digest), size);
   }
 
+  async unlinkBlob(repo: string, digest: string): Promise<void> {
+    const parsed = parseDigest(digest);
+    if (parsed) await this.store.blobs.unlink(repo, parsed);
+  }
+
+  async linkBlob(repo: string, digest: string): Promise<boolean> {
+    const parsed = parseDigest(digest);
+    if (!parsed || (await this.store.blobs.statGlobal(parsed)) === undefined) return false;
+    await this.store.blobs.link(repo, parsed);
+    return true;
+  }
+
   async putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string> {
     const digest = isDigest(reference) ? digestOrThrow(reference) : digestOf('sha256', body);
     const tag = isDigest(reference) ? undefined : reference;

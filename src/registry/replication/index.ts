@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { ReplicationContext, RegistryHooks } from '../api/hooks.js';
 import { REPLICATION_DIR } from '../storage/paths.js';
+import { blobLinkReference } from './blob-links.js';
 import { ImageStoreAdapter } from './image-store-adapter.js';
 import { Replicator } from './replicator.js';
 
@@ -22,14 +23,17 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
   return {
     afterBlobCommit: async (e) => replicator.afterBlobCommit({ repo: e.repo, digest: e.digest.value, headers: e.headers }),
     afterManifestCommit: (e) => replicator.afterManifestCommit({ repo: e.repo, reference: e.reference, digest: e.digest.value, mediaType: e.mediaType, headers: e.headers }),
+    beforeManifestCommit: async (e) => replicator.manifestWriteScope(e.repo, e.digest.value, e.tag, e.headers),
     afterDelete: async (e) => {
       if (e.kind === 'tag') await replicator.afterDelete({ repo: e.repo, reference: e.tag, headers: e.headers });
       else if (e.kind === 'manifest') await replicator.afterDelete({ repo: e.repo, reference: e.digest.value, headers: e.headers, tags: e.tags });
-      // Blob deletes stay local: a blob another replica still references is garbage only there.
+      // The repository's link, not the bytes: other repositories keep theirs, and gc frees the disk.
+      else await replicator.afterDelete({ repo: e.repo, reference: blobLinkReference(e.digest.value), headers: e.headers });
     },
     onMissingManifest: (repo, ref, headers) => replicator.fetchManifest(repo, 'tag' in ref ? ref.tag : ref.digest.value, headers ?? {}),
     onMissingBlob: (repo, digest, headers, purpose) => replicator.fetchBlob(repo, digest.value, headers ?? {}, purpose === 'manifest-put'),
     replicationState: (headers) => replicator.replicationState(headers),
+    deletedAt: (repo, target) => replicator.deletedAt(repo, 'tag' in target ? target.tag : 'blob' in target ? blobLinkReference(target.blob.value) : target.digest.value),
     close: () => replicator.stop(),
   };
 }

@@ -15,6 +15,8 @@ export interface OnDemandOptions {
   upPeers: () => PeerState[];
   /** Every configured peer, those that answer first. */
   allPeers: () => PeerState[];
+  /** True for a manifest digest or blob link (blob-links.ts) deleted here: never fetched back. */
+  deletedHere: (repo: string, reference: string) => boolean;
   /** Told of a failure so a silent peer can be marked down. */
   failed: (peer: PeerState, err: unknown) => void;
   metrics: ReplicationMetrics;
@@ -39,7 +41,7 @@ export class OnDemandFetcher {
     return this.fetches.run(`m\n${repo}\n${reference}`, async () => {
       for (const peer of this.options.upPeers()) {
         try {
-          const found = await copyManifestFromPeer(store, peer.client, repo, reference, verifyDigest);
+          const found = await copyManifestFromPeer(store, peer.client, repo, reference, verifyDigest, (ref) => this.options.deletedHere(repo, ref));
           metrics.onDemand.inc({ kind: 'manifest', result: found ? 'fetched' : 'absent' });
           if (found) return true;
         } catch (err) {

@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { splitCredentials } from '../../net/credentials.js';
-import { REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from './replication-headers.js';
+import { deletedAtHeader, REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from './replication-headers.js';
 
 export interface PeerOptions {
   url: string;
@@ -112,16 +112,22 @@ export class PeerClient {
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
-    const { res } = await this.exchange({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}` }, [200, 404]);
-    return res.statusCode === 200;
+    return (await this.headBlob(repo, digest)).present;
   }
 
-  /**
+  /** Whether the peer serves the blob, and when it is absent because the peer deleted its link, the delete's time. */
+  async headBlob(repo: string, digest: string): Promise<{ present: boolean; deletedAt?: number }> {
+    const { res } = await this.exchange({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}` }, [200, 404]);
+    return res.statusCode === 200 ? { present: true } : { present: false, deletedAt: deletedAtHeader(res.headers) };
+  }
+
+    /**
    * POST then PUT with the whole blob: the upload form every registry supports. `body` is owned
    * from here on: it is destroyed on every failure, so a local file behind it is closed at once
-   * (a POST refused by a dying peer used to leave it to the garbage collector, DEP0137).
+   * (a POST refused by a dying peer used to leave it to the garbage collector, DEP0137). `time`
+   * (the write the copy belongs to) lets a peer that deleted the blob's link later keep it deleted.
    */
-  async putBlob(repo: string, digest: string, size: number, body: Readable): Promise<void> {
+  async putBlob(repo: string, digest: string, size: number, body: Readable, time?: number): Promise<void> {
     try {
       const { res } = await this.exchange({ method: 'POST', path: `/v2/${repo}/blobs/uploads/` }, [202]);
       const location = res.headers.location;
@@ -131,6 +137,7 @@ export class PeerClient {
       await this.exchange(
         { method: 'PUT', path: `${target.pathname}${target.search}`, headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body },
         [201],
+        time,
       );
     } catch (err) {
       body.destroy();
@@ -158,6 +165,11 @@ export class PeerClient {
   /** Deletes a manifest or tag; a peer that never had it counts as done. */
   async deleteManifest(repo: string, reference: string, time: number): Promise<void> {
     await this.exchange({ method: 'DELETE', path: `/v2/${repo}/manifests/${reference}` }, [200, 202, 204, 404], time);
+  }
+
+  /** Deletes the repository's link to a blob; a peer that never had it counts as done. */
+  async deleteBlob(repo: string, digest: string, time: number): Promise<void> {
+    await this.exchange({ method: 'DELETE', path: `/v2/${repo}/blobs/${digest}` }, [202, 404], time);
   }
 
   /** The blob as a stream (the caller verifies the digest), or undefined on 404. */

@@ -27,6 +27,10 @@ export interface ReplicaStore {
    * rejects and keeps nothing on a mismatch.
    */
   putBlob(repo: string, digest: string, stream: Readable, size?: number): Promise<void>;
+  /** Removes the repository's link to a blob (the bytes stay until gc). No error when absent. */
+  unlinkBlob(repo: string, digest: string): Promise<void>;
+  /** Links a blob whose bytes are still stored into the repository again; false when they are gone. */
+  linkBlob(repo: string, digest: string): Promise<boolean>;
   /** Stores a manifest (its references must be present) and points `reference` at it when it is a tag. */
   putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string>;
   /** Deletes a tag, or a manifest by digest (with the tags that point at it). No error when absent. */

@@ -5,6 +5,12 @@
 // answers it with an on-demand fetch from its own peers (so two replicas lacking an object
 // cannot ask each other forever). REPLICATION_TIME_HEADER carries the origin's commit time, the
 // input of the convergence rule in tag-resolution.ts.
+//
+// DELETED_HEADER goes the other way, on a 404 answer: the replica holds a tombstone for what was
+// asked (a tag, a manifest or a blob link deleted at that time, ms since epoch). The proxy then
+// passes the 404 on instead of asking the next replica, which may not have heard of the delete
+// yet, and strips the header (src/proxy/headers.ts keeps the same name: the proxy does not import
+// the registry); a peer copying a blob uses it to leave a later delete alone.
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const REPLICATION_HEADER = 'x-ha-proxy-replication';
@@ -15,6 +21,13 @@ export const REPLICATION_TIME_HEADER = 'x-ha-proxy-replication-time';
  * strips from client requests, so clients never see it.
  */
 export const REPLICATION_STATE_PATH = '/v2/_replication/state';
+export const DELETED_HEADER = 'x-ha-proxy-deleted';
+
+/** The tombstone time a 404 carries in DELETED_HEADER, if any. */
+export function deletedAtHeader(headers: IncomingHttpHeaders): number | undefined {
+  const raw = headers[DELETED_HEADER];
+  return typeof raw === 'string' && /^[0-9]{1,16}$/.test(raw) ? Number(raw) : undefined;
+}
 
 export interface ReplicationMark {
   /** Id of the replica that sent the request. */

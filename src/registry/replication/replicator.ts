@@ -11,6 +11,7 @@ import type { Logger } from '../../observability/logger.js';
 import { antiEntropyRound, changesRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
 import { ChangeJournal } from './change-journal.js';
+import { blobLinkDigest, blobLinkReference } from './blob-links.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
 import { copyBlobToPeer, copyManifestToPeer, MissingLocallyError, type CopyStats } from './copy-to-peer.js';
 import { isDigest } from '../../oci/grammar.js';
@@ -52,7 +53,7 @@ export interface CommitEvent {
 
 export interface DeleteEvent {
   repo: string;
-  /** A tag, or a digest (the manifest, with the tags that pointed at it). */
+  /** A tag, a digest (the manifest, with the tags that pointed at it) or a blob link (blob-links.ts). */
   reference: string;
   /** Tags removed with a manifest deleted by digest. */
   tags?: string[];
@@ -110,6 +111,7 @@ export class Replicator {
       store: options.store,
       upPeers: () => this.peers.filter((p) => !p.down),
       allPeers: () => [...this.peers.filter((p) => !p.down), ...this.peers.filter((p) => p.down)],
+      deletedHere: (repo, reference) => this.isTombstoned(repo, reference),
       failed: (peer, err) => {
         if (err instanceof PeerError && err.kind === 'unavailable') this.markDown(peer);
       },
@@ -154,22 +156,34 @@ export class Replicator {
    * A client committed a blob: start copying it to the peers now, without delaying the client,
    * so that by the time the manifest arrives (and an ack waits for the peers) the layers are
    * already there or on their way. A failure here is harmless: the manifest copy retries it.
+   * A blob pushed again after its link was deleted lives again, here and (by its newer time) on
+   * the peers; a peer's copy older than a delete made here is unlinked again.
    */
-  afterBlobCommit(event: { repo: string; digest: string; headers: IncomingHttpHeaders }): void {
-    if (replicationMark(event.headers) || !this.enabled || !this.filter.repository(event.repo)) return;
+  async afterBlobCommit(event: { repo: string; digest: string; headers: IncomingHttpHeaders }): Promise<void> {
+    const { repo, digest } = event;
+    const reference = blobLinkReference(digest);
+    const mark = replicationMark(event.headers);
+    if (mark) {
+      await this.settleOverTombstone(repo, reference, digest, mark.time ?? 0, () => this.options.store.unlinkBlob(repo, digest));
+      return;
+    }
+    const time = this.stamps.nextTime(repo, reference);
+    if (this.isTombstoned(repo, reference)) await this.settleOverTombstone(repo, reference, digest, time, async () => {});
+    if (!this.enabled || !this.filter.repository(repo)) return;
     for (const peer of this.peers) {
       if (peer.down) continue;
-      this.copyBlob(peer, event.repo, event.digest).catch((err: unknown) => {
+      this.copyBlob(peer, repo, digest, time).catch((err: unknown) => {
         this.options.logger.debug({ peer: peer.id, repo: event.repo, digest: event.digest, err: (err as Error).message }, 'early blob copy failed; the manifest copy retries it');
       });
     }
   }
 
-  private copyBlob(peer: PeerState, repo: string, digest: string): Promise<void> {
+  /** `time`: the write the copy belongs to (see copyBlobToPeer); a copy already under way is joined. */
+  private copyBlob(peer: PeerState, repo: string, digest: string, time: number): Promise<void> {
     return this.blobCopies.run(`${peer.id}\n${repo}\n${digest}`, async () => {
       const stats: CopyStats = { objects: 0, bytes: 0 };
       try {
-        await copyBlobToPeer(this.options.store, peer.client, repo, digest, stats);
+        await copyBlobToPeer(this.options.store, peer.client, repo, digest, time, stats);
       } finally {
         this.metrics.objects.inc({ peer: peer.id }, stats.objects);
         this.metrics.bytes.inc({ peer: peer.id }, stats.bytes);
@@ -193,7 +207,7 @@ export class Replicator {
     if (mark) {
       const time = mark.time ?? 0;
       if (isTag) await this.applyReplicatedTag(event.repo, event.reference, { time, digest: event.digest });
-      await this.applyDigestTombstone(event.repo, event.digest, time);
+      await this.settleOverTombstone(event.repo, event.digest, event.digest, time, () => this.options.store.deleteManifest(event.repo, event.digest));
       return;
     }
     let time = Date.now();
@@ -205,16 +219,43 @@ export class Replicator {
       });
     }
     // A manifest pushed again after it was deleted by digest: the tombstone must not delete it again.
-    if (this.isTombstoned(event.repo, event.digest)) await this.applyDigestTombstone(event.repo, event.digest, this.stamps.nextTime(event.repo, event.digest));
+    if (this.isTombstoned(event.repo, event.digest)) await this.settleOverTombstone(event.repo, event.digest, event.digest, this.stamps.nextTime(event.repo, event.digest), async () => {});
     if (!this.enabled || !this.filter.repository(event.repo) || (isTag && !this.filter.tag(event.repo, event.reference))) return;
-    const task: Task = { op: 'put', repo: event.repo, reference: event.reference, digest: event.digest, mediaType: event.mediaType, time };
+    await this.replicate({ op: 'put', repo: event.repo, reference: event.reference, digest: event.digest, mediaType: event.mediaType, time }, 'the manifest');
+  }
+
+  /**
+   * Queues a client's write for every peer and, unless `ack` is `one`, copies it now and waits
+   * until the write concern is met; throws OciError when it is not (the write stays queued).
+   */
+  private async replicate(task: Task, what: string): Promise<void> {
     const mode = this.options.config.ack;
     const hold = mode === 'one' ? 0 : SYNC_HOLD_MS;
     const queued = await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task, Date.now(), hold)));
-    if (mode === 'one') return;
+    if (mode === 'one') {
+      this.pump();
+      return;
+    }
     const outcomes = await Promise.all(this.peers.map((p, i) => this.runForAck(p, queued[i])));
-    const decision = decideAck(mode, outcomes);
+    const decision = decideAck(mode, outcomes, what);
     if (!decision.ok) throw new OciError(decision.code, decision.message);
+  }
+
+  /**
+   * A peer's (or an older) write of `digest` under `reference` (a manifest digest or a blob link)
+   * lands on a tombstone: a write newer than the delete lives and replaces the tombstone; an
+   * older one is undone by `undo` (the peer learns of the delete from us).
+   */
+  private async settleOverTombstone(repo: string, reference: string, digest: string, time: number, undo: () => Promise<unknown>): Promise<void> {
+    await this.tagLock.run(`${repo}\n${reference}`, async () => {
+      if (!this.isTombstoned(repo, reference)) return;
+      if (incomingWins(this.stamps.get(repo, reference), { time, digest })) {
+        await this.stamps.set({ repo, reference, digest, time });
+        return;
+      }
+      this.options.logger.info({ repo, reference }, 'replicated write was deleted here later; deleting it again');
+      await undo();
+    });
   }
 
   async afterDelete(event: DeleteEvent): Promise<void> {
@@ -235,15 +276,44 @@ export class Replicator {
           await this.stamps.set({ repo: event.repo, reference, time });
           return;
         }
-        // A peer's delete older than a write made here: the write wins; put a deleted tag back.
+        // A peer's delete older than a write made here: the write wins; put a deleted tag or blob link back.
         this.options.logger.info({ repo: event.repo, reference, kept: current?.digest }, 'replicated delete lost to a newer write');
-        if (!isDigest(reference)) await this.enforceTag(event.repo, reference, current?.digest);
+        await this.restoreAfterLostDelete(event.repo, reference, current?.digest);
       });
     }
     if (mark || !this.enabled || !this.filter.repository(event.repo)) return;
-    const task: Task = { op: 'delete', repo: event.repo, reference: event.reference, time };
-    await Promise.all(this.peers.map((p) => this.queue.enqueue(p.id, task)));
-    this.pump();
+    // The same write concern as a push: with `ack: all` or `majority` the client's 202 means the
+    // peers hold the tombstone, so no replica serves the content again after it.
+    await this.replicate({ op: 'delete', repo: event.repo, reference: event.reference, time }, 'the delete');
+  }
+
+  private async restoreAfterLostDelete(repo: string, reference: string, digest: string | undefined): Promise<void> {
+    const blob = blobLinkDigest(reference);
+    if (blob !== undefined) {
+      if (!(await this.options.store.linkBlob(repo, blob))) this.options.logger.warn({ repo, digest: blob }, 'blob link could not be restored: its bytes are gone (gc)');
+      return;
+    }
+    if (!isDigest(reference)) await this.enforceTag(repo, reference, digest);
+  }
+
+  /** The time of the tombstone this replica holds for `reference` (a tag, digest or blob link), if any. */
+  deletedAt(repo: string, reference: string): number | undefined {
+    const stamp = this.stamps.get(repo, reference);
+    return stamp !== undefined && stamp.digest === undefined ? stamp.time : undefined;
+  }
+
+  /**
+   * What of a manifest PUT to store. A client's push: all of it. A peer's copy: not a manifest
+   * deleted here later than the copy was written, and not a tag whose current value here (a
+   * tombstone or a newer write) wins over it, so stale content never shows, even briefly.
+   */
+  manifestWriteScope(repo: string, digest: string, tag: string | undefined, headers: IncomingHttpHeaders): { manifest: boolean; tag: boolean } {
+    const mark = replicationMark(headers);
+    if (!mark) return { manifest: true, tag: true };
+    const incoming = { time: mark.time ?? 0, digest };
+    const deleted = this.deletedAt(repo, digest);
+    if (deleted !== undefined && !incomingWins({ time: deleted }, incoming)) return { manifest: false, tag: false };
+    return { manifest: true, tag: tag === undefined || incomingWins(this.stamps.get(repo, tag), incoming) };
   }
 
   /** Answers a peer's `GET /v2/_replication/state`; nothing for anyone else. */
@@ -261,7 +331,9 @@ export class Replicator {
 
   /** `everyPeer`: a manifest PUT that fails without the blob asks the peers believed down too. */
   async fetchBlob(repo: string, digest: string, headers: IncomingHttpHeaders, everyPeer = false): Promise<boolean> {
-    return this.onDemandAllowed(repo, headers) && this.onDemand.blob(repo, digest, everyPeer);
+    // Deleted here (the link): a peer that still has the blob must not link it back.
+    if (!this.onDemandAllowed(repo, headers) || this.isTombstoned(repo, blobLinkReference(digest))) return false;
+    return this.onDemand.blob(repo, digest, everyPeer);
   }
 
   /** Never for a peer's own requests: two replicas lacking an object would ask each other in a circle. */
@@ -286,26 +358,7 @@ export class Replicator {
   }
 
   private isTombstoned(repo: string, reference: string): boolean {
-    const stamp = this.stamps.get(repo, reference);
-    return stamp !== undefined && stamp.digest === undefined;
-  }
-
-  /**
-   * A copy from a peer of a manifest this replica deleted (by digest) later than the copy was
-   * written: the delete wins, so the manifest goes again (the peer learns of the delete from us).
-   */
-  private async applyDigestTombstone(repo: string, digest: string, time: number): Promise<void> {
-    await this.tagLock.run(`${repo}\n${digest}`, async () => {
-      const stamp = this.stamps.get(repo, digest);
-      if (stamp === undefined || stamp.digest !== undefined) return;
-      if (incomingWins(stamp, { time, digest })) {
-        // Pushed again after the delete: the manifest lives, and the tombstone goes.
-        await this.stamps.set({ repo, reference: digest, digest, time });
-        return;
-      }
-      this.options.logger.info({ repo, digest }, 'replicated manifest was deleted here later; deleting it again');
-      await this.options.store.deleteManifest(repo, digest);
-    });
+    return this.deletedAt(repo, reference) !== undefined;
   }
 
   /** Makes the stored tag point at `digest` (or not exist), whatever order the writes hit storage in. */
@@ -361,10 +414,14 @@ export class Replicator {
     try {
       const { task } = queued;
       if (task.op === 'put') {
-        const copyBlob = (digest: string) => this.copyBlob(peer, task.repo, digest);
+        const copyBlob = (digest: string) => this.copyBlob(peer, task.repo, digest, task.time);
         await copyManifestToPeer(this.options.store, peer.client, task.repo, task.reference, task.digest, task.time, stats, copyBlob);
+      } else if (this.stamps.get(task.repo, task.reference)?.digest === undefined) {
+        const blob = blobLinkDigest(task.reference);
+        if (blob !== undefined) await peer.client.deleteBlob(task.repo, blob, task.time);
+        else await peer.client.deleteManifest(task.repo, task.reference, task.time);
       }
-      else await peer.client.deleteManifest(task.repo, task.reference, task.time);
+      // else: written again here since the delete was queued; the newer write reaches the peer by itself.
       await this.queue.complete(queued);
       this.markUp(peer);
       return { peer: peer.id, result: 'stored' };

@@ -1,4 +1,5 @@
-// Decides whether a manifest push may be acknowledged, from what the peers answered.
+// Decides whether a client's write (a manifest push or a delete) may be acknowledged, from what
+// the peers answered.
 import type { OciErrorCode } from '../../errors/oci-codes.js';
 
 export type AckMode = 'all' | 'majority' | 'one';
@@ -18,7 +19,8 @@ export function majorityOf(replicas: number): number {
   return Math.floor(replicas / 2) + 1;
 }
 
-export function decideAck(mode: AckMode, outcomes: readonly PeerOutcome[]): AckDecision {
+/** `what` names the write in the refusal ("the manifest", "the delete"). */
+export function decideAck(mode: AckMode, outcomes: readonly PeerOutcome[], what = 'the manifest'): AckDecision {
   const holders = 1 + outcomes.filter((o) => o.result === 'stored').length;
   if (mode === 'one') return { ok: true, holders };
   if (mode === 'all') {
@@ -36,6 +38,6 @@ export function decideAck(mode: AckMode, outcomes: readonly PeerOutcome[]): AckD
   return {
     ok: false,
     code: 'UNAVAILABLE',
-    message: `replication (ack: majority) failed: ${holders} of ${outcomes.length + 1} replicas hold the manifest, ${needed} required (${why.join('; ')})`,
+    message: `replication (ack: majority) failed: ${holders} of ${outcomes.length + 1} replicas hold ${what}, ${needed} required (${why.join('; ')})`,
   };
 }
