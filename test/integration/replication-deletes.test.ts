@@ -53,7 +53,7 @@ async function putManifest(base: string, reference: string, body: Buffer, mediaT
  * Pushes through `base`: sha256 and sha512 blobs, an image manifest pushed by its sha512 digest
  * with `?tag=img`, an index tagged v1 over it, and a referrer (subject: the image).
  */
-async function pushContent(base: string): Promise<Pushed> {
+async function pushContent(base: string, replicas: readonly string[]): Promise<Pushed> {
   const unique = `${Date.now()}-${Math.random()}`;
   const config = await pushBlob(base, 'sha256', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', unique })));
   const layer256 = await pushBlob(base, 'sha256', Buffer.from(`layer-256 ${unique}`));
@@ -68,6 +68,10 @@ async function pushContent(base: string): Promise<Pushed> {
   const pushedImage = await putManifest(base, `${imageDigest}?tag=img`, image, MANIFEST);
   assert.equal(pushedImage.get('oci-tag'), 'img', 'one OCI-Tag header for the tag created');
   assert.equal(pushedImage.get('docker-content-digest'), imageDigest);
+  for (const replica of replicas) {
+    // Replicated like any tag write (ack: all), and under the same sha512 digest.
+    assert.equal((await head(replica, 'manifests/img')).headers.get('docker-content-digest'), imageDigest, `img on ${replica}`);
+  }
   const index = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: INDEX,
@@ -107,13 +111,14 @@ async function head(base: string, path: string): Promise<Response> {
 async function assertGone(proxy: string, replicas: readonly string[], paths: readonly string[], when: string): Promise<void> {
   for (const path of paths) {
     const viaProxy = await head(proxy, path);
-    assert.equal(viaProxy.status, 404, `${when}: HEAD ${path} through the proxy`);
+    const direct = await Promise.all(replicas.map((replica) => head(replica, path)));
+    const seen = `proxy ${viaProxy.status}, replicas ${direct.map((r) => `${r.status} deleted=${r.headers.get('x-ha-proxy-deleted')}`).join(', ')}`;
+    assert.equal(viaProxy.status, 404, `${when}: HEAD ${path} through the proxy (${seen})`);
     assert.equal(viaProxy.headers.get('x-ha-proxy-deleted'), null, 'the proxy strips the replica-only header');
-    for (const replica of replicas) {
-      const direct = await head(replica, path);
-      assert.equal(direct.status, 404, `${when}: HEAD ${path} on ${replica}`);
-      assert.match(direct.headers.get('x-ha-proxy-deleted') ?? '', /^[0-9]+$/, `${when}: ${replica} says ${path} was deleted`);
-    }
+    direct.forEach((res, i) => {
+      assert.equal(res.status, 404, `${when}: HEAD ${path} on ${replicas[i]} (${seen})`);
+      assert.match(res.headers.get('x-ha-proxy-deleted') ?? '', /^[0-9]+$/, `${when}: ${replicas[i]} says ${path} was deleted (${seen})`);
+    });
   }
 }
 
@@ -148,7 +153,7 @@ describe('deletes that hold', () => {
     const proxy = await startRoutingProxy({ backends: replicas.map((r, i) => ({ name: `r${i}`, url: r.url })) });
     cleanup.push(proxy);
     const urls = replicas.map((r) => r.url);
-    const pushed = await pushContent(proxy.url);
+    const pushed = await pushContent(proxy.url, urls);
     await deleteAll(proxy.url, urls, pushed);
 
     await sleep(A_FEW_ROUNDS_MS);
@@ -166,7 +171,7 @@ describe('deletes that hold', () => {
     cleanup.push(a, b);
     const proxy = await startRoutingProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }] });
     cleanup.push(proxy);
-    const pushed = await pushContent(proxy.url);
+    const pushed = await pushContent(proxy.url, [a.url, b.url]);
     await b.stop('SIGKILL');
     await waitForBackend(proxy, 'b', false);
     await deleteAll(proxy.url, [a.url], pushed);
@@ -190,7 +195,7 @@ describe('deletes that hold', () => {
     cleanup.push(a, b);
     const proxy = await startRoutingProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }] });
     cleanup.push(proxy);
-    const pushed = await pushContent(proxy.url);
+    const pushed = await pushContent(proxy.url, [a.url, b.url]);
     await b.stop('SIGKILL');
     await waitForBackend(proxy, 'b', false);
     const [first] = pushed.deletions;
@@ -227,7 +232,7 @@ describe('deletes that hold', () => {
     await waitForHttp(`${proxy}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
     const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
     const urls = ports.map((p) => `http://127.0.0.1:${p.listen}`);
-    const pushed = await pushContent(proxy);
+    const pushed = await pushContent(proxy, urls);
     await deleteAll(proxy, urls, pushed);
 
     await sleep(A_FEW_ROUNDS_MS);

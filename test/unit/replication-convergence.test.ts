@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { antiEntropyRound } from '../../src/registry/replication/anti-entropy.js';
+import { blobLinkReference } from '../../src/registry/replication/blob-links.js';
 import { compileContentFilter } from '../../src/registry/replication/content-filter.js';
 import { validateConfigObject } from '../../src/config/load.js';
 import type { ReplicaStore, StoredManifest } from '../../src/registry/replication/replica-store.js';
@@ -42,7 +43,10 @@ class MemoryStore implements ReplicaStore {
     return { stream: Readable.from([]), size: 0 };
   }
   async putBlob() {}
-  async unlinkBlob() {}
+  readonly unlinked: string[] = [];
+  async unlinkBlob(_repo: string, digest: string) {
+    this.unlinked.push(digest);
+  }
   async linkBlob() {
     return true;
   }
@@ -113,6 +117,32 @@ describe('replication convergence on the receiving replica', () => {
     await b.put('t', 'x', at);
     assert.equal(a.store.tagMap.get('t'), b.store.tagMap.get('t'));
     assert.equal(a.store.tagMap.get('t'), [x1, digestOf(Buffer.from('y'))].sort()[1]);
+  });
+
+  it('unlinks a peer\'s blob copy older than a blob delete made here, and lets a newer one live', async () => {
+    const { store, replicator } = setup();
+    const blob = `sha256:${'b'.repeat(64)}`;
+    await replicator.afterDelete({ repo: 'app', reference: blobLinkReference(blob), headers: {} });
+    const deletedAt = replicator.deletedAt('app', blobLinkReference(blob));
+    assert.ok(deletedAt !== undefined);
+    const fromPeer = (time: number) => ({ [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(time) });
+    await replicator.afterBlobCommit({ repo: 'app', digest: blob, headers: fromPeer(deletedAt - 1) });
+    assert.deepEqual(store.unlinked, [blob]);
+    assert.equal(await replicator.fetchBlob('app', blob, {}), false, 'no on-demand fetch of a deleted blob link');
+    await replicator.afterBlobCommit({ repo: 'app', digest: blob, headers: fromPeer(deletedAt + 1) });
+    assert.deepEqual(store.unlinked, [blob]);
+    assert.equal(replicator.deletedAt('app', blobLinkReference(blob)), undefined, 'pushed again later: the tombstone is gone');
+  });
+
+  it('leaves out of a peer\'s manifest copy what lost to a delete held here', async () => {
+    const { replicator, put, del } = setup();
+    const digest = await put('t', 'image');
+    await del(digest);
+    const fromPeer = (time: number) => ({ [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(time) });
+    const deletedAt = replicator.deletedAt('app', digest)!;
+    assert.deepEqual(replicator.manifestWriteScope('app', digest, ['t'], fromPeer(deletedAt - 1)), { manifest: false, tags: [] });
+    assert.deepEqual(replicator.manifestWriteScope('app', digest, ['t'], fromPeer(deletedAt + 1)), { manifest: true, tags: ['t'] });
+    assert.deepEqual(replicator.manifestWriteScope('app', digest, ['t'], {}), { manifest: true, tags: ['t'] }, 'a client push is stored whole');
   });
 
   it('puts a tag back when an older delete arrives from a peer', async () => {

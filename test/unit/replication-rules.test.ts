@@ -68,6 +68,11 @@ describe('replication write concern', () => {
     assert.deepEqual(decideAck('majority', [stored('b'), down('c')]), { ok: true, holders: 2 });
   });
 
+  it('names the write it refuses (a delete goes through the same write concern)', () => {
+    const decision = decideAck('majority', [down('b')], 'the delete');
+    assert.ok(!decision.ok && decision.message.includes('1 of 2 replicas hold the delete, 2 required'), !decision.ok ? decision.message : '');
+  });
+
   it('acks one at once whatever the peers did', () => {
     assert.deepEqual(decideAck('one', [down('b')]), { ok: true, holders: 1 });
   });

@@ -235,6 +235,15 @@ describe('registry router: read fallback', () => {
     assert.equal(check(404, {}, three[0], false), 'next');
   });
 
+  it('never falls back across a delete: a 404 the replica marks as deleted goes to the client', () => {
+    const { route } = makeRouter();
+    for (const path of [`/v2/a/manifests/${D}`, '/v2/a/manifests/latest', `/v2/a/blobs/${D}`]) {
+      const check = route(facts('HEAD', path), ctx(three)).checkResponse!;
+      assert.equal(check(404, { 'x-ha-proxy-deleted': '1700000000000' }, three[0], false), 'accept', path);
+      assert.equal(check(404, {}, three[0], false), 'next', path);
+    }
+  });
+
   it('passes 404s straight through when read fallback is off', () => {
     const { route } = makeRouter({ readFallback: false });
     const check = route(facts('GET', `/v2/a/manifests/${D}`), ctx(three)).checkResponse!;

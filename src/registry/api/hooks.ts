@@ -82,15 +82,15 @@ export type DeletedTarget = ManifestReference | { blob: Digest };
 export interface ManifestWrite {
   repo: string;
   digest: Digest;
-  /** Set when the PUT names a tag. */
-  tag?: string;
+  /** The tags the PUT names (in the path, or `?tag=` on a push by digest). */
+  tags: string[];
   headers: IncomingHttpHeaders;
 }
 
-/** What of a manifest PUT gets stored: the manifest (by digest), and the tag when one is named. */
+/** What of a manifest PUT gets stored: the manifest (by digest), and which of its tags. */
 export interface WriteScope {
   manifest: boolean;
-  tag: boolean;
+  tags: string[];
 }
 
 export interface RegistryHooks {
@@ -117,10 +117,9 @@ export interface ReplicationContext {
 const resolved = Promise.resolve();
 const no = Promise.resolve(false);
 const none = Promise.resolve(undefined);
-const everything: Promise<WriteScope> = Promise.resolve({ manifest: true, tag: true });
 
 export const noopHooks: RegistryHooks = {
-  beforeManifestCommit: () => everything,
+  beforeManifestCommit: (e) => Promise.resolve({ manifest: true, tags: e.tags }),
   afterBlobCommit: () => resolved,
   afterManifestCommit: () => resolved,
   afterDelete: () => resolved,

@@ -128,14 +128,14 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
       throw new OciError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.value });
     }
   }
-  const scope = await ctx.hooks.beforeManifestCommit({ repo: name, digest, tag: 'tag' in ref ? ref.tag : undefined, headers: req.headers });
-  // A tag per commit: each is its own tag write for replication (stamp, queue, write concern).
   const tags = 'tag' in ref ? [ref.tag] : queried;
+  const scope = await ctx.hooks.beforeManifestCommit({ repo: name, digest, tags, headers: req.headers });
   if (scope.manifest) {
     const referrer = facts.subject ? { subject: facts.subject, descriptor: referrerDescriptor(facts, digest, bytes.length) } : undefined;
-    for (const tag of scope.tag && tags.length > 0 ? tags : [undefined]) {
+    for (const tag of scope.tags.length > 0 ? scope.tags : [undefined]) {
       await ctx.store.manifests.put(name, { bytes, digest, mediaType: facts.mediaType, tag, referrer });
     }
+    // A hook call per tag: each is its own tag write for replication (stamp, queue, write concern).
     // Started together: each tag is queued for the peers even when another one's ack fails.
     await Promise.all((tags.length > 0 ? tags : [undefined]).map((tag) => awaitHook(ctx.hooks.afterManifestCommit({
       repo: name,

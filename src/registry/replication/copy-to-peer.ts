@@ -71,7 +71,12 @@ export async function copyManifestToPeer(
       await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, copyBlob, depth + 1);
     });
   }
-  await peer.putManifest(repo, reference, manifest.body, manifest.mediaType, time);
+  // A push by tag names the manifest by its sha256 on the peer: a tag on a manifest under another
+  // digest (sha512) goes by digest with `?tag=`, and by tag only to a peer that ignores the query.
+  const byDigestWithTag = reference !== digest && !digest.startsWith('sha256:');
+  if (!byDigestWithTag || !(await peer.putManifestWithTag(repo, digest, reference, manifest.body, manifest.mediaType, time))) {
+    await peer.putManifest(repo, reference, manifest.body, manifest.mediaType, time);
+  }
   stats.objects += 1;
   stats.bytes += manifest.body.length;
 }
@@ -108,6 +113,6 @@ export async function copyManifestFromPeer(
       await copyManifestFromPeer(store, peer, repo, child.digest, verify, deletedHere, depth + 1);
     }
   }
-  await store.putManifest(repo, reference.includes(':') ? digest : reference, manifest.body, manifest.mediaType);
+  await store.putManifest(repo, reference.includes(':') ? digest : reference, manifest.body, manifest.mediaType, digest);
   return true;
 }

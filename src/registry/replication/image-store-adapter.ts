@@ -88,8 +88,8 @@ export class ImageStoreAdapter implements ReplicaStore {
     return true;
   }
 
-  async putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string> {
-    const digest = isDigest(reference) ? digestOrThrow(reference) : digestOf('sha256', body);
+  async putManifest(repo: string, reference: string, body: Buffer, mediaType: string, named?: string): Promise<string> {
+    const digest = isDigest(reference) ? digestOrThrow(reference) : named !== undefined ? digestOrThrow(named) : digestOf('sha256', body);
     const tag = isDigest(reference) ? undefined : reference;
     await this.store.manifests.put(repo, { bytes: body, digest, mediaType, tag, referrer: referrerOf(body, digest, mediaType) });
     return digest.value;

@@ -23,7 +23,7 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
   return {
     afterBlobCommit: async (e) => replicator.afterBlobCommit({ repo: e.repo, digest: e.digest.value, headers: e.headers }),
     afterManifestCommit: (e) => replicator.afterManifestCommit({ repo: e.repo, reference: e.reference, digest: e.digest.value, mediaType: e.mediaType, headers: e.headers }),
-    beforeManifestCommit: async (e) => replicator.manifestWriteScope(e.repo, e.digest.value, e.tag, e.headers),
+    beforeManifestCommit: async (e) => replicator.manifestWriteScope(e.repo, e.digest.value, e.tags, e.headers),
     afterDelete: async (e) => {
       if (e.kind === 'tag') await replicator.afterDelete({ repo: e.repo, reference: e.tag, headers: e.headers });
       else if (e.kind === 'manifest') await replicator.afterDelete({ repo: e.repo, reference: e.digest.value, headers: e.headers, tags: e.tags });

@@ -162,6 +162,16 @@ export class PeerClient {
     await this.exchange({ method: 'PUT', path: `/v2/${repo}/manifests/${reference}`, headers: { 'content-type': mediaType }, body }, [201], time);
   }
 
+  /**
+   * PUT by digest with `?tag=` (distribution-spec 1.1): the peer keeps the manifest under its
+   * digest whatever the algorithm. False when the peer ignored the tag (no `OCI-Tag` answer).
+   */
+  async putManifestWithTag(repo: string, digest: string, tag: string, body: Buffer, mediaType: string, time: number): Promise<boolean> {
+    const path = `/v2/${repo}/manifests/${digest}?tag=${encodeURIComponent(tag)}`;
+    const { res } = await this.exchange({ method: 'PUT', path, headers: { 'content-type': mediaType }, body }, [201], time);
+    return headerValue(res.headers['oci-tag'])?.split(',').some((t) => t.trim() === tag) ?? false;
+  }
+
   /** Deletes a manifest or tag; a peer that never had it counts as done. */
   async deleteManifest(repo: string, reference: string, time: number): Promise<void> {
     await this.exchange({ method: 'DELETE', path: `/v2/${repo}/manifests/${reference}` }, [200, 202, 204, 404], time);

@@ -31,8 +31,11 @@ export interface ReplicaStore {
   unlinkBlob(repo: string, digest: string): Promise<void>;
   /** Links a blob whose bytes are still stored into the repository again; false when they are gone. */
   linkBlob(repo: string, digest: string): Promise<boolean>;
-  /** Stores a manifest (its references must be present) and points `reference` at it when it is a tag. */
-  putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string>;
+  /**
+   * Stores a manifest (its references must be present) and points `reference` at it when it is a
+   * tag. `digest` names it (verified by the caller); without one a tag's manifest is named by its sha256.
+   */
+  putManifest(repo: string, reference: string, body: Buffer, mediaType: string, digest?: string): Promise<string>;
   /** Deletes a tag, or a manifest by digest (with the tags that point at it). No error when absent. */
   deleteManifest(repo: string, reference: string): Promise<void>;
 }

@@ -307,13 +307,13 @@ export class Replicator {
    * deleted here later than the copy was written, and not a tag whose current value here (a
    * tombstone or a newer write) wins over it, so stale content never shows, even briefly.
    */
-  manifestWriteScope(repo: string, digest: string, tag: string | undefined, headers: IncomingHttpHeaders): { manifest: boolean; tag: boolean } {
+  manifestWriteScope(repo: string, digest: string, tags: string[], headers: IncomingHttpHeaders): { manifest: boolean; tags: string[] } {
     const mark = replicationMark(headers);
-    if (!mark) return { manifest: true, tag: true };
+    if (!mark) return { manifest: true, tags };
     const incoming = { time: mark.time ?? 0, digest };
     const deleted = this.deletedAt(repo, digest);
-    if (deleted !== undefined && !incomingWins({ time: deleted }, incoming)) return { manifest: false, tag: false };
-    return { manifest: true, tag: tag === undefined || incomingWins(this.stamps.get(repo, tag), incoming) };
+    if (deleted !== undefined && !incomingWins({ time: deleted }, incoming)) return { manifest: false, tags: [] };
+    return { manifest: true, tags: tags.filter((tag) => incomingWins(this.stamps.get(repo, tag), incoming)) };
   }
 
   /** Answers a peer's `GET /v2/_replication/state`; nothing for anyone else. */
@@ -371,7 +371,7 @@ export class Replicator {
     }
     if (now?.digest === digest) return;
     const winner = await store.getManifest(repo, digest);
-    if (winner) await store.putManifest(repo, tag, winner.body, winner.mediaType);
+    if (winner) await store.putManifest(repo, tag, winner.body, winner.mediaType, winner.digest);
   }
 
   // ---- copying ----
