@@ -145,6 +145,17 @@ describe('replication convergence on the receiving replica', () => {
     assert.deepEqual(replicator.manifestWriteScope('app', digest, ['t'], {}), { manifest: true, tags: ['t'] }, 'a client push is stored whole');
   });
 
+  it('keeps the tombstone of a peer\'s delete of something not received yet, not of a client\'s miss', async () => {
+    const { replicator } = setup();
+    const late = `sha256:${'c'.repeat(64)}`;
+    const fromPeer = { [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(Date.now()) };
+    await replicator.afterDelete({ repo: 'app', reference: late, headers: {}, missing: true });
+    assert.equal(replicator.deletedAt('app', late), undefined);
+    await replicator.afterDelete({ repo: 'app', reference: late, headers: fromPeer, missing: true });
+    assert.equal(replicator.deletedAt('app', late), Number(fromPeer[REPLICATION_TIME_HEADER]));
+    assert.deepEqual(replicator.manifestWriteScope('app', late, [], { [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: '1' }).manifest, false, 'the late copy is not stored');
+  });
+
   it('puts a tag back when an older delete arrives from a peer', async () => {
     const { store, put, del } = setup();
     const local = await put('t', 'local');

@@ -61,8 +61,13 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
 async function deleteBlob(ctx: ApiContext, r: ApiRequest, name: string, rawDigest: string): Promise<void> {
   requireDeleteEnabled(ctx);
   const digest = requireDigest(rawDigest);
-  if (!(await ctx.store.blobs.unlink(name, digest))) throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
-  await awaitHook(ctx.hooks.afterDelete({ kind: 'blob', repo: name, digest, headers: r.req.headers }));
+  const event = { kind: 'blob', repo: name, digest, headers: r.req.headers } as const;
+  if (!(await ctx.store.blobs.unlink(name, digest))) {
+    // Reported all the same: a peer's delete leaves its tombstone here (see hooks.ts).
+    await awaitHook(ctx.hooks.afterDelete({ ...event, missing: true }));
+    throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+  }
+  await awaitHook(ctx.hooks.afterDelete(event));
   r.res.writeHead(202, { 'content-length': 0, 'docker-content-digest': digest.value });
   r.res.end();
 }

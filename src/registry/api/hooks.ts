@@ -15,7 +15,8 @@
 //   UNAVAILABLE. The local copy is kept either way (the client will retry the same bytes).
 // - afterDelete(event): awaited after a local delete (manifest by digest, tag, or blob link)
 //   and before the 202; writes the tombstone and waits for the write concern like a push. A
-//   rejection behaves as above (the local delete stands either way).
+//   rejection behaves as above (the local delete stands either way). Also called, with
+//   `missing`, before a DELETE that found nothing is answered 404.
 // - deletedAt(repo, target): the time of the tombstone held for a tag, manifest digest or blob
 //   link, if any. A GET/HEAD that finds nothing asks it first: a deleted object is answered 404
 //   with that time in the replication DELETED_HEADER (the proxy then asks no other replica),
@@ -66,10 +67,18 @@ export interface ManifestCommitEvent {
   headers: IncomingHttpHeaders;
 }
 
-export type DeleteEvent =
+export type DeleteEvent = (
   | { kind: 'manifest'; repo: string; digest: Digest; tags: string[]; headers: IncomingHttpHeaders }
   | { kind: 'tag'; repo: string; tag: string; headers: IncomingHttpHeaders }
-  | { kind: 'blob'; repo: string; digest: Digest; headers: IncomingHttpHeaders };
+  | { kind: 'blob'; repo: string; digest: Digest; headers: IncomingHttpHeaders }
+) & {
+  /**
+   * Nothing was there to delete (the client gets 404). Still reported: a peer's delete of
+   * something this replica has not received yet must leave a tombstone, or the late copy would
+   * land after it.
+   */
+  missing?: true;
+};
 
 export type ManifestReference = { tag: string } | { digest: Digest };
 

@@ -5,7 +5,7 @@ import { digestOf, parseDigest, type Digest } from '../storage/digest.js';
 import type { ManifestRecord } from '../storage/manifest-store.js';
 import { isDigest, isTag } from '../../oci/grammar.js';
 import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
-import type { ManifestReference } from './hooks.js';
+import type { DeleteEvent, ManifestReference } from './hooks.js';
 import { inspectManifest, referrerDescriptor } from './manifest-inspect.js';
 
 export function parseReference(reference: string): ManifestReference {
@@ -164,13 +164,19 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
 async function deleteManifest(ctx: ApiContext, r: ApiRequest, name: string, reference: string): Promise<void> {
   requireDeleteEnabled(ctx);
   const ref = parseReference(reference);
+  const headers = r.req.headers;
+  const unknown = async (event: DeleteEvent): Promise<never> => {
+    await awaitHook(ctx.hooks.afterDelete({ ...event, missing: true }));
+    throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
+  };
   if ('tag' in ref) {
-    if (!(await ctx.store.manifests.deleteTag(name, ref.tag))) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
-    await awaitHook(ctx.hooks.afterDelete({ kind: 'tag', repo: name, tag: ref.tag, headers: r.req.headers }));
+    const event: DeleteEvent = { kind: 'tag', repo: name, tag: ref.tag, headers };
+    if (!(await ctx.store.manifests.deleteTag(name, ref.tag))) return unknown(event);
+    await awaitHook(ctx.hooks.afterDelete(event));
   } else {
     const removed = await ctx.store.manifests.delete(name, ref.digest);
-    if (!removed) throw new OciError('MANIFEST_UNKNOWN', undefined, { name, reference });
-    await awaitHook(ctx.hooks.afterDelete({ kind: 'manifest', repo: name, digest: ref.digest, tags: removed.tags, headers: r.req.headers }));
+    if (!removed) return unknown({ kind: 'manifest', repo: name, digest: ref.digest, tags: [], headers });
+    await awaitHook(ctx.hooks.afterDelete({ kind: 'manifest', repo: name, digest: ref.digest, tags: removed.tags, headers }));
   }
   r.res.writeHead(202, { 'content-length': 0 });
   r.res.end();

@@ -25,10 +25,11 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
     afterManifestCommit: (e) => replicator.afterManifestCommit({ repo: e.repo, reference: e.reference, digest: e.digest.value, mediaType: e.mediaType, headers: e.headers }),
     beforeManifestCommit: async (e) => replicator.manifestWriteScope(e.repo, e.digest.value, e.tags, e.headers),
     afterDelete: async (e) => {
-      if (e.kind === 'tag') await replicator.afterDelete({ repo: e.repo, reference: e.tag, headers: e.headers });
-      else if (e.kind === 'manifest') await replicator.afterDelete({ repo: e.repo, reference: e.digest.value, headers: e.headers, tags: e.tags });
+      const { repo, headers, missing } = e;
+      if (e.kind === 'tag') await replicator.afterDelete({ repo, reference: e.tag, headers, missing });
+      else if (e.kind === 'manifest') await replicator.afterDelete({ repo, reference: e.digest.value, headers, tags: e.tags, missing });
       // The repository's link, not the bytes: other repositories keep theirs, and gc frees the disk.
-      else await replicator.afterDelete({ repo: e.repo, reference: blobLinkReference(e.digest.value), headers: e.headers });
+      else await replicator.afterDelete({ repo, reference: blobLinkReference(e.digest.value), headers, missing });
     },
     onMissingManifest: (repo, ref, headers) => replicator.fetchManifest(repo, 'tag' in ref ? ref.tag : ref.digest.value, headers ?? {}),
     onMissingBlob: (repo, digest, headers, purpose) => replicator.fetchBlob(repo, digest.value, headers ?? {}, purpose === 'manifest-put'),

@@ -57,6 +57,8 @@ export interface DeleteEvent {
   reference: string;
   /** Tags removed with a manifest deleted by digest. */
   tags?: string[];
+  /** Nothing was there to delete: only a peer's delete counts (its tombstone stops a late copy). */
+  missing?: boolean;
   headers: IncomingHttpHeaders;
 }
 
@@ -268,6 +270,7 @@ export class Replicator {
 
   private async commitDelete(event: DeleteEvent): Promise<void> {
     const mark = replicationMark(event.headers);
+    if (event.missing && !mark) return;
     const time = mark ? (mark.time ?? Date.now()) : this.stamps.nextTime(event.repo, event.reference);
     for (const reference of [event.reference, ...(event.tags ?? [])]) {
       await this.tagLock.run(`${event.repo}\n${reference}`, async () => {
