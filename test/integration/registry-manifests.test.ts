@@ -52,6 +52,27 @@ describe('registry manifests, tags, catalog and referrers', () => {
     assert.equal(wrong.code(), 'DIGEST_INVALID');
   });
 
+  it('creates the tags of ?tag= on a push by digest (sha512 too), one OCI-Tag header each', async () => {
+    const configDigest = await pushBlob(base, 'qtag', '{}');
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 2 }, layers: [] });
+    const digest = `sha512:${createHash('sha512').update(body).digest('hex')}`;
+    const res = await put('qtag', `${digest}?tag=a&tag=b`, body, OCI_MANIFEST);
+    assert.equal(res.status, 201, res.body.toString());
+    assert.equal(res.headers.get('docker-content-digest'), digest);
+    // fetch joins repeated headers with ", ": two OCI-Tag lines.
+    assert.equal(res.headers.get('oci-tag'), 'a, b');
+    for (const tag of ['a', 'b']) {
+      const head = await call(base, 'HEAD', `/v2/qtag/manifests/${tag}`);
+      assert.equal(head.headers.get('docker-content-digest'), digest, `tag ${tag} names the sha512 digest`);
+    }
+    const badTag = await put('qtag', `${digest}?tag=-bad`, body, OCI_MANIFEST);
+    assert.equal(badTag.status, 400);
+    assert.equal(badTag.code(), 'MANIFEST_INVALID');
+    const onTagPush = await put('qtag', 'c?tag=d', body, OCI_MANIFEST);
+    assert.equal(onTagPush.status, 400);
+    assert.equal((await call(base, 'HEAD', '/v2/qtag/manifests/c')).status, 404, 'a refused push stores nothing');
+  });
+
   it('keeps Docker schema 2 manifests and manifest lists with their media types', async () => {
     const configDigest = await pushBlob(base, 'docker', '{"os":"linux"}');
     const layer = await pushBlob(base, 'docker', 'layer');
