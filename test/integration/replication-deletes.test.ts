@@ -27,7 +27,7 @@ const ACCEPT = `${MANIFEST}, ${INDEX}`;
 /** Fast anti-entropy so a round passes in well under a second. */
 const REPLICATION = { ack: 'all', pollIntervalMs: 300 };
 /** Long enough for several anti-entropy rounds at REPLICATION.pollIntervalMs. */
-const A_FEW_ROUNDS_MS = 1500;
+const A_FEW_ROUNDS_MS = 1000;
 
 const digestOf = (algorithm: 'sha256' | 'sha512', data: Buffer) => `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 
