@@ -70,6 +70,10 @@ describe('changes round', () => {
         asked.push(`tags ${repo}`);
         return ['gone'];
       },
+      hasBlob: async (repo: string, digest: string) => {
+        asked.push(`blob ${repo}:${digest}`);
+        return true;
+      },
     };
     const tasks = await changesRound(
       { store, peer, filter: compileContentFilter([{ repository: 'app' }]), stamps: { get: (r, ref) => stamps.get(`${r}\n${ref}`), tombstones: () => [] }, tombstoneRetentionMs: 60_000 },
