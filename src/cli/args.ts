@@ -17,6 +17,8 @@ Options:
   --listen HOST:PORT    where clients connect (default 127.0.0.1:5000)
   --backend URL         a backend registry, repeatable, in priority order
   --admin-listen H:P    /metrics, /livez, /readyz (default 127.0.0.1:9090)
+  --tls-cert FILE       serve HTTPS (and HTTP/2) on --listen with this PEM certificate (tls.cert)
+  --tls-key FILE        the certificate's PEM private key (tls.key)
   --health-path PATH    active health check path (default /v2/)
   --balance POLICY      active-active: roundrobin | leastconn (default roundrobin)
   --failback POLICY     active-standby: auto | manual (default auto)
@@ -66,6 +68,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
         listen: { type: 'string' },
         backend: { type: 'string', multiple: true },
         'admin-listen': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'health-path': { type: 'string' },
         balance: { type: 'string' },
         failback: { type: 'string' },
@@ -88,6 +92,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     mode: v.mode,
     listen: v.listen,
     adminListen: v['admin-listen'],
+    tls: v['tls-cert'] === undefined && v['tls-key'] === undefined ? undefined : { cert: v['tls-cert'], key: v['tls-key'] },
     logLevel: v['log-level'],
     backends: v.backend?.map((url) => ({ url })),
     healthCheck: v['health-path'] === undefined ? undefined : { path: v['health-path'] },

@@ -20,3 +20,11 @@ export function onShutdownSignals(stop: () => Promise<void>, log: (message: stri
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
 }
+
+/**
+ * SIGHUP: re-read the TLS certificates (the operator's "reload"). Handled even without TLS, where
+ * there is nothing to re-read: the default action of SIGHUP would kill the process.
+ */
+export function onReloadSignal(reload: () => void): void {
+  process.on('SIGHUP', () => reload());
+}

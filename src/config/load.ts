@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { loadListenerCertificates } from '../net/listener-tls.js';
+import { loadUpstreamTls } from '../net/upstream-tls.js';
 import { ConfigError } from './config-error.js';
 import { formatAjvErrors } from './format-errors.js';
 import { adminConfigProblems } from './schema/admin.js';
@@ -81,7 +83,26 @@ function crossFieldProblems(config: Config): string[] {
       problems.push(`replication.peers[${i}].passwordFile: cannot read ${peer.passwordFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   });
+  problems.push(...tlsFileProblems(config));
   return problems;
+}
+
+/** Every certificate, key and CA file is read now, so a missing or broken one stops start-up with its path. */
+function tlsFileProblems(config: Config): string[] {
+  const attempts: (() => unknown)[] = [
+    ...(config.tls === undefined ? [] : [() => loadListenerCertificates(config.tls!)]),
+    ...config.backends.map((b, i) => () => loadUpstreamTls(b.url, b.tls, `backends[${i}]`)),
+    ...config.replication.peers.map((p, i) => () => loadUpstreamTls(p.url, p.tls, `replication.peers[${i}]`)),
+  ];
+  return attempts.flatMap((attempt) => {
+    try {
+      attempt();
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+  });
 }
 
 export function loadConfig(options: { file?: string; overrides?: PlainObject }): Config {

@@ -6,6 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isLocalResourceError } from '../net/local-resource-errors.js';
+import type { UpstreamTls } from '../net/upstream-tls.js';
 import { nextCheckDelay, type HealthParams } from './health-state.js';
 import type { HealthStore } from './health-store.js';
 
@@ -15,6 +16,8 @@ export interface CheckTarget {
   url: string;
   /** Sent as the Authorization header (a backend that wants credentials answers 401 without). */
   authorization?: string;
+  /** https:// backends: the same TLS options as forwarding uses. */
+  tls?: UpstreamTls;
 }
 
 export interface CheckOptions extends HealthParams {
@@ -36,7 +39,7 @@ export interface CheckResult {
 }
 
 /** One probe: resolves (never rejects) with whether the backend answered an expected status in time. */
-export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectStatus' | 'timeoutMs'>, authorization?: string): Promise<CheckResult> {
+export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectStatus' | 'timeoutMs'>, authorization?: string, tls?: UpstreamTls): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: CheckResult) => {
@@ -50,6 +53,7 @@ export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectSt
     const skip = (detail: string) => settle({ ok: false, detail, skipped: true });
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
+      ...tls,
       method: options.method,
       agent: false,
       headers: { 'user-agent': 'ha-proxy-health-check', connection: 'close', ...(authorization ? { authorization } : {}) },
@@ -101,7 +105,7 @@ export class ActiveChecker {
   private async run(target: CheckTarget): Promise<void> {
     // Appended, not resolved: a backend URL with a path prefix keeps it.
     const url = new URL(target.url.replace(/\/$/, '') + this.options.path);
-    const result = await probe(url, this.options, target.authorization);
+    const result = await probe(url, this.options, target.authorization, target.tls);
     if (this.stopped) return;
     this.onResult(target.index, result);
     if (!result.skipped) this.store.reportCheck(target.index, result.ok, result.detail);

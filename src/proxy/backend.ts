@@ -1,9 +1,10 @@
 // A backend as the proxy uses it at run time: built once at start-up from the config, with its
 // pool of keep-alive connections, so nothing is parsed per request.
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import { backendName } from '../config/backend-name.js';
 import type { BackendConfig } from '../config/types.js';
 import { splitCredentials } from '../net/credentials.js';
+import { loadUpstreamTls, type UpstreamTls } from '../net/upstream-tls.js';
 
 export interface Backend {
   /** Position in the config: the priority in active-standby, the key of per-backend state. */
@@ -29,6 +30,14 @@ export interface Backend {
   readonly pool: Pool;
   /** Attempts forwarded to this backend and not yet ended, so a mark-down can end them (forwarder.ts). */
   readonly attempts: Set<{ markedDown(): void }>;
+  /** https:// backends: the TLS options, shared with the health checks. */
+  readonly tls?: UpstreamTls;
+  /**
+   * Sent with every request to an https:// backend. undici otherwise derives the SNI name from
+   * each request's Host header, which is the client's name for the proxy: the backend's
+   * certificate would be checked against it, and every change of Host would reconnect.
+   */
+  readonly dispatchServername?: string;
 }
 
 export interface ConnectionOptions {
@@ -50,7 +59,10 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
   return configs.map((config, index) => {
     const { url: shown, authorization } = splitCredentials(config.url);
     const url = new URL(shown);
+    const tls = loadUpstreamTls(shown, config.tls, `backends[${index}]`);
     return {
+      tls,
+      dispatchServername: tls === undefined ? undefined : (tls.servername ?? url.hostname),
       index,
       name: backendName(config),
       label: config.name ?? `backend ${index + 1}`,
@@ -64,7 +76,7 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
         // another one's slow body. One request at a time per connection: no pipelining.
         connections: null,
         pipelining: 1,
-        connect: { timeout: options.connectMs },
+        connect: tls === undefined ? { timeout: options.connectMs } : tlsConnector(tls, options.connectMs),
         headersTimeout: options.responseHeadersMs,
         bodyTimeout: options.idleMs,
         keepAliveTimeout: options.keepAliveIdleMs,
@@ -73,6 +85,13 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
       attempts: new Set(),
     };
   });
+}
+
+/** undici's connector with our TLS options, the SNI name fixed to the backend's own (none for an IP). */
+function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connector {
+  const { servername, ...options } = tls;
+  const connect = buildConnector({ ...options, timeout });
+  return (opts, callback) => connect({ ...opts, servername }, callback);
 }
 
 export function destroyBackends(backends: readonly Backend[]): void {

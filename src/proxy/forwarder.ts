@@ -51,6 +51,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
   backend.pool.dispatch(
     {
       path: backend.pathPrefix + (req.url ?? '/'),
+      // undici reads it (core/request.js); its types do not list it.
+      ...({ servername: backend.dispatchServername } as object),
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: req.headers as Record<string, string | string[]>,
       // undici accepts any async iterable as a body; its types list only Readable.

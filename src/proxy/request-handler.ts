@@ -171,7 +171,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     const forwardedUrl = req.url ?? '/';
     const q = forwardedUrl.indexOf('?');
     const hasBody = hasRequestBody(req.headers);
-    prepareRequestHeaders(req.headers, socket.remoteAddress, 'http');
+    // A TLS listener's socket (for HTTP/2, its session's): the client used https.
+    prepareRequestHeaders(req.headers, socket.remoteAddress, (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http');
     const facts: RequestFacts = {
       method,
       url: forwardedUrl,

@@ -1,13 +1,13 @@
 // `ha-proxy --mode active-standby|active-active`: wires the pieces together and owns the
 // sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
 //
-//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by routing/)
+//   client -> http.Server (or HTTPS, HTTP/2 by ALPN: net/client-server.ts) -> request-handler -> Router (mode-router, wrapped by routing/)
 //                                  |-> forward() (one attempt) -> the backend's undici Pool
 //   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
 //
 // Embedded mode (src/supervisor) calls runProxy with its built-in replicas as `config.backends`;
 // --workers and --redis plug in a shared health store through `createHealthStore`.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/config-error.js';
 import { readAdminToken } from '../config/schema/admin.js';
@@ -15,6 +15,7 @@ import type { Config } from '../config/types.js';
 import { ActiveChecker, type CheckResult } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
 import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
+import { createClientServer, reloadCertificatesLogged, type ClientServer } from '../net/client-server.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { applyServerLimits } from '../net/server-limits.js';
 import { timerDelay } from '../net/timer-limit.js';
@@ -53,6 +54,8 @@ export interface ProxyHandle {
   readonly health: HealthStore;
   readonly router: ModeRouter;
   status(): ProxyStatus;
+  /** Re-reads the `tls:` certificate files (SIGHUP); a broken file is logged and the old ones stay. */
+  reloadCertificates(): void;
   /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, closes everything. */
   stop(): Promise<void>;
 }
@@ -172,7 +175,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   });
 
   const checker = new ActiveChecker(
-    backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization })),
+    backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
     health,
     { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
     (index, result) => countCheck(proxyMetrics, logger, backends[index], result),
@@ -192,21 +195,22 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     publicHost: () => publicHostOf(address),
     isDraining: () => draining,
   });
-  const server: Server = createServer(
-    {
-      // Node's default (300 s for the whole request) would cut multi-GB blob uploads; stalls
-      // are caught by the idle timeout below instead.
-      requestTimeout: 0,
-    },
+  const listener = createClientServer(
+    config.tls,
+    // Node's default (300 s for the whole request) would cut multi-GB blob uploads; stalls
+    // are caught by the idle timeout below instead.
+    { http2: true, requestTimeout: 0 },
     (req, res) => {
       activeRequests++;
       res.once('close', () => activeRequests--);
       handle(req, res);
     },
   );
+  const server: ClientServer = listener.server;
   // A client connection with no bytes moving for idleMs is destroyed.
   server.timeout = config.timeouts.idleMs;
-  const { maxConnections } = limitListener(server, config, proxyMetrics, logger);
+  // The HTTPS and HTTP/2 servers take the same settings (their HTTP/1.1 side reads them).
+  const { maxConnections } = limitListener(server as unknown as Server, config, proxyMetrics, logger);
   const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
   // A listener that cannot bind ends start-up: stop what already runs (timers keep a process alive).
   const abortStart = (): void => {
@@ -255,7 +259,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
   };
   logger.info(
-    { listen: `${address.host}:${address.port}`, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url), maxConnections: maxConnections ?? 'none' },
+    { listen: `${address.host}:${address.port}`, tls: listener.tls, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url), maxConnections: maxConnections ?? 'none' },
     `ha-proxy ${config.mode} listening`,
   );
 
@@ -287,5 +291,5 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     return stopping;
   };
 
-  return { address, adminAddress, health, router: modeRouter, status, stop };
+  return { address, adminAddress, health, router: modeRouter, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
 }

@@ -2,9 +2,10 @@
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { onShutdownSignals } from '../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../cli/shutdown.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
+import { reloadCertificatesLogged, type ClientListener, type ClientServer } from '../net/client-server.js';
 import { listenOn } from '../net/listen.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -35,7 +36,9 @@ function loadAuth(path: string | undefined, throttle: ThrottleLimits): HtpasswdA
 }
 
 export interface RunningRegistry {
-  server: Server;
+  /** HTTPS (HTTP/1.1) with `tls:`, else plain HTTP. */
+  listener: ClientListener;
+  server: ClientServer;
   admin: Server;
   store: ImageStore;
   logger: Logger;
@@ -64,7 +67,8 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     maxManifestBytes: config.registry.maxManifestBytes,
     sessionLimits: { ...config.registry.uploads, maxAgeMs: config.registry.uploadPurgeAgeMs },
   });
-  const server = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections });
+  const listener = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections }, config.tls);
+  const server = listener.server;
   let admin: Server;
   let port: number;
   try {
@@ -77,7 +81,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     await hooks.close();
     throw err;
   }
-  logger.info({ listen: config.listen, port, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
+  logger.info({ listen: config.listen, port, tls: listener.tls, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
   const purge = () =>
     store.purgeStaleUploads(config.registry.uploadPurgeAgeMs).then(
       (removed) => removed > 0 && logger.info({ removed }, 'removed abandoned upload sessions'),
@@ -95,10 +99,11 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     clearTimeout(timer);
     await hooks.close();
   };
-  return { server, admin, store, logger, port, close };
+  return { listener, server, admin, store, logger, port, close };
 }
 
 export async function runRegistry(config: Config): Promise<void> {
   const running = await startRegistry(config);
   onShutdownSignals(running.close, (message) => running.logger.info(message));
+  onReloadSignal(() => reloadCertificatesLogged(running.listener, running.logger));
 }

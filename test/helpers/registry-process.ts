@@ -19,6 +19,8 @@ export interface RegistryProcessOptions {
   port?: number;
   /** Extra `registry:` settings, e.g. { deleteEnabled: true }. */
   registry?: Record<string, unknown>;
+  /** Further top-level settings, e.g. `tls` (the URL is then https://) or `replication`. */
+  config?: Record<string, unknown>;
   logLevel?: string;
 }
 
@@ -27,16 +29,18 @@ export async function startRegistryProcess(options: RegistryProcessOptions = {})
   const port = options.port ?? (await freePort());
   const adminPort = await freePort();
   const args = ['--mode', 'registry', '--listen', `127.0.0.1:${port}`, '--storage', storage, '--admin-listen', `127.0.0.1:${adminPort}`];
-  if (options.registry) {
+  if (options.registry || options.config) {
     const file = join(mkdtempSync(join(tmpdir(), 'ha-registry-config-')), 'registry.json');
-    writeFileSync(file, JSON.stringify({ mode: 'registry', registry: { storage, ...options.registry } }));
+    writeFileSync(file, JSON.stringify({ ...options.config, mode: 'registry', registry: { storage, ...options.registry } }));
     args.push('--config', file);
   }
   args.push('--log-level', options.logLevel ?? 'warn');
   const proc = startHaProxy(args);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, { proc });
-  return { ...proc, url, adminUrl: `http://127.0.0.1:${adminPort}`, storage, port };
+  const url = `${options.config?.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  // The admin listener is plain HTTP: fetch there needs no CA. It starts after the API listener.
+  await waitForHttp(options.config?.tls ? `${adminUrl}/livez` : `${url}/v2/`, { proc });
+  return { ...proc, url, adminUrl, storage, port };
 }
 
 export interface Reply {

@@ -25,3 +25,12 @@ export async function skopeoDigest(ref: string): Promise<string> {
   const { createHash } = await import('node:crypto');
   return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
 }
+
+/** `skopeo copy` with TLS verified against the CA certificates in `certDir` (its ca.crt) for docker:// ends. */
+export async function skopeoCopyVerified(src: string, dst: string, certDir: string): Promise<string> {
+  const args = ['--policy', POLICY, '--insecure-policy', 'copy'];
+  if (src.startsWith('docker://')) args.push('--src-cert-dir', certDir);
+  if (dst.startsWith('docker://')) args.push('--dest-cert-dir', certDir);
+  const { stdout, stderr } = await run('skopeo', [...args, src, dst], { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
+  return stdout + stderr;
+}

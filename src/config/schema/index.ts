@@ -6,6 +6,7 @@ import { registrySchema } from './registry.js';
 import { embeddedSchema, replicationSchema } from './replication.js';
 import { routingSchema } from './routing.js';
 import { stateSchemaProperties } from './state.js';
+import { listenerTlsSchema } from './tls.js';
 
 export const MODES = ['active-standby', 'active-active', 'registry'] as const;
 
@@ -19,6 +20,8 @@ export const configSchema = {
     listen: { ...hostPort, default: '127.0.0.1:5000' },
     adminListen: { ...hostPort, default: '127.0.0.1:9090' },
     admin: adminSchema,
+    // HTTPS on `listen` (the admin listener stays plain HTTP on loopback).
+    tls: listenerTlsSchema,
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     ...proxySchemaProperties,
     registry: registrySchema,

@@ -1,5 +1,6 @@
 // Proxy-side settings: backends, health checks, balancing, retries, timeouts.
 import { durationMs, httpUrl } from './common.js';
+import { upstreamTlsSchema } from './tls.js';
 
 /** Health checks: the shortest interval between probes of one backend. */
 const MIN_CHECK_INTERVAL_MS = 10;
@@ -14,6 +15,8 @@ export const backendSchema = {
     name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' },
     url: httpUrl,
     weight: { type: 'integer', minimum: 1, maximum: 256, default: 1 },
+    // Used for https:// URLs: forwarding and health checks alike.
+    tls: upstreamTlsSchema,
   },
 } as const;
 

@@ -1,6 +1,7 @@
 // Replication between built-in replicas (`--mode registry`), and the embedded default
 // (`--mode active-standby|active-active` with no backends: supervised replicas behind the proxy).
 import { durationMs, httpUrl } from './common.js';
+import { upstreamTlsSchema } from './tls.js';
 
 export const peerSchema = {
   type: 'object',
@@ -12,6 +13,8 @@ export const peerSchema = {
     username: { type: 'string', minLength: 1 },
     password: { type: 'string' },
     passwordFile: { type: 'string', minLength: 1 },
+    // Used for https:// peer URLs.
+    tls: upstreamTlsSchema,
   },
 } as const;
 

@@ -8,6 +8,8 @@ export const CLUSTER_SECRET_ENV = 'HA_PROXY_CLUSTER_SECRET';
 export const FAILBACK_MESSAGE = 'ha-proxy:failback';
 /** A worker that cannot start (its listener cannot bind) tells the primary why, then exits 1. */
 export const WORKER_START_FAILED = 'ha-proxy:start-failed';
+/** The message by which the primary relays SIGHUP (re-read the TLS certificates) to its workers. */
+export const RELOAD_TLS_MESSAGE = 'ha-proxy:reload-tls';
 /**
  * The primary's validated config, as JSON, for its workers: a worker then skips the YAML parser
  * and the schema compile (ajv), about 16 MiB of RSS per worker. Left unset for a config too big

@@ -6,7 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { collectProcessMetrics } from '../../observability/metrics.js';
-import { onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { timerDelay } from '../../net/timer-limit.js';
 import { createLogger } from '../../observability/logger.js';
@@ -15,7 +15,7 @@ import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
 import { loadHealthStoreFactory } from './load-health-store.js';
-import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, WORKER_START_FAILED } from './cluster-protocol.js';
+import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE, WORKER_START_FAILED } from './cluster-protocol.js';
 import { ListenError } from '../../net/listen.js';
 import { nextRestartDelay, type RestartState } from '../../supervisor/restart-policy.js';
 
@@ -121,6 +121,10 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     throw err;
   }
   logger.info({ workers: count, listen: config.listen }, 'ha-proxy workers listening');
+  // Each worker owns its listening server's certificates: each re-reads the files itself.
+  onReloadSignal(() => {
+    for (const port of workers.values()) port.send({ type: RELOAD_TLS_MESSAGE });
+  });
   onShutdownSignals(async () => {
     await stopWorkers();
     await proxy.stop();

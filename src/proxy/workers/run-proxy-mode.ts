@@ -4,7 +4,7 @@
 // their primary validated (cluster-protocol.ts); `cluster.isWorker` sends them down the worker path.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
 import { ListenError } from '../../net/listen.js';
@@ -49,4 +49,5 @@ export async function runProxyMode(config: Config): Promise<void> {
     await proxy.stop();
     await health.close();
   });
+  onReloadSignal(proxy.reloadCertificates);
 }

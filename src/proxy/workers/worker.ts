@@ -1,14 +1,14 @@
 // A cluster worker: serves traffic with the primary's health snapshot, runs no checks and no
 // admin listener, and answers the primary's requests for its metrics and failback relays.
 import type { Config } from '../../config/types.js';
-import { onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetricsRegistry } from '../../observability/metrics.js';
 import { WorkerHealthStore } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import { primaryPort } from './cluster-ports.js';
-import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE } from './cluster-protocol.js';
+import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE } from './cluster-protocol.js';
 
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, worker: true });
@@ -27,9 +27,13 @@ export async function runWorker(config: Config): Promise<void> {
     createHealthStore: (n, params) => new WorkerHealthStore(n, params, port),
   });
   port.onMessage((message) => {
-    if ((message as { type?: unknown } | null)?.type === FAILBACK_MESSAGE) proxy.router.requestFailback();
+    const type = (message as { type?: unknown } | null)?.type;
+    if (type === FAILBACK_MESSAGE) proxy.router.requestFailback();
+    else if (type === RELOAD_TLS_MESSAGE) proxy.reloadCertificates();
   });
   onShutdownSignals(proxy.stop);
+  // The primary relays SIGHUP; a SIGHUP sent to the whole process group reaches us too.
+  onReloadSignal(proxy.reloadCertificates);
   // The primary is gone (killed): nobody will tell us about health any more, so stop serving.
   process.once('disconnect', () => {
     void proxy.stop().finally(() => process.exit(0));

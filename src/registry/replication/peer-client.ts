@@ -5,6 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { splitCredentials } from '../../net/credentials.js';
+import type { UpstreamTls } from '../../net/upstream-tls.js';
 import { deletedAtHeader, REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from './replication-headers.js';
 
 export interface PeerOptions {
@@ -15,6 +16,8 @@ export interface PeerOptions {
   origin: string;
   /** A request with no bytes moving for this long fails as unavailable. */
   idleTimeoutMs: number;
+  /** https:// peers: CA, client certificate, SNI name, verification. */
+  tls?: UpstreamTls;
 }
 
 /** `unavailable`: connect error, timeout, 5xx (try again later). `refused`: the peer said no (4xx). */
@@ -65,7 +68,7 @@ export class PeerClient {
     this.url = split.url.replace(/\/+$/, '');
     this.base = new URL(this.url);
     const agentOptions = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 1000 };
-    this.agent = this.base.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.agent = this.base.protocol === 'https:' ? new HttpsAgent({ ...agentOptions, ...options.tls }) : new HttpAgent(agentOptions);
     if (options.username !== undefined) this.auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
     else this.auth = split.authorization;
   }

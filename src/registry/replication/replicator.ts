@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/types.js';
 import { OciError } from '../../errors/oci-codes.js';
+import { loadUpstreamTls } from '../../net/upstream-tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { antiEntropyRound, changesRound } from './anti-entropy.js';
 import { backoffDelay } from './backoff.js';
@@ -95,10 +96,10 @@ export class Replicator {
     this.queue = new WorkQueue(join(options.stateDir, 'queue'));
     this.stamps = new StampStore(join(options.stateDir, 'stamps'));
     this.filter = compileContentFilter(config.content);
-    this.peers = config.peers.map((p) => ({
+    this.peers = config.peers.map((p, i) => ({
       // The peer's key in logs, metrics and the queue files: never with its credentials.
       id: redactUrl(p.url).replace(/\/+$/, ''),
-      client: new PeerClient({ url: p.url, username: p.username, password: peerPassword(p), origin: options.origin, idleTimeoutMs: config.ackTimeoutMs }),
+      client: new PeerClient({ url: p.url, username: p.username, password: peerPassword(p), origin: options.origin, idleTimeoutMs: config.ackTimeoutMs, tls: loadUpstreamTls(p.url, p.tls, `replication.peers[${i}]`) }),
       down: false,
       probeFailures: 0,
       nextProbeAt: 0,

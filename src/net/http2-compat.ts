@@ -1,0 +1,56 @@
+// node:http2's compat objects (Http2ServerRequest/Response) as the proxy expects an HTTP/1.1
+// request and response to behave, set up once per request before the handler sees it, so the
+// request handler, the routers and the forwarder need no HTTP/2 branches:
+//   - pseudo-headers (:method, :path, :authority, :scheme) cannot go to an HTTP/1.1 backend:
+//     they leave the headers, `Host` comes from :authority (registries build URLs from Host, the
+//     Location rewrite too), and method and url are pinned first (the compat getters read them
+//     from the pseudo-headers);
+//   - a body without Content-Length is framed by DATA frames: marked `Transfer-Encoding: chunked`,
+//     the HTTP/1.1 equivalent, so the body checks see it (the header itself is hop-by-hop and is
+//     not forwarded);
+//   - HTTP/2 has no reason phrase and forbids connection-specific headers (Node throws on
+//     `Connection`, `Keep-Alive`, `Transfer-Encoding`...): writeHead drops them, setHeader ignores
+//     them. `Connection: close` has no HTTP/2 meaning: a draining proxy sends GOAWAY instead;
+//   - the response has no `destroyed`: it is its stream's.
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9113 s8.2.2: connection-specific fields are malformed in HTTP/2. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** The request's headers as an HTTP/1.1 request would carry them (in place); pure for unit tests. */
+export function http1Headers(headers: Record<string, string | string[] | undefined>, endedWithHeaders: boolean): void {
+  const authority = headers[':authority'];
+  for (const name of Object.keys(headers)) if (name.startsWith(':')) delete headers[name];
+  if (headers.host === undefined && typeof authority === 'string') headers.host = authority;
+  if (!endedWithHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+}
+
+/** Headers an HTTP/2 response may carry: without the connection-specific ones. */
+export function http2ResponseHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) out[name] = value;
+  return out;
+}
+
+export function adaptHttp2Exchange(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  const { method, url } = req;
+  Object.defineProperty(req, 'method', { value: method, writable: true, configurable: true });
+  Object.defineProperty(req, 'url', { value: url, writable: true, configurable: true });
+  http1Headers(req.headers as Record<string, string | string[] | undefined>, req.stream.endAfterHeaders);
+
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: OutgoingHttpHeaders) => Http2ServerResponse;
+  const setHeader = res.setHeader.bind(res);
+  Object.defineProperties(res, {
+    destroyed: { get: () => res.stream.destroyed, configurable: true },
+    writeHead: {
+      value: (status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders) =>
+        writeHead(status, http2ResponseHeaders((typeof reason === 'object' ? reason : headers) ?? {})),
+      configurable: true,
+    },
+    setHeader: {
+      value: (name: string, value: number | string | readonly string[]) => (CONNECTION_SPECIFIC.has(name.toLowerCase()) ? res : setHeader(name, value)),
+      configurable: true,
+    },
+  });
+}
