@@ -88,6 +88,10 @@ describe('TLS listener', () => {
       const get = await h2Request(session, { ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` });
       assert.equal(get.status, 200);
       assert.equal(sha256(get.body), sha256(blob));
+      // SIGTERM with this HTTP/2 connection still open: it is closed and the proxy drains cleanly.
+      const closed = new Promise<void>((resolve) => session.once('close', resolve));
+      assert.equal(await proxy.stop('SIGTERM'), 0, proxy.output().slice(-2000));
+      await closed;
     } finally {
       session.close();
     }
