@@ -3,6 +3,7 @@
 // reloading the certificates in every worker without dropping an open connection.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -88,6 +89,16 @@ describe('TLS listener', () => {
       const get = await h2Request(session, { ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` });
       assert.equal(get.status, 200);
       assert.equal(sha256(get.body), sha256(blob));
+      // A client that cancels its stream mid-download: the proxy and the session carry on, the backend is not blamed.
+      await new Promise<void>((resolve, reject) => {
+        const stream = session.request({ ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` });
+        stream.once('data', () => stream.close(constants.NGHTTP2_CANCEL));
+        stream.once('close', () => resolve());
+        stream.once('error', reject);
+      });
+      assert.equal((await h2Request(session, { ':method': 'HEAD', ':path': `/v2/h2/app/blobs/${sha256(blob)}` })).status, 200);
+      assert.equal((await proxy.status()).backends[0].up, true);
+      assert.equal(proxy.child.exitCode, null);
       // SIGTERM with this HTTP/2 connection still open: it is closed and the proxy drains cleanly.
       const closed = new Promise<void>((resolve) => session.once('close', resolve));
       assert.equal(await proxy.stop('SIGTERM'), 0, proxy.output().slice(-2000));
