@@ -55,7 +55,7 @@ export function createClientServer(tls: ListenerTlsConfig | undefined, options: 
   const tlsOptions = listenerTlsOptions(tls, () => certificates);
   const server: ClientServer = options.http2
     ? http2Server(tlsOptions, onRequest)
-    : createHttpsServer({ ...tlsOptions, requestTimeout: options.requestTimeout, keepAliveTimeout: options.keepAliveTimeout }, onRequest);
+    : createHttpsServer(tlsOptions, onRequest);
   server.requestTimeout = options.requestTimeout;
   server.keepAliveTimeout = options.keepAliveTimeout ?? NODE_KEEP_ALIVE_TIMEOUT_MS;
   const reloadCertificates = (): void => {

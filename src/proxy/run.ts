@@ -1,7 +1,8 @@
 // `ha-proxy --mode active-standby|active-active`: wires the pieces together and owns the
 // sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
 //
-//   client -> http.Server (or HTTPS, HTTP/2 by ALPN: net/client-server.ts) -> request-handler -> Router (mode-router, wrapped by routing/)
+//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by routing/)
+//     (with `tls:` HTTPS, HTTP/2 by ALPN: net/client-server.ts)
 //                                  |-> forward() (one attempt) -> the backend's undici Pool
 //   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
 //
