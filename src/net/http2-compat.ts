@@ -11,9 +11,34 @@
 //   - HTTP/2 has no reason phrase and forbids connection-specific headers (Node throws on
 //     `Connection`, `Keep-Alive`, `Transfer-Encoding`...): writeHead drops them, setHeader ignores
 //     them. `Connection: close` has no HTTP/2 meaning: a draining proxy sends GOAWAY instead;
-//   - the response has no `destroyed`: it is its stream's.
+//   - the response has no `destroyed`: it is its stream's; and it emits 'finish' whenever its
+//     stream closes, also when the client cancelled it mid-body: that 'finish' is dropped, so
+//     'finish' still means the whole response went out;
+//   - the socket is the whole connection's, shared by every stream: the bytes of this request
+//     (its bodies; headers are compressed per connection) are counted on its own stream.
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+
+/** Bytes of one request, in (its body) and out (the response body). */
+export interface ByteCounts {
+  read: number;
+  written: number;
+}
+
+const streamBytes = new WeakMap<object, ByteCounts>();
+
+/**
+ * The bytes a request has moved since this call: its socket's counters over HTTP/1.1 (one
+ * request at a time on a connection), its stream's own over HTTP/2.
+ */
+export function byteCounter(req: IncomingMessage): () => ByteCounts {
+  const own = streamBytes.get(req);
+  if (own) return () => own;
+  const socket = req.socket;
+  const read = socket.bytesRead;
+  const written = socket.bytesWritten;
+  return () => ({ read: socket.bytesRead - read, written: socket.bytesWritten - written });
+}
 
 /** RFC 9113 s8.2.2: connection-specific fields are malformed in HTTP/2. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -39,9 +64,45 @@ export function adaptHttp2Exchange(req: Http2ServerRequest, res: Http2ServerResp
   Object.defineProperty(req, 'url', { value: url, writable: true, configurable: true });
   http1Headers(req.headers as Record<string, string | string[] | undefined>, req.stream.endAfterHeaders);
 
+  const counts: ByteCounts = { read: 0, written: 0 };
+  streamBytes.set(req, counts);
+  // Counted where the compat request takes its stream's data in: a 'data' listener of our own
+  // on the stream would set it flowing before the request reads, and the body would be lost.
+  const push = req.push.bind(req);
+  Object.defineProperty(req, 'push', {
+    value: (chunk: Buffer | null, encoding?: BufferEncoding) => {
+      if (chunk) counts.read += chunk.length;
+      return push(chunk, encoding);
+    },
+    configurable: true,
+  });
+  const write = res.write.bind(res) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => Http2ServerResponse;
   const writeHead = res.writeHead.bind(res) as (status: number, headers?: OutgoingHttpHeaders) => Http2ServerResponse;
   const setHeader = res.setHeader.bind(res);
+  const count = (chunk: unknown): void => {
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) counts.written += Buffer.byteLength(chunk);
+  };
+  const emit = res.emit.bind(res) as (event: string | symbol, ...args: unknown[]) => boolean;
   Object.defineProperties(res, {
+    emit: {
+      value: (event: string | symbol, ...args: unknown[]) => (event === 'finish' && !res.writableEnded ? false : emit(event, ...args)),
+      configurable: true,
+    },
+    write: {
+      value: (chunk: Buffer, ...rest: unknown[]) => {
+        count(chunk);
+        return write(chunk, ...rest);
+      },
+      configurable: true,
+    },
+    end: {
+      value: (...args: unknown[]) => {
+        if (typeof args[0] !== 'function') count(args[0]);
+        return end(...args);
+      },
+      configurable: true,
+    },
     destroyed: { get: () => res.stream.destroyed, configurable: true },
     writeHead: {
       value: (status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders) =>

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sendOciError } from '../errors/oci-codes.js';
+import { byteCounter, type ByteCounts } from '../net/http2-compat.js';
 import type { HealthStore } from '../health/health-store.js';
 import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,11 +30,6 @@ export interface HandlerDeps {
   /** The proxy's own address, for Location rewrites when a client sent no Host. */
   publicHost: () => string;
   isDraining: () => boolean;
-}
-
-interface SocketCounts {
-  read: number;
-  written: number;
 }
 
 interface RecordDeps {
@@ -156,7 +152,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
   return (req, res) => {
     const started = performance.now();
     const socket = req.socket;
-    const at: SocketCounts = { read: socket.bytesRead, written: socket.bytesWritten };
+    const bytes = byteCounter(req);
     metrics.requests.inc();
     if (deps.isDraining()) res.setHeader('connection', 'close');
     const url = req.url ?? '/';
@@ -165,7 +161,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     if (refused) {
       // The framing of what follows (a body, the next request) cannot be trusted: close.
       sendOciError(res, 'UNSUPPORTED', refused.message, { status: refused.status, headers: { connection: 'close' } });
-      record(recordDeps, req, method, url, started, at, { status: refused.status, retries: 0, refused: refused.message });
+      record(recordDeps, method, url, started, bytes, { status: refused.status, retries: 0, refused: refused.message });
       return;
     }
     const forwardedUrl = req.url ?? '/';
@@ -197,7 +193,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       return;
     }
     forwardAll(req, res, facts, decision).then(
-      (outcome) => record(recordDeps, req, method, url, started, at, outcome),
+      (outcome) => record(recordDeps, method, url, started, bytes, outcome),
       (err: unknown) => {
         logger.error({ err, url }, 'request failed inside the proxy');
         if (!res.headersSent) sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
@@ -208,15 +204,13 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 }
 
 /** The access log line and the frontend metrics, for every request however it ended. */
-function record(deps: RecordDeps, req: IncomingMessage, method: string, url: string, started: number, at: SocketCounts, outcome: Outcome): void {
+function record(deps: RecordDeps, method: string, url: string, started: number, bytes: () => ByteCounts, outcome: Outcome): void {
   const { metrics, logger } = deps;
-  const socket = req.socket;
   const seconds = (performance.now() - started) / 1000;
   const cls = codeClass(outcome.status);
   metrics.responses[cls].inc();
   metrics.duration[cls].observe(seconds);
-  const bytesIn = socket.bytesRead - at.read;
-  const bytesOut = socket.bytesWritten - at.written;
+  const { read: bytesIn, written: bytesOut } = bytes();
   if (outcome.backend) {
     const m = metrics.backends[outcome.backend.index];
     m.bytesIn.inc(bytesIn);

@@ -89,6 +89,9 @@ describe('TLS listener', () => {
       const get = await h2Request(session, { ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` });
       assert.equal(get.status, 200);
       assert.equal(sha256(get.body), sha256(blob));
+      // Two downloads at once on the one connection: each request's bytes are its own, not the connection's.
+      const both = await Promise.all([0, 1].map(() => h2Request(session, { ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` })));
+      assert.deepEqual(both.map((r) => r.body.length), [blob.length, blob.length]);
       // A client that cancels its stream mid-download: the proxy and the session carry on, the backend is not blamed.
       await new Promise<void>((resolve, reject) => {
         const stream = session.request({ ':method': 'GET', ':path': `/v2/h2/app/blobs/${sha256(blob)}` });
@@ -103,6 +106,14 @@ describe('TLS listener', () => {
       const closed = new Promise<void>((resolve) => session.once('close', resolve));
       assert.equal(await proxy.stop('SIGTERM'), 0, proxy.output().slice(-2000));
       await closed;
+      // Access lines are flushed by exit at the latest. Bytes are the request's own (bodies).
+      const access = proxy.output().split('\n').filter((l) => l.includes('"msg":"access"')).map((l) => JSON.parse(l) as { method: string; status: number; bytesIn: number; bytesOut: number; body?: string });
+      // The three complete downloads (the cancelled one is logged with body: client-aborted).
+      assert.deepEqual(access.filter((l) => l.method === 'GET' && l.status === 200 && l.body === undefined).map((l) => l.bytesOut), [blob.length, blob.length, blob.length]);
+      assert.deepEqual(access.filter((l) => l.method === 'PATCH').map((l) => l.bytesIn), [blob.length]);
+      const cancelled = access.filter((l) => l.method === 'GET' && l.body !== undefined);
+      assert.deepEqual(cancelled.map((l) => l.body), ['client-aborted']);
+      assert.ok(cancelled[0].bytesOut < blob.length);
     } finally {
       session.close();
     }
