@@ -59,13 +59,17 @@ export function http2ResponseHeaders(headers: OutgoingHttpHeaders): OutgoingHttp
 }
 
 export function adaptHttp2Exchange(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  const counts: ByteCounts = { read: 0, written: 0 };
+  streamBytes.set(req, counts);
+  adaptRequest(req, counts);
+  adaptResponse(res, counts);
+}
+
+function adaptRequest(req: Http2ServerRequest, counts: ByteCounts): void {
   const { method, url } = req;
   Object.defineProperty(req, 'method', { value: method, writable: true, configurable: true });
   Object.defineProperty(req, 'url', { value: url, writable: true, configurable: true });
   http1Headers(req.headers as Record<string, string | string[] | undefined>, req.stream.endAfterHeaders);
-
-  const counts: ByteCounts = { read: 0, written: 0 };
-  streamBytes.set(req, counts);
   // Counted where the compat request takes its stream's data in: a 'data' listener of our own
   // on the stream would set it flowing before the request reads, and the body would be lost.
   const push = req.push.bind(req);
@@ -76,6 +80,10 @@ export function adaptHttp2Exchange(req: Http2ServerRequest, res: Http2ServerResp
     },
     configurable: true,
   });
+}
+
+function adaptResponse(res: Http2ServerResponse, counts: ByteCounts): void {
+  const emit = res.emit.bind(res) as (event: string | symbol, ...args: unknown[]) => boolean;
   const write = res.write.bind(res) as (chunk: Buffer, ...rest: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => Http2ServerResponse;
   const writeHead = res.writeHead.bind(res) as (status: number, headers?: OutgoingHttpHeaders) => Http2ServerResponse;
@@ -83,7 +91,6 @@ export function adaptHttp2Exchange(req: Http2ServerRequest, res: Http2ServerResp
   const count = (chunk: unknown): void => {
     if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) counts.written += Buffer.byteLength(chunk);
   };
-  const emit = res.emit.bind(res) as (event: string | symbol, ...args: unknown[]) => boolean;
   Object.defineProperties(res, {
     emit: {
       value: (event: string | symbol, ...args: unknown[]) => (event === 'finish' && !res.writableEnded ? false : emit(event, ...args)),
