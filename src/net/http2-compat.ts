@@ -11,9 +11,10 @@
 //   - HTTP/2 has no reason phrase and forbids connection-specific headers (Node throws on
 //     `Connection`, `Keep-Alive`, `Transfer-Encoding`...): writeHead drops them, setHeader ignores
 //     them. `Connection: close` has no HTTP/2 meaning: a draining proxy sends GOAWAY instead;
-//   - the response has no `destroyed`: it is its stream's; and it emits 'finish' whenever its
-//     stream closes, also when the client cancelled it mid-body: that 'finish' is dropped, so
-//     'finish' still means the whole response went out;
+//   - the response has no `destroyed`: it is its stream's; and it emits 'finish' (and reports
+//     writableFinished) whenever its stream closes, also when the client cancelled it mid-body:
+//     that 'finish' is dropped and writableFinished needs end() too, so both still mean the
+//     whole response went out (else the upstream request would not be aborted);
 //   - the socket is the whole connection's, shared by every stream: the bytes of this request
 //     (its bodies; headers are compressed per connection) are counted on its own stream.
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -111,6 +112,8 @@ function adaptResponse(res: Http2ServerResponse, counts: ByteCounts): void {
       configurable: true,
     },
     destroyed: { get: () => res.stream.destroyed, configurable: true },
+    // The stream reports its writable side finished once a client's cancel destroyed it.
+    writableFinished: { get: () => res.writableEnded && res.stream.writableFinished, configurable: true },
     writeHead: {
       value: (status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders) =>
         writeHead(status, http2ResponseHeaders((typeof reason === 'object' ? reason : headers) ?? {})),
