@@ -1,11 +1,11 @@
 // Entry point: arguments -> validated config -> the runner for the chosen mode.
-import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import { ListenError } from '../net/listen.js';
 import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
 import { CLUSTER_CONFIG_ENV } from '../proxy/workers/cluster-protocol.js';
+import { isClusterWorker } from '../process/worker-role.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 
 export const EXIT_CONFIG = 2;
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     // A proxy worker (--workers N) runs on the config its primary validated; the loader (YAML
     // parser, ajv) is only imported by processes that read a config themselves.
-    const inherited = cluster.isWorker ? process.env[CLUSTER_CONFIG_ENV] : undefined;
+    const inherited = isClusterWorker() ? process.env[CLUSTER_CONFIG_ENV] : undefined;
     if (inherited) config = JSON.parse(inherited) as Config;
     else config = (await import('../config/load.js')).loadConfig({ file: args.configFile, overrides: args.overrides });
   } catch (err) {

@@ -1,4 +1,6 @@
 // Reads a YAML or JSON file, lays command-line overrides over it, and validates the result once.
+// The files the config names (secrets, tokens, passwords) are read here, once: what was validated
+// is what the runners use (config/types.ts says where each value goes).
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Ajv } from 'ajv';
@@ -7,9 +9,9 @@ import { loadListenerCertificates } from '../net/listener-tls.js';
 import { loadUpstreamTls } from '../net/upstream-tls.js';
 import { ConfigError } from './config-error.js';
 import { formatAjvErrors } from './format-errors.js';
-import { adminConfigProblems } from './schema/admin.js';
+import { adminTokenOf, adminTokenProblems } from './schema/admin.js';
 import { configSchema } from './schema/index.js';
-import { routingConfigProblems } from './schema/routing.js';
+import { routingConfigProblems, secretFileLines, type SecretFileContents } from './schema/routing.js';
 import type { Config } from './types.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
@@ -54,13 +56,45 @@ export function readConfigFile(path: string): PlainObject {
 export function validateConfigObject(input: PlainObject): Config {
   const candidate = structuredClone(input);
   if (!validateConfig(candidate)) throw new ConfigError(formatAjvErrors(validateConfig.errors ?? []));
-  const problems = crossFieldProblems(candidate as Config);
+  const config = candidate as Config;
+  const problems: string[] = [];
+  const files = readNamedFiles(config, problems);
+  problems.push(...crossFieldProblems(config, files));
   if (problems.length > 0) throw new ConfigError(problems);
-  return candidate as Config;
+  return withFileContents(config, files);
+}
+
+/** What the files named by the config hold; undefined where unset or unreadable. */
+interface NamedFiles {
+  routingSecrets?: SecretFileContents;
+  adminToken?: string;
+  peerPasswords: (string | undefined)[];
+}
+
+/** Reads `path` for `key`, or records why it cannot be read. */
+function readNamedFile(path: string | undefined, key: string, problems: string[]): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return undefined;
+  }
+}
+
+function readNamedFiles(config: Config, problems: string[]): NamedFiles {
+  // With an inline secret as well, the config is refused for naming both: the file is not read.
+  const secretText = config.routing.secret === undefined ? readNamedFile(config.routing.secretFile, 'routing.secretFile', problems) : undefined;
+  const tokenText = readNamedFile(config.admin.tokenFile, 'admin.tokenFile', problems);
+  return {
+    routingSecrets: secretText === undefined ? undefined : secretFileLines(secretText),
+    adminToken: tokenText === undefined ? undefined : adminTokenOf(tokenText),
+    peerPasswords: config.replication.peers.map((peer, i) => readNamedFile(peer.passwordFile, `replication.peers[${i}].passwordFile`, problems)),
+  };
 }
 
 /** Rules a JSON schema states badly: they span several fields. */
-function crossFieldProblems(config: Config): string[] {
+function crossFieldProblems(config: Config, files: NamedFiles): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   config.backends.forEach((backend, i) => {
@@ -73,16 +107,8 @@ function crossFieldProblems(config: Config): string[] {
   }
   // Port 0 asks the kernel for a free port, so two of them never collide.
   if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
-  problems.push(...routingConfigProblems(config));
-  problems.push(...adminConfigProblems(config.admin));
-  config.replication.peers.forEach((peer, i) => {
-    if (peer.passwordFile === undefined) return;
-    try {
-      readFileSync(peer.passwordFile, 'utf8');
-    } catch (err) {
-      problems.push(`replication.peers[${i}].passwordFile: cannot read ${peer.passwordFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-  });
+  problems.push(...routingConfigProblems(config, files.routingSecrets));
+  if (files.adminToken !== undefined) problems.push(...adminTokenProblems(files.adminToken));
   problems.push(...tlsFileProblems(config));
   return problems;
 }
@@ -103,6 +129,21 @@ function tlsFileProblems(config: Config): string[] {
       throw err;
     }
   });
+}
+
+/** The config with each file's content where an inline value would be (see config/types.ts). */
+function withFileContents(config: Config, files: NamedFiles): Config {
+  if (files.routingSecrets) {
+    config.routing.secret = files.routingSecrets.current;
+    config.routing.previousSecrets = [...files.routingSecrets.previous, ...config.routing.previousSecrets];
+  }
+  if (files.adminToken !== undefined) config.admin.token = files.adminToken;
+  config.replication.peers.forEach((peer, i) => {
+    const text = files.peerPasswords[i];
+    // An inline password wins over the file, as it always has.
+    if (peer.password === undefined && text !== undefined) peer.password = text.replace(/\r?\n$/, '');
+  });
+  return config;
 }
 
 export function loadConfig(options: { file?: string; overrides?: PlainObject }): Config {

@@ -11,7 +11,6 @@
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/config-error.js';
-import { readAdminToken } from '../config/schema/admin.js';
 import type { Config } from '../config/types.js';
 import { ActiveChecker, type CheckResult } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
@@ -238,7 +237,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       notReadyReason: () =>
         draining ? 'draining' : (options.notReadyReason?.() ?? (health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend')),
       extraRoutes: { '/status': status },
-      token: config.admin.tokenFile === undefined ? undefined : readAdminToken(config.admin.tokenFile),
+      token: config.admin.token,
       actions: {
         '/failback': () => {
           modeRouter.requestFailback();

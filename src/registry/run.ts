@@ -2,7 +2,7 @@
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { onReloadSignal, onShutdownSignals } from '../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../process/signals.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
 import { reloadCertificatesLogged, type ClientListener, type ClientServer } from '../net/client-server.js';

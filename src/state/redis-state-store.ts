@@ -4,10 +4,14 @@
 // every call resolves at once (or within `commandTimeoutMs`) to "no answer" and callers use
 // their local state: a request never waits on Redis (research.md section 5).
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay } from '../process/backoff.js';
 import type { MessageHandler, StateStore } from './state-store.js';
 
-/** Reconnect quickly at first, then every 2 s at most: a proxy must notice Redis coming back. */
-export const redisRetryDelay = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
+/**
+ * Reconnect quickly at first, then every 2 s at most: a proxy must notice Redis coming back.
+ * ioredis counts attempts from 1.
+ */
+export const redisRetryDelay = (attempt: number): number => backoffDelay(attempt, { initialDelayMs: 200, maxDelayMs: 2000, jitter: 0 });
 
 // Compare-and-act scripts: each check and its action run as one step inside Redis, so a lease
 // that expired and went to another proxy between the two can never be renewed, released or

@@ -1,7 +1,6 @@
 // Embedded mode: `ha-proxy --mode active-standby` (or active-active) with no backends starts
 // `embedded.replicas` built-in registry replicas as supervised child processes, each with its own
 // storage under `embedded.data`, replicating to each other, and runs the proxy in front of them.
-import cluster from 'node:cluster';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import type { PlainObject } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
+import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
 import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { SupervisedChild } from './supervised-child.js';
@@ -73,7 +73,7 @@ async function waitUntilAnswering(url: string, deadline: number): Promise<boolea
 
 export async function runEmbedded(config: Config): Promise<void> {
   const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
-  if (cluster.isWorker) {
+  if (isClusterWorker()) {
     // A proxy worker (--workers): the primary started the replicas and recorded their ports.
     const ports = await rememberedPorts(resolve(config.embedded.data), config.embedded.replicas);
     if (!ports) throw new Error(`embedded mode: no replica ports in ${join(resolve(config.embedded.data), STATE_FILE)}`);

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Logger } from '../observability/logger.js';
 import { SUPERVISED_ENV } from './exit-with-parent.js';
-import { nextRestartDelay, type RestartOptions, type RestartState } from './restart-policy.js';
+import { nextRestartDelay, type RestartOptions, type RestartState } from '../process/restart-policy.js';
 
 export interface ChildSpec {
   name: string;

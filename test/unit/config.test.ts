@@ -107,7 +107,20 @@ describe('config', () => {
       'admin.tokenFile: the token on its first line must be at least 16 characters without spaces',
     ]);
     assert.deepEqual(problemsOf({ mode: 'active-standby', admin: { tokenFile: join(dir, 'missing') } }), [`admin.tokenFile: cannot read ${join(dir, 'missing')} (ENOENT)`]);
-    assert.equal(validateConfigObject({ mode: 'active-standby', admin: { tokenFile: join(dir, 'good') } }).admin.tokenFile, join(dir, 'good'));
+    const config = validateConfigObject({ mode: 'active-standby', admin: { tokenFile: join(dir, 'good') } });
+    assert.equal(config.admin.tokenFile, join(dir, 'good'));
+    assert.equal(config.admin.token, 'a-token-of-enough-length');
+  });
+
+  it('reads a peer password file once, at load, and hands its content on as the password', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peer-password-'));
+    writeFileSync(join(dir, 'password'), 'from-the-file\n');
+    const peers = [
+      { url: 'http://127.0.0.1:5002', username: 'u', passwordFile: join(dir, 'password') },
+      { url: 'http://127.0.0.1:5003', username: 'u', password: 'inline', passwordFile: join(dir, 'password') },
+    ];
+    const config = validateConfigObject({ mode: 'registry', registry: { storage: '/tmp/x' }, replication: { peers } });
+    assert.deepEqual(config.replication.peers.map((p) => p.password), ['from-the-file', 'inline']);
   });
 
   it('converts JSON pointers to dotted paths', () => {

@@ -6,7 +6,6 @@ import { describe, it } from 'node:test';
 import { diffTags } from '../../src/registry/replication/anti-entropy.js';
 import { StampStore } from '../../src/registry/replication/stamp-store.js';
 import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
-import { nextRestartDelay } from '../../src/supervisor/restart-policy.js';
 import { planReplicas, reusablePorts } from '../../src/supervisor/replica-plan.js';
 
 const put = (reference: string, digest: string, time = 1): Task => ({ op: 'put', repo: 'app', reference, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', time });
@@ -98,12 +97,5 @@ describe('embedded replicas', () => {
     assert.deepEqual(reusablePorts([{ listen: 1, admin: 2 }], 1), [{ listen: 1, admin: 2 }]);
     assert.equal(reusablePorts([{ listen: 1, admin: 2 }], 2), undefined);
     assert.equal(reusablePorts('junk', 1), undefined);
-  });
-
-  it('restarts a crash loop with growing delays and a rare crash at once', () => {
-    const state = { failures: 0 };
-    const opts = { minDelayMs: 100, maxDelayMs: 1000 };
-    assert.deepEqual([10, 10, 10, 10, 10].map((up) => nextRestartDelay(state, up, opts)), [100, 200, 400, 800, 1000]);
-    assert.equal(nextRestartDelay(state, 120_000, opts), 100);
   });
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay } from '../../src/registry/replication/backoff.js';
 import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
@@ -157,11 +156,5 @@ describe('replication helpers', () => {
   it('follows Link pagination', () => {
     assert.equal(nextLink('</v2/_catalog?last=b&n=2>; rel="next"'), '/v2/_catalog?last=b&n=2');
     assert.equal(nextLink(undefined), undefined);
-  });
-
-  it('backs off exponentially up to the cap', () => {
-    const opts = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0 };
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, opts)), [100, 200, 400, 800, 1000, 1000]);
-    assert.equal(backoffDelay(1, { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 }, () => 0), 50);
   });
 });

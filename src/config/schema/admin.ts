@@ -1,6 +1,4 @@
 // The admin listener's settings (`adminListen` itself is a top-level key).
-import { readFileSync } from 'node:fs';
-
 /** Below this a token is guessable; the same floor as routing secrets. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
@@ -16,20 +14,14 @@ export const adminSchema = {
 } as const;
 
 /** The token on the file's first line (without the newline editors add). */
-export function readAdminToken(path: string): string {
-  return readFileSync(path, 'utf8').split(/\r?\n/)[0].trim();
+export function adminTokenOf(text: string): string {
+  return text.split(/\r?\n/)[0].trim();
 }
 
-/** `path: reason` problems of the admin section (the file must hold a usable token). */
-export function adminConfigProblems(admin: { tokenFile?: string }): string[] {
-  if (admin.tokenFile === undefined) return [];
-  try {
-    const token = readAdminToken(admin.tokenFile);
-    if (token.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(token)) {
-      return [`admin.tokenFile: the token on its first line must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`];
-    }
-    return [];
-  } catch (err) {
-    return [`admin.tokenFile: cannot read ${admin.tokenFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`];
+/** The problem with a token read from admin.tokenFile, if any. */
+export function adminTokenProblems(token: string): string[] {
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(token)) {
+    return [`admin.tokenFile: the token on its first line must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`];
   }
+  return [];
 }

@@ -1,6 +1,4 @@
 // Registry-aware routing settings (upload affinity, per-repository routing, read fallback, cookies).
-import { readFileSync } from 'node:fs';
-
 // Below this a secret is guessable offline from one observed token.
 const MIN_SECRET_LENGTH = 16;
 // The name grammar's characters plus the glob wildcards (`*`, `**`, `?`).
@@ -50,31 +48,34 @@ interface RoutingProblemInput {
 }
 
 /**
- * A secret file: the current secret on the first line (without the newline editors add), then
- * any previous secrets still accepted, one per non-empty line.
+ * A secret file's text: the current secret on the first line (without the newline editors add),
+ * then any previous secrets still accepted, one per non-empty line.
  */
-export function readSecretFile(path: string): { current: string; previous: string[] } {
-  const [current, ...rest] = readFileSync(path, 'utf8').split(/\r?\n/);
+export function secretFileLines(text: string): SecretFileContents {
+  const [current, ...rest] = text.split(/\r?\n/);
   return { current, previous: rest.filter((line) => line !== '') };
 }
 
-/** Rules spanning fields, as `path: reason`: routes name configured backends; one usable secret. */
-export function routingConfigProblems(config: RoutingProblemInput): string[] {
+export interface SecretFileContents {
+  current: string;
+  previous: string[];
+}
+
+/**
+ * Rules spanning fields, as `path: reason`: routes name configured backends; one usable secret.
+ * `fromFile` is what routing.secretFile holds, read by the loader (undefined: unset or unreadable).
+ */
+export function routingConfigProblems(config: RoutingProblemInput, fromFile?: SecretFileContents): string[] {
   const problems: string[] = [];
   const { secret, secretFile, previousSecrets } = config.routing;
   if (secret !== undefined && secretFile !== undefined) {
     problems.push('routing.secretFile: set either routing.secret or routing.secretFile, not both');
-  } else if (secretFile !== undefined) {
-    try {
-      const { current, previous } = readSecretFile(secretFile);
-      if (current.length < MIN_SECRET_LENGTH) {
-        problems.push(`routing.secretFile: the secret on its first line must have at least ${MIN_SECRET_LENGTH} characters`);
-      }
-      if (previous.some((line) => line.length < MIN_SECRET_LENGTH)) {
-        problems.push(`routing.secretFile: every previous secret (the lines after the first) must have at least ${MIN_SECRET_LENGTH} characters`);
-      }
-    } catch (err) {
-      problems.push(`routing.secretFile: cannot read ${secretFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  } else if (fromFile !== undefined) {
+    if (fromFile.current.length < MIN_SECRET_LENGTH) {
+      problems.push(`routing.secretFile: the secret on its first line must have at least ${MIN_SECRET_LENGTH} characters`);
+    }
+    if (fromFile.previous.some((line) => line.length < MIN_SECRET_LENGTH)) {
+      problems.push(`routing.secretFile: every previous secret (the lines after the first) must have at least ${MIN_SECRET_LENGTH} characters`);
     }
   }
   if (previousSecrets.length > 0 && secret === undefined && secretFile === undefined) {

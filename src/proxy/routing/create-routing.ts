@@ -1,7 +1,6 @@
 // Builds the registry-aware router from the config at start-up: keys derived once, globs
 // compiled once, the missing-secret warning logged once.
 import type { Registry } from 'prom-client';
-import { readSecretFile } from '../../config/schema/routing.js';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Router } from '../route-decision.js';
@@ -16,16 +15,11 @@ export interface RoutingDeps {
 }
 
 /**
- * The configured secrets, current first: inline, or from `secretFile` (keeps them out of
- * configs), then `previousSecrets`. Undefined when no secret is configured.
+ * The configured secrets, current first, then `previousSecrets` (a `secretFile`'s lines are
+ * there already: the config loader put them in). Undefined when no secret is configured.
  */
 export function configuredSecrets(routing: Config['routing']): [string, ...string[]] | undefined {
-  if (routing.secret !== undefined) return [routing.secret, ...routing.previousSecrets];
-  if (routing.secretFile !== undefined) {
-    const { current, previous } = readSecretFile(routing.secretFile);
-    return [current, ...previous, ...routing.previousSecrets];
-  }
-  return undefined;
+  return routing.secret === undefined ? undefined : [routing.secret, ...routing.previousSecrets];
 }
 
 /** Wraps the mode router; `config.mode` must be a proxy mode. */

@@ -6,7 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { collectProcessMetrics } from '../../observability/metrics.js';
-import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
 import type { Config } from '../../config/types.js';
 import { timerDelay } from '../../net/timer-limit.js';
 import { createLogger } from '../../observability/logger.js';
@@ -17,7 +17,7 @@ import { workerPort } from './cluster-ports.js';
 import { loadHealthStoreFactory } from './load-health-store.js';
 import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE, WORKER_START_FAILED } from './cluster-protocol.js';
 import { ListenError } from '../../net/listen.js';
-import { nextRestartDelay, type RestartState } from '../../supervisor/restart-policy.js';
+import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
 
 export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
 

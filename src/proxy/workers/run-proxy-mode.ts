@@ -1,10 +1,10 @@
 // `--workers N`: how many processes serve a proxy's traffic. One runs runProxy as it is; more
 // make this process the primary of a node:cluster (primary.ts) whose workers (worker.ts) share
 // the listening socket. Workers are started from the same command line and run on the config
-// their primary validated (cluster-protocol.ts); `cluster.isWorker` sends them down the worker path.
-import cluster from 'node:cluster';
+// their primary validated (cluster-protocol.ts); `isClusterWorker()` sends them down the worker path.
 import { availableParallelism } from 'node:os';
-import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
+import { isClusterWorker } from '../../process/worker-role.js';
 import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
 import { ListenError } from '../../net/listen.js';
@@ -16,7 +16,7 @@ export function workerCount(config: Pick<Config, 'workers'>, cpus: number = avai
 }
 
 export async function runProxyMode(config: Config): Promise<void> {
-  if (cluster.isWorker) {
+  if (isClusterWorker()) {
     const { runWorker } = await import('./worker.js');
     // The IPC channel keeps a worker alive: a worker that cannot start must exit by itself (the
     // primary then reports it).

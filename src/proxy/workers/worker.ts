@@ -1,7 +1,7 @@
 // A cluster worker: serves traffic with the primary's health snapshot, runs no checks and no
 // admin listener, and answers the primary's requests for its metrics and failback relays.
 import type { Config } from '../../config/types.js';
-import { onReloadSignal, onShutdownSignals } from '../../cli/shutdown.js';
+import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetricsRegistry } from '../../observability/metrics.js';
 import { WorkerHealthStore } from '../../state/worker-health.js';

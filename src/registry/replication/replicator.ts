@@ -1,7 +1,6 @@
 // Push-on-commit replication with a write concern, a durable retry queue, anti-entropy and
 // on-demand fetches. The registry calls the hook methods; everything it needs from storage goes
 // through ReplicaStore; peers are reached through their OCI API only.
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -10,7 +9,7 @@ import { OciError } from '../../errors/oci-codes.js';
 import { loadUpstreamTls } from '../../net/upstream-tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { antiEntropyRound, changesRound } from './anti-entropy.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../../process/backoff.js';
 import { ChangeJournal } from './change-journal.js';
 import { blobLinkDigest, blobLinkReference } from './blob-links.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
@@ -99,7 +98,7 @@ export class Replicator {
     this.peers = config.peers.map((p, i) => ({
       // The peer's key in logs, metrics and the queue files: never with its credentials.
       id: redactUrl(p.url).replace(/\/+$/, ''),
-      client: new PeerClient({ url: p.url, username: p.username, password: peerPassword(p), origin: options.origin, idleTimeoutMs: config.ackTimeoutMs, tls: loadUpstreamTls(p.url, p.tls, `replication.peers[${i}]`) }),
+      client: new PeerClient({ url: p.url, username: p.username, password: p.password, origin: options.origin, idleTimeoutMs: config.ackTimeoutMs, tls: loadUpstreamTls(p.url, p.tls, `replication.peers[${i}]`) }),
       down: false,
       probeFailures: 0,
       nextProbeAt: 0,
@@ -549,10 +548,4 @@ async function withinMs<T>(promise: Promise<T>, ms: number, late: T): Promise<T>
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The peer password, from the config or (kept out of it) from `passwordFile`. */
-function peerPassword(peer: { password?: string; passwordFile?: string }): string | undefined {
-  if (peer.password !== undefined || peer.passwordFile === undefined) return peer.password;
-  return readFileSync(peer.passwordFile, 'utf8').replace(/\r?\n$/, '');
 }

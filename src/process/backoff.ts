@@ -1,9 +1,14 @@
-// Capped exponential backoff with jitter for replication retries and peer probes.
+// Capped exponential backoff, the one formula behind every retry loop: supervised child and
+// worker restarts (restart-policy.ts), replication retries and peer probes, Redis reconnects.
 
 export interface BackoffOptions {
+  /** The delay before the first retry (attempt 1); each further attempt doubles it. */
   initialDelayMs: number;
   maxDelayMs: number;
-  /** Fraction of the delay added or removed at random (0 = deterministic). */
+  /**
+   * Fraction of the delay added or removed at random (0 = deterministic). The default 0.2
+   * spreads the retries of many tasks that failed together against one peer.
+   */
   jitter?: number;
 }
 

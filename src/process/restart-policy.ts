@@ -1,5 +1,7 @@
-// When to restart a crashed child: exponential backoff from min to max, reset once the child has
-// stayed up for STABLE_MS (a crash loop slows down; a rare crash restarts at once).
+// When to restart a crashed child (a supervised replica, a proxy worker): exponential backoff
+// from min to max, reset once the child has stayed up for STABLE_MS (a crash loop slows down; a
+// rare crash restarts at once).
+import { backoffDelay } from './backoff.js';
 
 export const STABLE_MS = 60_000;
 
@@ -16,5 +18,5 @@ export interface RestartOptions {
 /** Delay before the next start, given how long the child ran; updates `state`. */
 export function nextRestartDelay(state: RestartState, uptimeMs: number, options: RestartOptions): number {
   state.failures = uptimeMs >= STABLE_MS ? 1 : state.failures + 1;
-  return Math.min(options.maxDelayMs, options.minDelayMs * 2 ** (state.failures - 1));
+  return backoffDelay(state.failures, { initialDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, jitter: 0 });
 }
