@@ -85,7 +85,7 @@ export function haproxyConf(spec: ProxySpec): string {
 /**
  * nginx open source has passive health only (max_fails/fail_timeout); active checks are an
  * nginx Plus feature. proxy_buffering off with a 64k proxy_buffer_size: the 4k default streams
- * blobs at about a third of the speed (research.md section 6).
+ * blobs at about a third of the speed.
  */
 export function nginxProxyConf(spec: ProxySpec): string {
   const [active, ...standbys] = spec.backendPorts;

@@ -1,6 +1,6 @@
 // The health state machine of one backend, as pure functions over an immutable value.
 //
-// Vocabulary follows HAProxy (research.md section 3): an UP backend goes DOWN after `fall`
+// Vocabulary follows HAProxy's server checks (rise, fall, inter/fastinter/downinter): an UP backend goes DOWN after `fall`
 // consecutive failed active checks, a DOWN one comes back after `rise` consecutive successes;
 // while a change is under way checks run every `fastIntervalMs`, a stable DOWN backend is
 // checked every `downIntervalMs`, a stable UP one every `intervalMs`, each +/- `jitter`.

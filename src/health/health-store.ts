@@ -3,8 +3,7 @@
 //
 // This interface is all the proxy knows about health. The local store below keeps it in process
 // memory; the stores shared across workers or proxies (src/state) implement the same interface,
-// keep `snapshot()` synchronous and local (never wait on Redis on the request path, research.md
-// section 5) and call the transition listeners for changes learnt from peers as well as their own.
+// keep `snapshot()` synchronous and local (the request path never waits on Redis) and call the transition listeners for changes learnt from peers as well as their own.
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from './health-state.js';
 
 export type TransitionListener = (index: number, transition: Transition, health: BackendHealth) => void;

@@ -49,8 +49,8 @@ export interface ConnectionOptions {
   idleMs: number;
   /**
    * Free pooled connections are closed after this long idle. It must stay below the backends'
-   * own keep-alive timeout (Node's default and the built-in registry: 5 s), or a backend closes
-   * a pooled connection just as we reuse it and the request dies (research.md s4).
+   * own keep-alive timeout (Node's http server default: 5 s; the built-in registry: 65 s), or a
+   * backend closes a pooled connection just as we reuse it and the request dies.
    */
   keepAliveIdleMs: number;
 }

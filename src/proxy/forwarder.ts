@@ -4,8 +4,8 @@
 // agent pooling, header serialisation) and http-proxy's per-request set-up were most of the
 // proxy's CPU per request, and a dispatch handler costs about 40% less (README "Dependencies").
 //
-// What a forwarding proxy must get right, and how (the http-proxy defects of research.md s4
-// each have an answer here):
+// What a forwarding proxy must get right, and how (each defect http-proxy is known for has an
+// answer here):
 //   - Keep-alive to every backend: undici pools connections and closes idle ones after
 //     `keepAliveIdleMs`, below the backends' own keep-alive timeout.
 //   - Timeouts are named: connect, response headers and body idle each fail with their own code

@@ -1,5 +1,5 @@
-// The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter
-// (research.md section 3): base units, `_total` counters, and no per-repository labels. Label
+// The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter and
+// Prometheus's naming rules: base units, `_total` counters, and no per-repository labels. Label
 // children are resolved once at start-up so the request path only increments numbers; gauges
 // that mirror state (health, in-flight) are computed when /metrics is scraped.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';

@@ -1,14 +1,15 @@
-// The health store a proxy process owns: local to the process, or shared with other proxies
-// through Redis when the config has a `redis` section. In active-standby the shared store also
-// carries the election of the active backend (active-election.ts).
+// The health store a proxy process shares with other proxies through Redis (the config's `redis`
+// section; without one the process keeps a local store and never loads this module, see
+// proxy/workers/load-health-store.ts). In active-standby the shared store also carries the
+// election of the active backend (active-election.ts).
 import { backendName } from '../config/backend-name.js';
 import type { Config } from '../config/types.js';
 import type { HealthParams } from '../health/health-state.js';
-import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
+import type { HealthStore } from '../health/health-store.js';
 import { redactUrl } from '../net/credentials.js';
 import type { Logger } from '../observability/logger.js';
 import { ActiveElection } from './active-election.js';
-import { createStateStore } from './create-state-store.js';
+import { RedisStateStore } from './redis-state-store.js';
 import { SharedHealthStore } from './shared-health-store.js';
 
 export interface HealthStoreFactory {
@@ -17,13 +18,16 @@ export interface HealthStoreFactory {
   close: () => Promise<void>;
 }
 
-export function healthStoreFactory(config: Config, logger: Logger): HealthStoreFactory {
-  if (!config.redis) return { create: (n, params) => new LocalHealthStore(n, params), close: async () => {} };
-  const redis = config.redis;
+export function healthStoreFactory(config: Config, redis: NonNullable<Config['redis']>, logger: Logger): HealthStoreFactory {
   const redisUrl = redis.url.replace(/\/\/[^@/]*@/, '//***@');
-  const state = createStateStore(redis, (up, detail) => {
-    if (up) logger.info({ redis: redisUrl }, 'shared state: Redis connected');
-    else logger.warn({ redis: redisUrl, detail }, 'shared state: Redis unreachable, going on with local state');
+  const state = new RedisStateStore({
+    url: redis.url,
+    keyPrefix: redis.keyPrefix,
+    commandTimeoutMs: redis.commandTimeoutMs,
+    onStatus: (up, detail) => {
+      if (up) logger.info({ redis: redisUrl }, 'shared state: Redis connected');
+      else logger.warn({ redis: redisUrl, detail }, 'shared state: Redis unreachable, going on with local state');
+    },
   });
   // Keys in Redis: the URL without credentials (every proxy strips them the same way).
   const urls = config.backends.map((b) => redactUrl(b.url));

@@ -53,7 +53,6 @@ export class MemoryBackplane {
 }
 
 export class MemoryStateStore implements StateStore {
-  readonly kind = 'memory' as const;
   private readonly unsubscribers: (() => void)[] = [];
 
   constructor(private readonly backplane: MemoryBackplane = new MemoryBackplane()) {}

@@ -2,7 +2,7 @@
 // and a separate one for SUBSCRIBE (a subscribed connection can run nothing else). The command
 // connection has no offline queue and a short command timeout, so while Redis is down or slow
 // every call resolves at once (or within `commandTimeoutMs`) to "no answer" and callers use
-// their local state: a request never waits on Redis (research.md section 5).
+// their local state: a request never waits on Redis.
 import { Redis, type RedisOptions } from 'ioredis';
 import { backoffDelay } from '../process/backoff.js';
 import type { MessageHandler, StateStore } from './state-store.js';
@@ -31,7 +31,6 @@ export interface RedisStoreOptions {
 }
 
 export class RedisStateStore implements StateStore {
-  readonly kind = 'redis' as const;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly handlers = new Map<string, MessageHandler[]>();

@@ -1,7 +1,8 @@
 // State shared between proxy processes: the small contract every consumer codes against. The
 // in-memory store serves one process (the default); the Redis store serves several proxies.
 //
-// Rules from research.md section 5 that every implementation keeps:
+// Rules every implementation keeps (Redis coordinates proxies; it must never be something a
+// request depends on):
 // - Nothing here ever throws or waits long: a failed or slow backend resolves to "no answer"
 //   (undefined / false), and the caller falls back to its local state. The request path never
 //   waits on Redis.
@@ -11,7 +12,6 @@
 export type MessageHandler = (message: string) => void;
 
 export interface StateStore {
-  readonly kind: 'memory' | 'redis';
   /** The value, or undefined when absent, expired, or the store did not answer in time. */
   get(key: string): Promise<string | undefined>;
   /** Sets with a TTL; false when the store did not take it. */

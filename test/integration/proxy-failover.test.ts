@@ -91,20 +91,33 @@ describe('active-standby with two docker-registry instances', () => {
     let roundsAfterFailover = 0;
     let failedOver = false;
     const failures: string[] = [];
+    let loopError: unknown;
     const loop = (async () => {
       while (!stop) {
         failures.push(...(await pullOnce(proxy.url, 'team/app', layout)));
         rounds++;
         if (failedOver) roundsAfterFailover++;
       }
-    })();
-    while (rounds < 5) await sleep(10);
+    })().catch((err: unknown) => {
+      loopError = err ?? new Error('the pull loop failed');
+    });
+    // A stalled or failed pull loop fails the test instead of hanging it.
+    const untilRounds = async (count: () => number, wanted: number, what: string): Promise<void> => {
+      const deadline = Date.now() + 60_000;
+      while (count() < wanted) {
+        if (loopError !== undefined) throw loopError;
+        assert.ok(Date.now() < deadline, `${what}: ${count()} of ${wanted} pull rounds within 60 s`);
+        await sleep(10);
+      }
+    };
+    await untilRounds(() => rounds, 5, 'before the failover');
     primary.child.kill('SIGKILL');
     await proxy.waitFor((s) => s.active === 'standby' && !s.backends[0].up, 'failover to the standby');
     failedOver = true;
-    while (roundsAfterFailover < 10) await sleep(10);
+    await untilRounds(() => roundsAfterFailover, 10, 'after the failover');
     stop = true;
     await loop;
+    if (loopError !== undefined) throw loopError;
     const retried = await proxy.metric('haproxy_server_retry_warnings_total', 'server="primary"');
     t.diagnostic(`pull rounds: ${rounds} (${rounds * layout.blobs.size} requests), ${roundsAfterFailover} after the failover; ${retried} retried on the standby`);
     assert.deepEqual(failures.slice(0, 5), [], `no request failed (${failures.length} did)`);

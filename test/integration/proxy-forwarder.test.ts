@@ -1,5 +1,5 @@
 // The forwarder against tiny local backends, through the real CLI process: one test per
-// http-proxy defect of research.md section 4 (the behaviour any forwarder here must get right),
+// defect http-proxy is known for (the behaviour any forwarder here must get right),
 // plus errors, retries, passive health and graceful shutdown.
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type Server } from 'node:http';
@@ -113,7 +113,7 @@ function track(backend: Backend): Backend {
   return backend;
 }
 
-describe('forwarder (the http-proxy defects of research.md s4, answered)', () => {
+describe('forwarder (the defects http-proxy is known for, answered)', () => {
   it('reuses keep-alive connections to a backend instead of one connection per request', async () => {
     const backend = track(await startBackend((req, res) => res.end(`ok ${req.headers.connection}`)));
     const proxy = await proxyFor([backend]);

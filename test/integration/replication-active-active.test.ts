@@ -49,11 +49,29 @@ describe('active/active replication', () => {
       assert.ok(candidates.includes(state['shared/app'][tag]), `shared/app:${tag} resolves to one of the pushed images`);
     }
     // Converged state is stable: further anti-entropy rounds copy nothing (no replication loop).
-    const copied = async () => Promise.all([a, b].map(async (r) => metricSum(await (await fetch(`${r.adminUrl}/metrics`)).text(), 'haproxy_replication_objects_total')));
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = await copied();
-    await new Promise((r) => setTimeout(r, 2500));
-    assert.deepEqual(await copied(), before);
+    // Once both queues are empty, each completed round moves the peer's last-success time; two
+    // rounds on each side, with their repairs (if any) drained, must not have copied anything.
+    const sample = () =>
+      Promise.all(
+        [a, b].map(async (r) => {
+          const text = await (await fetch(`${r.adminUrl}/metrics`)).text();
+          return {
+            copied: metricSum(text, 'haproxy_replication_objects_total'),
+            queued: metricSum(text, 'haproxy_replication_queue_depth'),
+            lastRound: metricSum(text, 'haproxy_replication_last_success_timestamp_seconds'),
+          };
+        }),
+      );
+    await eventually(async () => (await sample()).every((s) => s.queued === 0), async () => JSON.stringify(await sample()));
+    const before = await sample();
+    for (let round = 1; round <= 2; round++) {
+      const start = await sample();
+      await eventually(
+        async () => (await sample()).every((s, i) => s.lastRound > start[i].lastRound && s.queued === 0),
+        async () => `round ${round}: ${JSON.stringify(start)} -> ${JSON.stringify(await sample())}`,
+      );
+    }
+    assert.deepEqual((await sample()).map((s) => s.copied), before.map((s) => s.copied));
     assert.deepEqual(await registryState(b.url), state);
     assert.deepEqual(await registryState(a.url), state);
   });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { StartupError } from '../../src/errors/startup-error.js';
+import { readJsonDir } from '../../src/registry/replication/durable-files.js';
 import { diffTags } from '../../src/registry/replication/anti-entropy.js';
 import { StampStore } from '../../src/registry/replication/stamp-store.js';
 import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
@@ -40,6 +42,18 @@ describe('replication work queue', () => {
     const empty = new WorkQueue(dir);
     await empty.load(['http://b']);
     assert.equal(empty.depth('http://b'), 0);
+  });
+
+  it('reads a missing queue as empty, but refuses one it cannot read instead of dropping what it owes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rq-'));
+    assert.deepEqual(await readJsonDir(join(dir, 'not-yet')), []);
+    // Running as root, EACCES cannot be provoked; ENOTDIR and EISDIR are the same class: the
+    // records exist or may exist, and cannot be read.
+    writeFileSync(join(dir, 'a-file'), '');
+    await assert.rejects(readJsonDir(join(dir, 'a-file')), (err: unknown) => err instanceof StartupError && /a-file \(ENOTDIR\)/.test(err.message));
+    mkdirSync(join(dir, 'queue', 'record.json'), { recursive: true });
+    writeFileSync(join(dir, 'queue', 'foreign.json'), 'not json');
+    await assert.rejects(readJsonDir(join(dir, 'queue')), (err: unknown) => err instanceof StartupError && /record\.json \(EISDIR\)/.test(err.message));
   });
 
   it('holds tasks copied synchronously and schedules retries', async () => {

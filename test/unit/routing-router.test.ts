@@ -48,6 +48,7 @@ function makeRouter(setup: Setup = {}) {
   const inner = createModeRouter({ mode, balance: 'roundrobin', retries: 2, failback: { mode: 'auto', delayMs: 0 } });
   const router = createRegistryRouter(inner, {
     mode,
+    retries: 2,
     routes: compileRoutes(setup.routes ?? []),
     readFallback: setup.readFallback ?? true,
     uploadKeys: uploadKey,
@@ -288,5 +289,20 @@ describe('registry router: sticky cookies for plain traffic', () => {
     assert.equal(sticky.route(facts('GET', '/v2/'), ctx(three)).requestHeaders, undefined);
     const standby = makeRouter({ mode: 'active-standby', sticky: true });
     assert.equal(standby.route(facts('GET', '/ui/', { cookie: `srv=${signCookieValue(cookieKey, 'r2')}` }), ctx(three)).candidates[0].name, 'r1');
+  });
+});
+
+describe('registry router: balance', () => {
+  it('leaves round-robin to the requests it balances: repository requests in between do not skew it', () => {
+    const { route } = makeRouter();
+    const two = backends(['r1', 'r2']);
+    const picks = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      // A repository request homed by rendezvous hashing, then one the mode router balances.
+      assert.equal(route(facts('GET', '/v2/team/app/manifests/latest'), ctx(two)).candidates[0], homeOf('team/app', two));
+      const name = route(facts('GET', '/v2/'), ctx(two)).candidates[0].name;
+      picks.set(name, (picks.get(name) ?? 0) + 1);
+    }
+    assert.deepEqual(Object.fromEntries(picks), { r1: 50, r2: 50 });
   });
 });

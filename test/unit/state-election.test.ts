@@ -60,7 +60,6 @@ describe('decideActive: the leader choosing the active backend', () => {
 
 /** A StateStore that can be cut off, as Redis going down: every call then fails at once. */
 class Switchable implements StateStore {
-  readonly kind = 'memory' as const;
   down = false;
   constructor(private readonly inner: MemoryStateStore) {}
   private run<T>(fallback: T, call: () => Promise<T>): Promise<T> {

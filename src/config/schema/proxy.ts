@@ -73,9 +73,10 @@ export const proxySchemaProperties = {
       // A client connection with no bytes moving, or a response body with no byte from the
       // backend, for this long is cut (a stalled upload to a backend: responseHeadersMs).
       idleMs: durationMs(120000),
-      // Pooled backend connections idle this long are closed. Below the backends' own keep-alive
-      // timeout (Node's default, the built-in registry: 5 s), or a backend may close a pooled
-      // socket just as it is reused ("socket hang up", research.md section 4).
+      // Pooled backend connections idle this long are closed. Below the shortest keep-alive
+      // timeout a backend commonly has (5 s, Node's http server default; the built-in registry
+      // keeps idle connections 65 s), or a backend may close a pooled socket just as it is
+      // reused and the request dies with "socket hang up".
       keepAliveIdleMs: durationMs(4000),
     },
   },

@@ -10,7 +10,7 @@ export const redisSchema = {
     url: redisUrl,
     keyPrefix: { type: 'string', default: 'ha-proxy:' },
     // Longest wait for one Redis command; after it the proxy goes on with its local state. Short,
-    // because a request must never wait on Redis (research.md section 5).
+    // because a request must never wait on Redis.
     commandTimeoutMs: durationMs(250, 1),
     // active-standby: the election's lease. The leader renews it every leaseMs/3; a dead leader is
     // replaced after leaseMs; a choice is followed for 2 * leaseMs after it was last read.

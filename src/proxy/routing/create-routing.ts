@@ -35,6 +35,7 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
   }
   return createRegistryRouter(inner, {
     mode: config.mode,
+    retries: config.retries,
     routes: compileRoutes(config.routing.routes),
     readFallback: config.routing.readFallback,
     uploadKeys: deriveKeyring(secrets, 'upload-token'),

@@ -54,6 +54,8 @@ const NO_EVENTS: RoutingEvents = {
 
 export interface RegistryRouterOptions {
   mode: 'active-standby' | 'active-active';
+  /** Further attempts after a retryable failure (config `retries`, as the mode router uses). */
+  retries: number;
   routes: RouteTable;
   readFallback: boolean;
   uploadKeys: Keyring;
@@ -83,6 +85,16 @@ function repositoryOfLocation(location: string): string {
     path = slash === -1 ? '/' : location.slice(slash);
   }
   return repositoryOf(classifyRequest(pathOf(path))) ?? '';
+}
+
+/**
+ * What active-active rendezvous hashing orders: every healthy backend. Not the mode router's
+ * pick: its order would be thrown away, and asking would still advance its round-robin, so the
+ * requests between repository requests (/v2/, plain traffic) would pile onto the backends those
+ * skipped (alternating the two, every /v2/ went to one backend of two).
+ */
+function healthyBackends(ctx: RoutingContext, retries: number): { candidates: readonly Backend[]; retries: number } {
+  return { candidates: ctx.backends.filter((_b, i) => ctx.health[i]?.up), retries };
 }
 
 export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
@@ -153,7 +165,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
   };
 
   const routeRepository = (facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string): RouteDecision => {
-    const base = inner.route(facts, ctx);
+    const base = options.mode === 'active-active' ? healthyBackends(ctx, options.retries) : inner.route(facts, ctx);
     const pool = options.routes(name);
     let candidates = pool.backends ? base.candidates.filter((b) => pool.backends!.has(b.name)) : [...base.candidates];
     if (candidates.length === 0) {

@@ -1,5 +1,5 @@
 // Counters for routing decisions on the proxy's prom-client registry. Labels are small closed
-// sets: never a repository or backend-chosen value (unbounded cardinality, research.md s3).
+// sets: never a repository or backend-chosen value (one series per value: unbounded cardinality).
 import { Counter, type Registry } from 'prom-client';
 import type { RouteKind, RoutingEvents } from './registry-router.js';
 

@@ -1,6 +1,6 @@
 // What the primary and its workers agree on besides the health and metrics ports. A module of its
-// own so a worker does not import primary.ts, and with it the Redis client (ioredis alone is
-// about 17 MiB of RSS) that only a primary with a `redis` section uses.
+// own so a worker does not import primary.ts, and with it the Redis client (ioredis, over 20 MiB
+// of RSS: load-health-store.ts) that only a primary with a `redis` section uses.
 
 /** The environment variable carrying the per-run signing secret from the primary to its workers. */
 export const CLUSTER_SECRET_ENV = 'HA_PROXY_CLUSTER_SECRET';

@@ -19,8 +19,6 @@ import { clusterConfigEnv, CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, RELOAD_TLS_MESS
 import { ListenError } from '../../net/listen.js';
 import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
 
-export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
-
 /**
  * glibc gives heap memory back to the kernel as soon as 128 KiB lie free at its top. Node frees
  * each 64 KiB socket read buffer only when the garbage collector runs, so a worker streaming blobs
@@ -29,7 +27,7 @@ export { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE };
  * to a third. Only effective from process start, hence set for the workers we fork; an operator's
  * own setting wins.
  */
-export const WORKER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: String(32 * 1024 * 1024) };
+const WORKER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: String(32 * 1024 * 1024) };
 
 /** A dead worker is restarted like a crashed embedded replica: at once at first, slower in a crash loop. */
 const WORKER_RESTART = { minDelayMs: 100, maxDelayMs: 10_000 };
