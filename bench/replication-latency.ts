@@ -2,7 +2,7 @@
 //   ack: all  -> the manifest PUT itself waits for the copy: its duration minus ack: one's
 //   ack: one  -> from the 201 of the manifest PUT until the peer serves the manifest
 // Run once: `npx tsc -p . && node dist/bench/replication-latency.js` (not a test: no timing asserts).
-import { REPLICATION_HEADER } from '../src/registry/replication/replication-headers.js';
+import { REPLICATION_HEADER } from '../src/oci/replication-headers.js';
 import { buildImageLayout, type Layout } from '../test/helpers/oci-layout.js';
 import { pushLayoutBlobs, putLayoutManifest } from '../test/helpers/push-layout.js';
 import { startReplicaSet } from '../test/helpers/replicas.js';

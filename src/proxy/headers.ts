@@ -2,6 +2,7 @@
 // X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
 // backend are rewritten to the address the client used.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { DELETED_HEADER, REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../oci/replication-headers.js';
 
 /**
  * RFC 9110 s7.6.1 connection-specific headers. Transfer-Encoding too: each hop frames its own
@@ -9,16 +10,15 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  */
 const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'];
 /**
- * Replication markers of the built-in replicas (src/registry/replication/replication-headers.ts;
- * the proxy does not import the registry). Only replicas may send them: a client that did could
- * keep its push from replicating or stamp a tag with a far-future time that always wins.
+ * Replication markers of the built-in replicas. Only replicas may send them: a client that did
+ * could keep its push from replicating or stamp a tag with a far-future time that always wins.
  */
-const REPLICA_ONLY_REQUEST = ['x-ha-proxy-replication', 'x-ha-proxy-replication-time'];
+const REPLICA_ONLY_REQUEST = [REPLICATION_HEADER, REPLICATION_TIME_HEADER];
 /**
  * On a 404 from a built-in replica: the replica deleted what was asked (it holds a tombstone).
- * Meant for the proxy alone (same name as the registry's DELETED_HEADER); never sent on.
+ * Meant for the proxy alone; never sent on.
  */
-const DELETED_RESPONSE = 'x-ha-proxy-deleted';
+const DELETED_RESPONSE = DELETED_HEADER;
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
 
 /**

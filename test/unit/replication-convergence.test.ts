@@ -12,7 +12,7 @@ import { blobLinkReference } from '../../src/registry/replication/blob-links.js'
 import { compileContentFilter } from '../../src/registry/replication/content-filter.js';
 import { validateConfigObject } from '../../src/config/load.js';
 import type { ReplicaStore, StoredManifest } from '../../src/registry/replication/replica-store.js';
-import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/registry/replication/replication-headers.js';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/oci/replication-headers.js';
 import { Replicator } from '../../src/registry/replication/replicator.js';
 
 const MEDIA = 'application/vnd.oci.image.manifest.v1+json';

@@ -5,7 +5,7 @@ import { manifestReferences } from '../../src/registry/replication/manifest-refe
 import { nextLink } from '../../src/registry/replication/peer-client.js';
 import { ackWait, missedAck } from '../../src/registry/replication/peer-state.js';
 import { prepareRequestHeaders } from '../../src/proxy/headers.js';
-import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/registry/replication/replication-headers.js';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/oci/replication-headers.js';
 import { verifyDigest } from '../../src/registry/replication/on-demand.js';
 import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';

@@ -4,7 +4,7 @@ import { OciError, type OciErrorCode } from '../../errors/oci-codes.js';
 import { isDigest } from '../../oci/grammar.js';
 import { parseDigest, type Digest } from '../storage/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
-import { DELETED_HEADER } from '../replication/replication-headers.js';
+import { DELETED_HEADER } from '../../oci/replication-headers.js';
 import type { DeletedTarget, RegistryHooks } from './hooks.js';
 import type { OpenSessions } from './upload-sessions.js';
 

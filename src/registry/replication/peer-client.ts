@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { splitCredentials } from '../../net/credentials.js';
 import type { UpstreamTls } from '../../net/upstream-tls.js';
-import { deletedAtHeader, REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from './replication-headers.js';
+import { deletedAtHeader, REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from '../../oci/replication-headers.js';
 
 export interface PeerOptions {
   url: string;

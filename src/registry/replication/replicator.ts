@@ -18,7 +18,7 @@ import { isDigest } from '../../oci/grammar.js';
 import { PeerClient, PeerError } from './peer-client.js';
 import { ackWait, missedAck, type PeerState } from './peer-state.js';
 import type { ReplicaStore } from './replica-store.js';
-import { replicationMark } from './replication-headers.js';
+import { replicationMark } from '../../oci/replication-headers.js';
 import { loadOrCreateEpoch } from './replica-epoch.js';
 import { ReplicationMetrics } from './replication-metrics.js';
 import { planRound, type PeerCursor } from './round-plan.js';

@@ -9,8 +9,8 @@
 // DELETED_HEADER goes the other way, on a 404 answer: the replica holds a tombstone for what was
 // asked (a tag, a manifest or a blob link deleted at that time, ms since epoch). The proxy then
 // passes the 404 on instead of asking the next replica, which may not have heard of the delete
-// yet, and strips the header (src/proxy/headers.ts keeps the same name: the proxy does not import
-// the registry); a peer copying a blob uses it to leave a later delete alone.
+// yet, and strips the header; a peer copying a blob uses it to leave a later delete alone. These
+// names live in src/oci because proxy and registry both speak them.
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const REPLICATION_HEADER = 'x-ha-proxy-replication';
