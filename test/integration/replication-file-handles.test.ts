@@ -10,39 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { copyBlobToPeer } from '../../src/registry/replication/copy-to-peer.js';
 import { ImageStoreAdapter } from '../../src/registry/replication/image-store-adapter.js';
 import { PeerClient } from '../../src/registry/replication/peer-client.js';
 import { digestOf } from '../../src/registry/storage/digest.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Warnings about handles the garbage collector closed, seen while `fn` ran and after a full collection. */
-async function gcWarnings(fn: () => Promise<void>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (w: Error) => {
-    if (/garbage collection/.test(w.message)) seen.push(w.message);
-  };
-  process.on('warning', listener);
-  try {
-    await fn();
-    for (let i = 0; i < 5; i++) {
-      gc();
-      await tick();
-    }
-    // Warnings are emitted on the next tick after the collection that found the handle.
-    await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    process.off('warning', listener);
-  }
-  return seen;
-}
+import { gcWarnings } from '../helpers/gc-warnings.js';
 
 describe('replication closes local files when the peer fails', () => {
   let peer: Server;
