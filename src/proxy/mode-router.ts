@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import { followElected, INITIAL_STANDBY_STATE, standbyOrder, stepActiveStandby, type StandbyEvent, type StandbyState } from './balancer/active-standby.js';
 import { leastConnOrder } from './balancer/least-conn.js';
 import { smoothWeightedPick } from './balancer/round-robin.js';
+import { effectiveWeight, healthForNewRequests, takesNewRequests } from './admin/admin-state.js';
 import type { Backend } from './backend.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 
@@ -30,10 +31,15 @@ export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: Sta
   let tick = 0;
   const retries = config.retries;
 
+  // A drained or maintained backend is no candidate for the active role: new requests move to
+  // the next ready one (an elected choice included: the admin states are shared, so every
+  // proxy steps aside the same way), while its upload sessions still reach it (registry-router).
   const stepStandby = (ctx: RoutingContext): number | undefined => {
-    const step = ctx.elected
-      ? followElected(standby, ctx.elected.active, ctx.health)
-      : stepActiveStandby(standby, ctx.health, ctx.now, config.failback, failbackRequested);
+    const health = healthForNewRequests(ctx.health, ctx.admin);
+    const step =
+      ctx.elected && takesNewRequests(ctx.admin?.[ctx.elected.active])
+        ? followElected(standby, ctx.elected.active, health)
+        : stepActiveStandby(standby, health, ctx.now, config.failback, failbackRequested);
     failbackRequested = false;
     if (step.event) {
       standby = step.state;
@@ -43,12 +49,12 @@ export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: Sta
   };
 
   const routeStandby = (_facts: RequestFacts, ctx: RoutingContext): RouteDecision => ({
-    candidates: pickBackends(ctx.backends, standbyOrder(stepStandby(ctx), ctx.health)),
+    candidates: pickBackends(ctx.backends, standbyOrder(stepStandby(ctx), healthForNewRequests(ctx.health, ctx.admin))),
     retries,
   });
 
-  const eligible = (ctx: RoutingContext): boolean[] => ctx.health.map((h) => h.up);
-  const weights = (ctx: RoutingContext): number[] => ctx.backends.map((b) => b.weight);
+  const eligible = (ctx: RoutingContext): boolean[] => ctx.health.map((h, i) => h.up && takesNewRequests(ctx.admin?.[i]));
+  const weights = (ctx: RoutingContext): number[] => ctx.backends.map((b) => effectiveWeight(b.weight, ctx.admin?.[b.index]));
 
   const routeRoundRobin = (_facts: RequestFacts, ctx: RoutingContext): RouteDecision => {
     if (scores.length !== ctx.backends.length) scores = new Array<number>(ctx.backends.length).fill(0);

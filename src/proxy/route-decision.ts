@@ -20,6 +20,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { OciErrorCode } from '../errors/oci-codes.js';
 import type { BackendHealth } from '../health/health-state.js';
+import type { BackendAdmin } from './admin/admin-state.js';
 import type { Backend } from './backend.js';
 
 export interface RequestFacts {
@@ -43,6 +44,8 @@ export interface RoutingContext {
   readonly now: number;
   /** active-standby with proxies sharing state: the active backend they elected, while fresh. Absent: decide locally. */
   readonly elected?: { readonly active: number };
+  /** By backend index: the operator's admin state and runtime weight. Absent: all ready, configured weights. */
+  readonly admin?: readonly BackendAdmin[];
 }
 
 /** The OCI errors a router answers with by itself (widen the list when a router needs more). */

@@ -22,11 +22,15 @@ import { timerDelay } from '../net/timer-limit.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
+import { proxyActions } from './admin/admin-actions.js';
+import { takesNewRequests } from './admin/admin-state.js';
+import { LocalAdminStore, type AdminStore } from './admin/admin-store.js';
+import { trafficTotals } from './admin/traffic-totals.js';
 import { createBackends, destroyBackends, type Backend } from './backend.js';
 import { endAttemptsOnMarkDown } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics.js';
-import { proxyStatus, type ProxyStatus } from './proxy-status.js';
+import { proxyStatus, withTraffic, type HealthChange, type ProxyStatus } from './proxy-status.js';
 import { createRequestHandler } from './request-handler.js';
 import { createRouting } from './routing/create-routing.js';
 import type { RoutingContext } from './route-decision.js';
@@ -36,6 +40,8 @@ export interface RunProxyOptions {
   metricsRegistry?: Registry;
   /** A health store shared with other workers or proxies (--workers, --redis). */
   createHealthStore?: (backendCount: number, params: HealthParams) => HealthStore;
+  /** Admin states shared with workers or proxies (--workers, --redis); by default process-local. */
+  createAdminStore?: (configuredWeights: readonly number[]) => AdminStore;
   /**
    * --workers: which parts this process runs; all default to true. Workers serve traffic
    * only; the primary runs the checks and the admin listener without serving traffic.
@@ -53,6 +59,7 @@ export interface ProxyHandle {
   readonly adminAddress: HostPort;
   readonly health: HealthStore;
   readonly router: ModeRouter;
+  readonly admin: AdminStore;
   status(): ProxyStatus;
   /** Re-reads the `tls:` certificate files (SIGHUP); a broken file is logged and the old ones stay. */
   reloadCertificates(): void;
@@ -130,10 +137,12 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   };
   const ownsHealth = options.role?.activeChecks !== false;
   const health: HealthStore = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
+  const weights = backends.map((b) => b.weight);
+  const adminStore: AdminStore = options.createAdminStore?.(weights) ?? new LocalAdminStore(weights);
   const inflight = backends.map(() => 0);
   const routingContext = (): RoutingContext => {
     const elected = health.election?.choice();
-    return { backends, health: health.snapshot(), inflight, now: Date.now(), ...(elected ? { elected } : {}) };
+    return { backends, health: health.snapshot(), admin: adminStore.snapshot(), inflight, now: Date.now(), ...(elected ? { elected } : {}) };
   };
 
   let metrics: ReturnType<typeof createProxyMetrics> | undefined;
@@ -144,7 +153,9 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
   });
   const takesTraffic = (i: number): boolean =>
-    config.mode === 'active-standby' ? modeRouter.activeIndex() === i && health.snapshot()[i].up : health.snapshot()[i].up;
+    config.mode === 'active-standby'
+      ? modeRouter.activeIndex() === i && health.snapshot()[i].up
+      : health.snapshot()[i].up && takesNewRequests(adminStore.snapshot()[i]);
   metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), inflight: () => inflight, takesTraffic });
   const proxyMetrics = metrics;
   const router = createRouting(config, modeRouter, { logger, metrics: registry });
@@ -154,8 +165,14 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   health.election?.onChange(() => modeRouter.refresh(routingContext()));
   // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
   const failbackTimers = new Set<NodeJS.Timeout>();
+  const lastChanges: (HealthChange | undefined)[] = backends.map(() => undefined);
+  adminStore.onChange((index, admin) => {
+    if (ownsHealth) logger.warn({ backend: backends[index].name, admin: admin.state, weight: admin.weight, reason: admin.reason }, `backend ${backends[index].name} admin state ${admin.state.toUpperCase()}`);
+    modeRouter.refresh(routingContext());
+  });
   health.onTransition((index, transition) => {
     const backend = backends[index];
+    lastChanges[index] = { to: transition.to, reason: transition.reason, detail: transition.detail, at: new Date().toISOString() };
     proxyMetrics.stateChange(backend, transition.to, transition.reason);
     const fields = { backend: backend.name, state: transition.to.toUpperCase(), reason: transition.reason, detail: transition.detail, count: transition.count };
     // With --workers, only the process that owns health (the primary) logs its changes.
@@ -227,26 +244,36 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   }
 
   const status = (): ProxyStatus =>
-    proxyStatus({ mode: config.mode, draining, backends, health, inflight, active: modeRouter.activeIndex(), takesTraffic });
+    proxyStatus({ mode: config.mode, draining, backends, health, admin: adminStore.snapshot(), lastChanges, inflight, active: modeRouter.activeIndex(), takesTraffic });
+  const failback = (): ProxyStatus => {
+    modeRouter.requestFailback();
+    health.election?.requestFailback();
+    modeRouter.refresh(routingContext());
+    options.onFailbackRequested?.();
+    return status();
+  };
+  const notReadyReason = (): string | undefined => {
+    if (draining) return 'draining';
+    const own = options.notReadyReason?.();
+    if (own !== undefined) return own;
+    const snapshot = health.snapshot();
+    if (!snapshot.some((h) => h.up)) return 'no healthy backend';
+    const admin = adminStore.snapshot();
+    if (!snapshot.some((h, i) => h.up && takesNewRequests(admin[i]))) return 'every healthy backend is drained or in maintenance';
+    return undefined;
+  };
 
   let admin: Server | undefined;
   try {
     if (role.admin) admin = await startAdminServer({
       listen: config.adminListen,
       registry,
-      notReadyReason: () =>
-        draining ? 'draining' : (options.notReadyReason?.() ?? (health.snapshot().some((h) => h.up) ? undefined : 'no healthy backend')),
-      extraRoutes: { '/status': status },
-      token: config.admin.token,
-      actions: {
-        '/failback': () => {
-          modeRouter.requestFailback();
-          health.election?.requestFailback();
-          modeRouter.refresh(routingContext());
-          options.onFailbackRequested?.();
-          return status();
-        },
+      notReadyReason,
+      extraRoutes: {
+        '/status': async () => withTraffic(status(), trafficTotals(await registry.metrics(), backends.map((b) => b.name))),
       },
+      token: config.admin.token,
+      action: proxyActions({ backends, store: adminStore, failback }),
     });
   } catch (err) {
     server.close();
@@ -280,6 +307,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       checker.stop();
       for (const timer of failbackTimers) clearTimeout(timer);
       health.close();
+      adminStore.close();
       destroyBackends(backends);
       if (admin) {
         const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -291,5 +319,5 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     return stopping;
   };
 
-  return { address, adminAddress, health, router: modeRouter, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
+  return { address, adminAddress, health, router: modeRouter, admin: adminStore, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
 }

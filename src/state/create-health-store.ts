@@ -8,12 +8,16 @@ import type { HealthParams } from '../health/health-state.js';
 import type { HealthStore } from '../health/health-store.js';
 import { redactUrl } from '../net/credentials.js';
 import type { Logger } from '../observability/logger.js';
+import type { AdminStore } from '../proxy/admin/admin-store.js';
 import { ActiveElection } from './active-election.js';
 import { RedisStateStore } from './redis-state-store.js';
+import { SharedAdminStore } from './shared-admin-store.js';
 import { SharedHealthStore } from './shared-health-store.js';
 
 export interface HealthStoreFactory {
   create: (backendCount: number, params: HealthParams) => HealthStore;
+  /** The admin states (drain, maint, weights): shared through Redis like health when configured. */
+  createAdmin: (configuredWeights: readonly number[]) => AdminStore;
   /** Releases what the store holds in Redis (the election's lease) and closes the connections. */
   close: () => Promise<void>;
 }
@@ -42,9 +46,10 @@ export function healthStoreFactory(config: Config, redis: NonNullable<Config['re
     elections.push(election);
     return shared;
   };
+  const createAdmin = (weights: readonly number[]): AdminStore => new SharedAdminStore(config.backends.map(backendName), weights, state);
   const close = async (): Promise<void> => {
     await Promise.all(elections.map((e) => e.close()));
     await state.close();
   };
-  return { create, close };
+  return { create, createAdmin, close };
 }

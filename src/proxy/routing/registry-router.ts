@@ -13,6 +13,7 @@
 // Pure apart from the RoutingEvents sink (metrics): the decision depends only on the request
 // facts and the health snapshot, so every proxy process decides alike.
 import type { OutgoingHttpHeaders } from 'node:http';
+import { takesNewRequests, takesOwnRequests } from '../admin/admin-state.js';
 import type { Backend } from '../backend.js';
 import { isDeletedAnswer } from '../headers.js';
 import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';
@@ -88,13 +89,14 @@ function repositoryOfLocation(location: string): string {
 }
 
 /**
- * What active-active rendezvous hashing orders: every healthy backend. Not the mode router's
+ * What active-active rendezvous hashing orders: every healthy backend that takes new requests
+ * (a drained one keeps only its upload sessions and sticky clients). Not the mode router's
  * pick: its order would be thrown away, and asking would still advance its round-robin, so the
  * requests between repository requests (/v2/, plain traffic) would pile onto the backends those
  * skipped (alternating the two, every /v2/ went to one backend of two).
  */
 function healthyBackends(ctx: RoutingContext, retries: number): { candidates: readonly Backend[]; retries: number } {
-  return { candidates: ctx.backends.filter((_b, i) => ctx.health[i]?.up), retries };
+  return { candidates: ctx.backends.filter((_b, i) => ctx.health[i]?.up && takesNewRequests(ctx.admin?.[i])), retries };
 }
 
 export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
@@ -132,6 +134,11 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     if (!ctx.health[backend.index]?.up) {
       events.affinityMiss();
       return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) is down; restart the upload`);
+    }
+    // drain keeps open sessions going (that is what drain is for); maint takes nothing.
+    if (!takesOwnRequests(ctx.admin?.[backend.index])) {
+      events.affinityMiss();
+      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) is in maintenance; restart the upload`);
     }
     events.routed('upload_affinity');
     return {
@@ -203,7 +210,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     let stuck: Backend | undefined;
     if (taken.value !== undefined) {
       const named = verifyCookieValue(sticky.keys, taken.value);
-      stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up);
+      stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up && takesOwnRequests(ctx.admin?.[b.index]));
       if (!stuck) events.cookieRedispatch();
     }
     const candidates = stuck ? [stuck, ...base.candidates.filter((b) => b !== stuck)] : base.candidates;

@@ -4,11 +4,12 @@
 // three times), in a process that would never connect.
 import type { Config } from '../../config/types.js';
 import { LocalHealthStore } from '../../health/health-store.js';
+import { LocalAdminStore } from '../admin/admin-store.js';
 import type { Logger } from '../../observability/logger.js';
 import type { HealthStoreFactory } from '../../state/create-health-store.js';
 
 export async function loadHealthStoreFactory(config: Config, logger: Logger): Promise<HealthStoreFactory> {
-  if (!config.redis) return { create: (n, params) => new LocalHealthStore(n, params), close: async () => {} };
+  if (!config.redis) return { create: (n, params) => new LocalHealthStore(n, params), createAdmin: (weights) => new LocalAdminStore(weights), close: async () => {} };
   const { healthStoreFactory } = await import('../../state/create-health-store.js');
   return healthStoreFactory(config, config.redis, logger);
 }

@@ -1,6 +1,7 @@
 // The primary of a multi-process proxy: it serves no traffic itself. It runs the active health
 // checks and owns the health store (shared with other proxies through Redis when configured),
-// mirrors every health change to the workers (state/worker-health.ts), serves the admin
+// mirrors every health and admin-state change to the workers (state/worker-health.ts,
+// state/worker-admin.ts), serves the admin
 // listener with metrics summed over the workers, relays manual failbacks, restarts a worker that
 // dies, and on SIGTERM drains the workers before it exits.
 import cluster, { type Worker } from 'node:cluster';
@@ -10,6 +11,7 @@ import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
 import type { Config } from '../../config/types.js';
 import { timerDelay } from '../../net/timer-limit.js';
 import { createLogger } from '../../observability/logger.js';
+import { AdminHub } from '../../state/worker-admin.js';
 import { HealthHub, type Port } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
@@ -39,6 +41,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const registry = new ClusterMetricsRegistry(() => workers.keys());
   collectProcessMetrics(registry);
   let hub: HealthHub | undefined;
+  let adminHub: AdminHub | undefined;
   let workersListening = 0;
   const proxy = await runProxy(config, {
     notReadyReason: () => (workersListening < count ? `${workersListening} of ${count} workers listening` : undefined),
@@ -46,6 +49,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     metricsRegistry: registry,
     role: { serveTraffic: false, activeChecks: true, admin: true },
     createHealthStore: (n, params) => (hub = new HealthHub(health.create(n, params))),
+    createAdminStore: (weights) => (adminHub = new AdminHub(health.createAdmin(weights))),
     onFailbackRequested: () => {
       for (const port of workers.values()) port.send({ type: FAILBACK_MESSAGE });
     },
@@ -54,6 +58,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     throw err;
   });
   const healthHub = hub!;
+  const admins = adminHub!;
   const secret = randomBytes(32).toString('base64url');
   let stopping = false;
   const restarts: RestartState = { failures: 0 };
@@ -64,6 +69,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     const port = workerPort(worker);
     workers.set(worker, port);
     healthHub.attach(port);
+    admins.attach(port);
     const startedAt = Date.now();
     return new Promise((resolve, reject) => {
       let listening = false;
@@ -80,6 +86,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
         workers.delete(worker);
         if (listening) workersListening--;
         healthHub.detach(port);
+        admins.detach(port);
         if (stopping) return;
         if (!listening) {
           // A bind failure is the operator's to fix (a clear message, status 1); anything else is a crash.

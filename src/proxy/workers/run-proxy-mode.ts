@@ -41,7 +41,7 @@ export async function runProxyMode(config: Config): Promise<void> {
   const [{ loadHealthStoreFactory }, { runProxy }] = await Promise.all([import('./load-health-store.js'), import('../run.js')]);
   const logger = createLogger(config.logLevel, { mode: config.mode });
   const health = await loadHealthStoreFactory(config, logger);
-  const proxy = await runProxy(config, { logger, createHealthStore: health.create }).catch(async (err: unknown) => {
+  const proxy = await runProxy(config, { logger, createHealthStore: health.create, createAdminStore: health.createAdmin }).catch(async (err: unknown) => {
     await health.close();
     throw err;
   });

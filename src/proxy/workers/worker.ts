@@ -1,9 +1,10 @@
-// A cluster worker: serves traffic with the primary's health snapshot, runs no checks and no
+// A cluster worker: serves traffic with the primary's health snapshot and admin states, runs no checks and no
 // admin listener, and answers the primary's requests for its metrics and failback relays.
 import type { Config } from '../../config/types.js';
 import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetricsRegistry } from '../../observability/metrics.js';
+import { WorkerAdminStore } from '../../state/worker-admin.js';
 import { WorkerHealthStore } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
@@ -25,6 +26,7 @@ export async function runWorker(config: Config): Promise<void> {
     metricsRegistry: registry,
     role: { serveTraffic: true, activeChecks: false, admin: false },
     createHealthStore: (n, params) => new WorkerHealthStore(n, params, port),
+    createAdminStore: (weights) => new WorkerAdminStore(weights, port),
   });
   port.onMessage((message) => {
     const type = (message as { type?: unknown } | null)?.type;
