@@ -46,9 +46,21 @@ async function runGc(argv: string[]): Promise<number> {
   }
 }
 
+async function runCtl(argv: string[]): Promise<number> {
+  const { runCtlCommand, CTL_USAGE } = await import('./ctl-command.js');
+  try {
+    return await runCtlCommand(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`ha-proxy: ${err.message}\n\n${CTL_USAGE}`);
+    return EXIT_CONFIG;
+  }
+}
+
 /** Returns the exit code for failures before start-up; a running server exits through its own shutdown. */
 export async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'gc') return runGc(argv.slice(1));
+  if (argv[0] === 'ctl') return runCtl(argv.slice(1));
   let config: Config;
   try {
     const args = parseCliArgs(argv);
