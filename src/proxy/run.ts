@@ -25,6 +25,7 @@ import { createMetricsRegistry } from '../observability/metrics.js';
 import { proxyActions } from './admin/admin-actions.js';
 import { takesNewRequests } from './admin/admin-state.js';
 import { LocalAdminStore, type AdminStore } from './admin/admin-store.js';
+import { statusPage } from './admin/status-page.js';
 import { trafficTotals } from './admin/traffic-totals.js';
 import { createBackends, destroyBackends, type Backend } from './backend.js';
 import { endAttemptsOnMarkDown } from './forwarder.js';
@@ -270,6 +271,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
       registry,
       notReadyReason,
       extraRoutes: {
+        '/': statusPage,
         '/status': async () => withTraffic(status(), trafficTotals(await registry.metrics(), backends.map((b) => b.name))),
       },
       token: config.admin.token,
