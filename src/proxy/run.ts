@@ -19,19 +19,16 @@ import { createClientServer, reloadCertificatesLogged, type ClientServer } from 
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { applyServerLimits } from '../net/server-limits.js';
 import { timerDelay } from '../net/timer-limit.js';
-import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import { proxyActions } from './admin/admin-actions.js';
 import { takesNewRequests } from './admin/admin-state.js';
 import { LocalAdminStore, type AdminStore } from './admin/admin-store.js';
-import { statusPage } from './admin/status-page.js';
-import { trafficTotals } from './admin/traffic-totals.js';
 import { createBackends, destroyBackends, type Backend } from './backend.js';
 import { endAttemptsOnMarkDown } from './forwarder.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
 import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics.js';
-import { proxyStatus, withTraffic, type HealthChange, type ProxyStatus } from './proxy-status.js';
+import { startProxyAdmin } from './proxy-admin.js';
+import { proxyStatus, type HealthChange, type ProxyStatus } from './proxy-status.js';
 import { createRequestHandler } from './request-handler.js';
 import { createRouting } from './routing/create-routing.js';
 import type { RoutingContext } from './route-decision.js';
@@ -119,6 +116,11 @@ function publicHostOf(address: HostPort): string {
   return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
+function healthParams(hc: Config['healthCheck']): HealthParams {
+  const { rise, fall, errorLimit, intervalMs, fastIntervalMs, downIntervalMs, jitter } = hc;
+  return { rise, fall, errorLimit, intervalMs, fastIntervalMs, downIntervalMs, jitter };
+}
+
 export async function runProxy(config: Config, options: RunProxyOptions = {}): Promise<ProxyHandle> {
   if (config.backends.length === 0) {
     throw new ConfigError(['backends: no backends: give at least one --backend URL (or list backends in the config file)']);
@@ -127,15 +129,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
   const registry = options.metricsRegistry ?? createMetricsRegistry();
   const backends = createBackends(config.backends, config.timeouts);
   const hc = config.healthCheck;
-  const params: HealthParams = {
-    rise: hc.rise,
-    fall: hc.fall,
-    errorLimit: hc.errorLimit,
-    intervalMs: hc.intervalMs,
-    fastIntervalMs: hc.fastIntervalMs,
-    downIntervalMs: hc.downIntervalMs,
-    jitter: hc.jitter,
-  };
+  const params = healthParams(hc);
   const ownsHealth = options.role?.activeChecks !== false;
   const health: HealthStore = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
   const weights = backends.map((b) => b.weight);
@@ -246,37 +240,23 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
 
   const status = (): ProxyStatus =>
     proxyStatus({ mode: config.mode, draining, backends, health, admin: adminStore.snapshot(), lastChanges, inflight, active: modeRouter.activeIndex(), takesTraffic });
-  const failback = (): ProxyStatus => {
-    modeRouter.requestFailback();
-    health.election?.requestFailback();
-    modeRouter.refresh(routingContext());
-    options.onFailbackRequested?.();
-    return status();
-  };
-  const notReadyReason = (): string | undefined => {
-    if (draining) return 'draining';
-    const own = options.notReadyReason?.();
-    if (own !== undefined) return own;
-    const snapshot = health.snapshot();
-    if (!snapshot.some((h) => h.up)) return 'no healthy backend';
-    const admin = adminStore.snapshot();
-    if (!snapshot.some((h, i) => h.up && takesNewRequests(admin[i]))) return 'every healthy backend is drained or in maintenance';
-    return undefined;
-  };
-
   let admin: Server | undefined;
   try {
-    if (role.admin) admin = await startAdminServer({
-      listen: config.adminListen,
-      registry,
-      notReadyReason,
-      extraRoutes: {
-        '/': statusPage,
-        '/status': async () => withTraffic(status(), trafficTotals(await registry.metrics(), backends.map((b) => b.name))),
-      },
-      token: config.admin.token,
-      action: proxyActions({ backends, store: adminStore, failback }),
-    });
+    if (role.admin) {
+      admin = await startProxyAdmin({
+        config,
+        registry,
+        backends,
+        health,
+        admin: adminStore,
+        router: modeRouter,
+        status,
+        refresh: () => modeRouter.refresh(routingContext()),
+        isDraining: () => draining,
+        onFailbackRequested: options.onFailbackRequested,
+        notReadyReason: options.notReadyReason,
+      });
+    }
   } catch (err) {
     server.close();
     abortStart();

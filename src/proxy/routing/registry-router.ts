@@ -1,17 +1,19 @@
 // The registry-aware Router: wraps the mode router (active-standby / active-active) and bends
 // its candidate list around what the OCI protocol needs.
 //
-//   upload token in the query  -> exactly the backend that opened the session, no retry;
-//                                 that backend down or not answering -> 404 BLOB_UPLOAD_UNKNOWN
+//   upload token in the query  -> exactly the backend that opened the session, no retry, also
+//                                 when drained (so a drain never breaks a push); that backend
+//                                 down, in maint or not answering -> 404 BLOB_UPLOAD_UNKNOWN
 //   repository request         -> the route pool of its first matching rule; in active-active
 //                                 the repository's home by rendezvous hashing first, the rest in
 //                                 rendezvous order (retries; 404 fallback and the digest guard
 //                                 for manifest and blob reads)
 //   /v2/, /v2/_catalog, others -> the mode router's choice
-//   plain traffic + sticky     -> the backend named by a signed cookie (insert indirect nocache)
+//   plain traffic + sticky     -> the backend named by a signed cookie (insert indirect nocache),
+//                                 also when drained, not in maint
 //
 // Pure apart from the RoutingEvents sink (metrics): the decision depends only on the request
-// facts and the health snapshot, so every proxy process decides alike.
+// facts, the health snapshot and the admin states, so every proxy process decides alike.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { takesNewRequests, takesOwnRequests } from '../admin/admin-state.js';
 import type { Backend } from '../backend.js';
@@ -131,14 +133,10 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       events.affinityMiss();
       return reject('BLOB_UPLOAD_UNKNOWN', 'the backend that holds this upload is no longer configured; restart the upload');
     }
-    if (!ctx.health[backend.index]?.up) {
+    const unable = !ctx.health[backend.index]?.up ? 'is down' : takesOwnRequests(ctx.admin?.[backend.index]) ? undefined : 'is in maintenance';
+    if (unable) {
       events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) is down; restart the upload`);
-    }
-    // drain keeps open sessions going (that is what drain is for); maint takes nothing.
-    if (!takesOwnRequests(ctx.admin?.[backend.index])) {
-      events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) is in maintenance; restart the upload`);
+      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) ${unable}; restart the upload`);
     }
     events.routed('upload_affinity');
     return {
