@@ -1,8 +1,9 @@
 // Who may use the admin listener, as a pure decision over one request's facts.
 //
-// Mutating requests (POST /failback) need `Authorization: Bearer <admin token>`; with no token
-// configured they are refused outright. A browser cannot add that header to a cross-site form
-// post or fetch without a CORS preflight we never answer, so the token also closes CSRF.
+// Mutating requests (every POST: /failback, /backends/<name>/state and /weight) need
+// `Authorization: Bearer <admin token>`; with no token configured they are refused outright.
+// A browser cannot add that header to a cross-site form post or fetch without a CORS preflight
+// we never answer, so the token also closes CSRF.
 // Every request, reads included, is refused when a loopback-only listener is reached under a
 // host name that is not a loopback name (DNS rebinding: a page on evil.example re-resolves its
 // name to 127.0.0.1 and reads /status as same-origin). A listener bound to other interfaces is
