@@ -1,9 +1,8 @@
 // The primary of a multi-process proxy: it serves no traffic itself. It runs the active health
 // checks and owns the health store (shared with other proxies through Redis when configured),
 // mirrors every health and admin-state change to the workers (state/worker-health.ts,
-// state/worker-admin.ts), serves the admin
-// listener with metrics summed over the workers, relays manual failbacks, restarts a worker that
-// dies, and on SIGTERM drains the workers before it exits.
+// state/worker-admin.ts), serves the admin listener with metrics summed over the workers, relays
+// manual failbacks, restarts a worker that dies, and on SIGTERM drains the workers before it exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { collectProcessMetrics } from '../../observability/metrics.js';
@@ -41,7 +40,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const registry = new ClusterMetricsRegistry(() => workers.keys());
   collectProcessMetrics(registry);
   let hub: HealthHub | undefined;
-  let adminHub: AdminHub | undefined;
+  const admins = new AdminHub(health.createAdmin(config.backends.map((b) => b.weight)));
   let workersListening = 0;
   const proxy = await runProxy(config, {
     notReadyReason: () => (workersListening < count ? `${workersListening} of ${count} workers listening` : undefined),
@@ -49,7 +48,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     metricsRegistry: registry,
     role: { serveTraffic: false, activeChecks: true, admin: true },
     createHealthStore: (n, params) => (hub = new HealthHub(health.create(n, params))),
-    createAdminStore: (weights) => (adminHub = new AdminHub(health.createAdmin(weights))),
+    createAdminStore: () => admins,
     onFailbackRequested: () => {
       for (const port of workers.values()) port.send({ type: FAILBACK_MESSAGE });
     },
@@ -58,7 +57,6 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     throw err;
   });
   const healthHub = hub!;
-  const admins = adminHub!;
   const secret = randomBytes(32).toString('base64url');
   let stopping = false;
   const restarts: RestartState = { failures: 0 };
