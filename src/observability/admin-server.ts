@@ -16,7 +16,7 @@ export interface ActionInput {
 /** Thrown by an action for a request it refuses (bad input, unknown backend): the client's fault. */
 export class ActionError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 413,
+    readonly status: 400 | 404 | 413,
     message: string,
   ) {
     super(message);
@@ -49,12 +49,9 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_ACTION_BODY) {
-        reject(new ActionError(413, `the body is over ${MAX_ACTION_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      // Past the cap the rest is read and dropped, so the client still gets its 413.
+      if (size > MAX_ACTION_BODY) reject(new ActionError(413, `the body is over ${MAX_ACTION_BODY} bytes`));
+      else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
@@ -88,8 +85,11 @@ async function serveRoute(req: IncomingMessage, res: ServerResponse, route: () =
 export async function startAdminServer(options: AdminOptions): Promise<Server> {
   const policy = { token: options.token, loopbackOnly: isLoopbackHost(parseHostPort(options.listen).host) };
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
-    const path = url.pathname;
+    // Not new URL(): it would read `//host/...` as a host and serve `/...` under it.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
     const action = options.action?.(path);
     const mutating = action !== undefined && req.method === 'POST';
     const verdict = decideAdminAccess({ mutating, host: req.headers.host, authorization: req.headers.authorization }, policy);
@@ -106,7 +106,7 @@ export async function startAdminServer(options: AdminOptions): Promise<Server> {
         const reason = await options.notReadyReason();
         answer(res, reason === undefined ? 200 : 503, 'text/plain', reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
       } else if (action) {
-        await runAction(req, res, action, path, url.searchParams);
+        await runAction(req, res, action, path, query);
       } else if (options.extraRoutes?.[path]) {
         await serveRoute(req, res, options.extraRoutes[path]);
       } else {

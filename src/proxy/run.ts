@@ -57,7 +57,6 @@ export interface ProxyHandle {
   readonly adminAddress: HostPort;
   readonly health: HealthStore;
   readonly router: ModeRouter;
-  readonly admin: AdminStore;
   status(): ProxyStatus;
   /** Re-reads the `tls:` certificate files (SIGHUP); a broken file is logged and the old ones stay. */
   reloadCertificates(): void;
@@ -301,5 +300,5 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     return stopping;
   };
 
-  return { address, adminAddress, health, router: modeRouter, admin: adminStore, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
+  return { address, adminAddress, health, router: modeRouter, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
 }
