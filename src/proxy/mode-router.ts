@@ -5,7 +5,7 @@ import type { Config } from '../config/types.js';
 import { followElected, INITIAL_STANDBY_STATE, standbyOrder, stepActiveStandby, type StandbyEvent, type StandbyState } from './balancer/active-standby.js';
 import { leastConnOrder } from './balancer/least-conn.js';
 import { smoothWeightedPick } from './balancer/round-robin.js';
-import { effectiveWeight, healthForNewRequests, takesNewRequests } from './admin/admin-state.js';
+import { effectiveWeight, healthForNewRequests, takesNewRequests } from '../health/admin-state.js';
 import type { Backend } from './backend.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 

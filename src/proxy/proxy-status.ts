@@ -2,7 +2,7 @@
 // (active-standby with Redis) and every backend's health, admin state, weight, last changes and
 // traffic totals, as one JSON document (the status page at GET / reads it).
 import type { ElectionStatus, HealthStore } from '../health/health-store.js';
-import type { AdminState, BackendAdmin } from './admin/admin-state.js';
+import type { AdminState, BackendAdmin } from '../health/admin-state.js';
 import type { TrafficTotals } from './admin/traffic-totals.js';
 import type { Backend } from './backend.js';
 

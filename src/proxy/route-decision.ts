@@ -20,7 +20,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { OciErrorCode } from '../errors/oci-codes.js';
 import type { BackendHealth } from '../health/health-state.js';
-import type { BackendAdmin } from './admin/admin-state.js';
+import type { BackendAdmin } from '../health/admin-state.js';
 import type { Backend } from './backend.js';
 
 export interface RequestFacts {

@@ -8,7 +8,7 @@ import type { HealthParams } from '../health/health-state.js';
 import type { HealthStore } from '../health/health-store.js';
 import { redactUrl } from '../net/credentials.js';
 import type { Logger } from '../observability/logger.js';
-import type { AdminStore } from '../proxy/admin/admin-store.js';
+import type { AdminStore } from '../health/admin-store.js';
 import { ActiveElection } from './active-election.js';
 import { RedisStateStore } from './redis-state-store.js';
 import { SharedAdminStore } from './shared-admin-store.js';

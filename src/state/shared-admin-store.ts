@@ -8,8 +8,8 @@
 // A change made while Redis is unreachable holds locally and is written at the next
 // reconnection (instead of being overwritten by the older key).
 import { randomUUID } from 'node:crypto';
-import { isAdminState, type BackendAdmin } from '../proxy/admin/admin-state.js';
-import { LocalAdminStore } from '../proxy/admin/admin-store.js';
+import { isAdminState, type BackendAdmin } from '../health/admin-state.js';
+import { LocalAdminStore } from '../health/admin-store.js';
 import type { StateStore } from './state-store.js';
 
 export const ADMIN_CHANNEL = 'admin';

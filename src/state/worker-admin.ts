@@ -2,8 +2,8 @@
 // listener and with it the AdminStore (local, or shared through Redis); every change is sent
 // to all workers at once as the whole table, so a worker routes with exactly the primary's
 // states. A worker asks for the table when it starts (hello), as for health (worker-health.ts).
-import type { BackendAdmin } from '../proxy/admin/admin-state.js';
-import { LocalAdminStore, type AdminListener, type AdminStore } from '../proxy/admin/admin-store.js';
+import type { BackendAdmin } from '../health/admin-state.js';
+import { LocalAdminStore, type AdminListener, type AdminStore } from '../health/admin-store.js';
 import type { Port } from './worker-health.js';
 
 export type AdminMessage = { type: 'ha-proxy:admin-hello' } | { type: 'ha-proxy:admin'; states: BackendAdmin[] };

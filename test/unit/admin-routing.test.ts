@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BackendHealth } from '../../src/health/health-state.js';
-import { checkWeight, initialAdmin, type AdminState, type BackendAdmin } from '../../src/proxy/admin/admin-state.js';
+import { checkWeight, initialAdmin, type AdminState, type BackendAdmin } from '../../src/health/admin-state.js';
 import type { Backend } from '../../src/proxy/backend.js';
 import { createModeRouter, type ModeConfig } from '../../src/proxy/mode-router.js';
 import type { RequestFacts, RoutingContext } from '../../src/proxy/route-decision.js';

@@ -1,7 +1,7 @@
 // Admin states shared through a StateStore, worker mirroring, readiness and the /status pieces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { initialAdmin, type BackendAdmin } from '../../src/proxy/admin/admin-state.js';
+import { initialAdmin, type BackendAdmin } from '../../src/health/admin-state.js';
 import { trafficTotals } from '../../src/proxy/admin/traffic-totals.js';
 import { servingProblem } from '../../src/proxy/proxy-admin.js';
 import { displayState } from '../../src/proxy/proxy-status.js';

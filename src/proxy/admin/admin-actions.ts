@@ -5,8 +5,8 @@
 // Input is checked here and refused with a 4xx naming the problem; nothing else changes then.
 import { ActionError, type ActionInput, type AdminAction } from '../../observability/admin-server.js';
 import type { Backend } from '../backend.js';
-import { ADMIN_STATES, checkWeight, isAdminState, type BackendAdmin } from './admin-state.js';
-import type { AdminStore } from './admin-store.js';
+import { ADMIN_STATES, checkWeight, isAdminState, type BackendAdmin } from '../../health/admin-state.js';
+import type { AdminStore } from '../../health/admin-store.js';
 
 export interface ActionDeps {
   backends: readonly Backend[];

@@ -15,7 +15,7 @@
 // Pure apart from the RoutingEvents sink (metrics): the decision depends only on the request
 // facts, the health snapshot and the admin states, so every proxy process decides alike.
 import type { OutgoingHttpHeaders } from 'node:http';
-import { takesNewRequests, takesOwnRequests } from '../admin/admin-state.js';
+import { takesNewRequests, takesOwnRequests } from '../../health/admin-state.js';
 import type { Backend } from '../backend.js';
 import { isDeletedAnswer } from '../headers.js';
 import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';

@@ -4,7 +4,7 @@
 // three times), in a process that would never connect.
 import type { Config } from '../../config/types.js';
 import { LocalHealthStore } from '../../health/health-store.js';
-import { LocalAdminStore } from '../admin/admin-store.js';
+import { LocalAdminStore } from '../../health/admin-store.js';
 import type { Logger } from '../../observability/logger.js';
 import type { HealthStoreFactory } from '../../state/create-health-store.js';
 

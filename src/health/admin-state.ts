@@ -6,7 +6,7 @@
 //           sticky client keep going to it, so draining never breaks a push in progress.
 //   maint - nothing at all; health checks go on, so /status still tells whether it is up.
 // A runtime weight replaces the configured one for the balancers (1..256, as in the config).
-import type { BackendHealth } from '../../health/health-state.js';
+import type { BackendHealth } from './health-state.js';
 
 export const ADMIN_STATES = ['ready', 'drain', 'maint'] as const;
 export type AdminState = (typeof ADMIN_STATES)[number];
