@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { OciError } from '../../src/errors/oci-codes.js';
 import { digestOf } from '../../src/registry/storage/digest.js';
+import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
 import { storagePath } from '../../src/registry/storage/paths.js';
 
@@ -139,6 +140,73 @@ describe('abandoned uploads', () => {
     const fresh2 = await store.uploads.create('c');
     assert.equal(await store.purgeStaleUploads(60_000), 0);
     assert.equal((await store.uploads.status('c', fresh2.id)).size, 0);
+  });
+});
+
+/**
+ * The filesystem driver, with the answer of one call (`method` on `path`) held back until
+ * `release()`: a lookup that has read from disk but not yet cached what it read.
+ */
+function heldDriver(root: string, method: 'stat' | 'getContent', path: string) {
+  const driver = new FsDriver(root);
+  let reached!: () => void;
+  let release!: () => void;
+  const held = { reached: new Promise<void>((r) => { reached = r; }), gate: new Promise<void>((r) => { release = r; }) };
+  let armed = false;
+  const original = driver[method].bind(driver) as (p: string) => Promise<unknown>;
+  (driver as unknown as Record<string, (p: string) => Promise<unknown>>)[method] = async (p: string) => {
+    const answer = await original(p);
+    if (armed && p === path) {
+      armed = false;
+      reached();
+      await held.gate;
+    }
+    return answer;
+  };
+  return { driver, arm: () => { armed = true; }, reached: held.reached, release };
+}
+
+describe('lookup caches and deletes', () => {
+  it('does not cache a blob link a lookup read while a delete removed it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'image-store-'));
+    const digest = digestOf('sha256', 'cached');
+    const { driver, arm, reached, release } = heldDriver(root, 'stat', storagePath({ kind: 'blobData', digest }));
+    const store = new ImageStore(driver);
+    await store.blobs.put('a', body('cached'), digest);
+    arm();
+    // The lookup has seen the link (and is stating the bytes) when the delete runs to completion.
+    const lookup = store.blobs.stat('a', digest);
+    await reached;
+    assert.equal(await store.blobs.unlink('a', digest), true);
+    release();
+    assert.equal(await lookup, 6, 'the lookup under way answers what it read');
+    assert.equal(await store.blobs.stat('a', digest), undefined, 'the deleted link is not served from the cache');
+  });
+
+  it('does not cache a tag or a manifest a lookup read while a delete removed it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'image-store-'));
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }));
+    const digest = digestOf('sha256', bytes);
+    const tagHeld = heldDriver(root, 'getContent', storagePath({ kind: 'tagLink', repo: 'a', tag: 'v1' }));
+    const store = new ImageStore(tagHeld.driver);
+    await store.manifests.put('a', { bytes, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', tag: 'v1' });
+    tagHeld.arm();
+    const lookup = store.manifests.resolveTag('a', 'v1');
+    await tagHeld.reached;
+    assert.equal(await store.manifests.deleteTag('a', 'v1'), true);
+    tagHeld.release();
+    assert.equal((await lookup)?.value, digest.value);
+    assert.equal(await store.manifests.resolveTag('a', 'v1'), undefined, 'the deleted tag is not served from the cache');
+
+    const manifestHeld = heldDriver(root, 'getContent', storagePath({ kind: 'blobData', digest }));
+    const second = new ImageStore(manifestHeld.driver);
+    manifestHeld.arm();
+    const read = second.manifests.get('a', digest);
+    await manifestHeld.reached;
+    assert.ok(await second.manifests.delete('a', digest));
+    manifestHeld.release();
+    assert.equal((await read)?.digest.value, digest.value);
+    assert.equal(await second.manifests.get('a', digest), undefined, 'the deleted manifest is not served from the cache');
   });
 });
 

@@ -27,9 +27,10 @@ export class BlobStore {
     const key = `${repo}\0${digest.value}`;
     const cached = this.linked.get(key);
     if (cached !== undefined) return cached;
+    const mark = this.linked.mark();
     if (!(await ifFound(this.driver.stat(storagePath({ kind: 'layerLink', repo, digest }))))) return undefined;
     const info = await ifFound(this.driver.stat(storagePath({ kind: 'blobData', digest })));
-    if (info) this.linked.set(key, info.size);
+    if (info) this.linked.fill(key, info.size, mark);
     return info?.size;
   }
 
@@ -67,10 +68,13 @@ export class BlobStore {
 
   /** Removes the repository's link (the bytes stay for other repositories); false if none. */
   async unlink(repo: string, digest: Digest): Promise<boolean> {
-    this.linked.delete(`${repo}\0${digest.value}`);
+    const key = `${repo}\0${digest.value}`;
+    this.linked.delete(key);
     const path = storagePath({ kind: 'layerLink', repo, digest });
     if (!(await ifFound(this.driver.stat(path)))) return false;
     await this.driver.delete(path.slice(0, -'/link'.length));
+    // Again once the link is gone: a lookup that read it meanwhile must not cache it (TtlCache.fill).
+    this.linked.delete(key);
     return true;
   }
 

@@ -59,10 +59,11 @@ export class ManifestStore {
     const key = `${repo}\0${tag}`;
     const cached = this.tags.get(key);
     if (cached !== undefined) return parseDigest(cached);
+    const mark = this.tags.mark();
     try {
       const value = (await this.driver.getContent(storagePath({ kind: 'tagLink', repo, tag }))).toString().trim();
       const digest = parseDigest(value);
-      if (digest) this.tags.set(key, digest.value);
+      if (digest) this.tags.fill(key, digest.value, mark);
       return digest;
     } catch (err) {
       if (err instanceof PathNotFoundError) return undefined;
@@ -75,12 +76,13 @@ export class ManifestStore {
     const key = `${repo}\0${digest.value}`;
     const cached = this.records.get(key);
     if (cached) return cached;
+    const mark = this.records.mark();
     const link = await this.readRevision(repo, digest);
     if (!link) return undefined;
     const bytes = await ifFound(this.driver.getContent(storagePath({ kind: 'blobData', digest })));
     if (!bytes) return undefined;
     const record: ManifestRecord = { digest, mediaType: link.mediaType, size: bytes.length, bytes };
-    if (bytes.length <= MAX_CACHED_MANIFEST_BYTES) this.records.set(key, record);
+    if (bytes.length <= MAX_CACHED_MANIFEST_BYTES) this.records.fill(key, record, mark);
     return record;
   }
 
@@ -122,15 +124,19 @@ export class ManifestStore {
     if (subject) await this.driver.delete(storagePath({ kind: 'referrerEntry', repo, subject, digest }));
     const revision = storagePath({ kind: 'revisionLink', repo, digest });
     await this.driver.delete(revision.slice(0, -'/link'.length));
+    // After the removal: a lookup that read the revision meanwhile must not cache it (TtlCache.fill).
     this.records.delete(`${repo}\0${digest.value}`);
     return { tags: removedTags };
   }
 
   /** Removes a tag (not the manifest); false when the tag does not exist. */
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    this.tags.delete(`${repo}\0${tag}`);
+    const key = `${repo}\0${tag}`;
+    this.tags.delete(key);
     if (!(await ifFound(this.driver.stat(storagePath({ kind: 'tagLink', repo, tag }))))) return false;
     await this.driver.delete(storagePath({ kind: 'tagDir', repo, tag }));
+    // Again once the link is gone: a lookup that read it meanwhile must not cache it (TtlCache.fill).
+    this.tags.delete(key);
     return true;
   }
 

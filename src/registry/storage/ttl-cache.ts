@@ -4,6 +4,8 @@
 
 export class TtlCache<V> {
   private readonly map = new Map<string, { value: V; expires: number }>();
+  /** Counts deletes: a lookup read from disk before one must not cache what it read (see fill). */
+  private deletes = 0;
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries: number,
@@ -31,6 +33,23 @@ export class TtlCache<V> {
   }
 
   delete(key: string): void {
+    this.deletes += 1;
     this.map.delete(key);
+  }
+
+  /** A mark taken before reading a value from disk, for fill. */
+  mark(): number {
+    return this.deletes;
+  }
+
+  /**
+   * Caches a value read from disk since `mark`, unless an entry was deleted meanwhile: a lookup
+   * that read a link just before a DELETE removed it used to cache it after the DELETE had
+   * invalidated the entry, so the deleted tag or blob was served (200) for the whole TTL.
+   * Any delete, of any key, skips the fill: deletes are rare and a skipped fill only costs a
+   * disk read next time.
+   */
+  fill(key: string, value: V, mark: number, now = Date.now()): void {
+    if (mark === this.deletes) this.set(key, value, now);
   }
 }
