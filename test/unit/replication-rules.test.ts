@@ -7,7 +7,7 @@ import { ackWait, missedAck } from '../../src/registry/replication/peer-state.js
 import { prepareRequestHeaders } from '../../src/proxy/headers.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/oci/replication-headers.js';
 import { verifyDigest } from '../../src/registry/replication/on-demand.js';
-import { incomingWins, type Stamp } from '../../src/registry/replication/tag-resolution.js';
+import { incomingWins, replicatedDeleteOutcome, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
 
 describe('replication convergence rule', () => {
@@ -26,6 +26,17 @@ describe('replication convergence rule', () => {
   it('does not re-apply the same write, and accepts anything when nothing is known', () => {
     assert.equal(incomingWins({ time: 10, digest: 'sha256:a' }, { time: 10, digest: 'sha256:a' }), false);
     assert.equal(incomingWins(undefined, { time: 0, digest: 'sha256:a' }), true);
+  });
+
+  it('tells a peer\'s delete delivered again from one that lost to a newer write', () => {
+    assert.equal(replicatedDeleteOutcome(undefined, 10), 'record');
+    assert.equal(replicatedDeleteOutcome({ time: 9, digest: 'sha256:a' }, 10), 'record');
+    assert.equal(replicatedDeleteOutcome({ time: 10, digest: 'sha256:a' }, 10), 'record', 'a delete beats a put at the same time');
+    assert.equal(replicatedDeleteOutcome({ time: 9 }, 10), 'record');
+    // The same delete again (a late ack copy and its retry): nothing to put back.
+    assert.equal(replicatedDeleteOutcome({ time: 10 }, 10), 'deleted-already');
+    assert.equal(replicatedDeleteOutcome({ time: 11 }, 10), 'deleted-already');
+    assert.equal(replicatedDeleteOutcome({ time: 11, digest: 'sha256:a' }, 10), 'write-wins');
   });
 
   it('converges whatever order two replicas receive concurrent writes in', () => {

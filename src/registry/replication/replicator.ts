@@ -25,7 +25,7 @@ import { planRound, type PeerCursor } from './round-plan.js';
 import { OnDemandFetcher } from './on-demand.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { StampStore } from './stamp-store.js';
-import { incomingWins } from './tag-resolution.js';
+import { incomingWins, replicatedDeleteOutcome } from './tag-resolution.js';
 import { decideAck, type PeerOutcome } from './write-concern.js';
 import { WorkQueue, type QueuedTask, type Task } from './work-queue.js';
 import { redactUrl } from '../../net/credentials.js';
@@ -275,10 +275,12 @@ export class Replicator {
     for (const reference of [event.reference, ...(event.tags ?? [])]) {
       await this.tagLock.run(`${event.repo}\n${reference}`, async () => {
         const current = this.stamps.get(event.repo, reference);
-        if (!mark || incomingWins(current, { time })) {
+        const outcome = mark ? replicatedDeleteOutcome(current, time) : 'record';
+        if (outcome === 'record') {
           await this.stamps.set({ repo: event.repo, reference, time });
           return;
         }
+        if (outcome === 'deleted-already') return;
         // A peer's delete older than a write made here: the write wins; put a deleted tag or blob link back.
         this.options.logger.info({ repo: event.repo, reference, kept: current?.digest }, 'replicated delete lost to a newer write');
         await this.restoreAfterLostDelete(event.repo, reference, current?.digest);

@@ -22,3 +22,17 @@ export function incomingWins(current: Stamp | undefined, incoming: Stamp): boole
   if (current.digest === undefined) return false;
   return incoming.digest > current.digest;
 }
+
+/**
+ * What a peer's delete of a reference (a tag, manifest digest or blob link) does here, given the
+ * stamp this replica holds: `record` its tombstone; `deleted-already` when a tombstone at the same
+ * or a later time is here (the same delete delivered again: an ack copy that answered late and
+ * its retry, or an anti-entropy repair queued while the ack copy was in flight); `write-wins` when
+ * a write made here is newer, which the caller puts back. Telling the last two apart matters: a
+ * repeated delete once counted as a lost one, and putting back "the newer write" re-linked the
+ * deleted blob.
+ */
+export function replicatedDeleteOutcome(current: Stamp | undefined, time: number): 'record' | 'deleted-already' | 'write-wins' {
+  if (incomingWins(current, { time })) return 'record';
+  return current?.digest === undefined ? 'deleted-already' : 'write-wins';
+}
