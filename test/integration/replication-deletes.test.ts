@@ -13,7 +13,7 @@ import { freePort } from '../helpers/ports.js';
 import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 import { call } from '../helpers/registry-process.js';
 import { eventually, restartReplica, startReplica, startReplicaSet } from '../helpers/replicas.js';
-import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/registry/replication/replication-headers.js';
+import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/oci/replication-headers.js';
 import { FAST_HEALTH, startRoutingProxy, waitForBackend } from '../helpers/routing-cluster.js';
 
 const cleanup: Managed[] = [];
