@@ -117,6 +117,10 @@ objecter tick interval = 0.5
 # can take it between choosing and binding.
 rgw frontends = beast endpoint=127.0.0.1:0
 rgw thread pool size = 64
+# Deleted objects' data is freed by rgw's garbage collector, by default 2 h later: memstore then
+# fills up after a few GiB of deletes (a benchmark, a test suite) and a full OSD blocks every write.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 rgw data = $dir/rgw
 admin socket = $dir/run/\$name.asok
 
