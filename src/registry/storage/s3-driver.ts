@@ -1,0 +1,190 @@
+// The S3 driver: the storage contract on one bucket (and key prefix). S3 has objects, not files:
+// a "directory" is any key prefix ending in '/', it exists while an object lies under it, and
+// PUT and CompleteMultipartUpload are atomic replacements (what putContent and commit need).
+// move is copy + delete (a reader may briefly see both, never a torn object).
+import type { Readable, Writable } from 'node:stream';
+import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
+import type { S3Client } from './s3-client.js';
+import { MIN_PART_BYTES, PartWriter, type PartPrefix } from './s3-part-writer.js';
+
+/** Objects above this are moved by multipart part copies (one CopyObject copies at most 5 GiB). */
+const SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024;
+const COPY_PART_BYTES = 512 * 1024 * 1024;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Writes a stream's chunks into `dest` with backpressure, without ending it. */
+async function pipeInto(src: Readable, dest: Writable): Promise<void> {
+  for await (const chunk of src) {
+    if (dest.destroyed) {
+      src.destroy();
+      throw Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    }
+    if (!dest.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const onClose = () => reject(Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+        dest.once('drain', () => {
+          dest.off('close', onClose);
+          resolve();
+        });
+        dest.once('close', onClose);
+      }).catch((err) => {
+        src.destroy();
+        throw err;
+      });
+    }
+  }
+}
+
+export class S3Driver implements StorageDriver {
+  readonly root: string;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly prefix = '',
+  ) {
+    this.root = `s3://${client.location.bucket}/${prefix}`;
+  }
+
+  private key(path: string): string {
+    if (path.startsWith('/') || path.split('/').some((c) => c === '..' || c === '.')) {
+      throw new Error(`refusing storage path outside the root: ${path}`);
+    }
+    return this.prefix + path;
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const body = await this.client.get(this.key(path));
+    if (!body) throw new PathNotFoundError(path);
+    return readAll(body);
+  }
+
+  async putContent(path: string, data: Buffer | string): Promise<void> {
+    await this.client.put(this.key(path), data);
+  }
+
+  async reader(path: string, range?: { start: number; end: number }): Promise<Readable> {
+    const body = await this.client.get(this.key(path), range);
+    if (!body) throw new PathNotFoundError(path);
+    return body;
+  }
+
+  async openFile(path: string): Promise<OpenFile> {
+    const key = this.key(path);
+    const head = await this.client.head(key);
+    if (!head) throw new PathNotFoundError(path);
+    return {
+      size: head.size,
+      copyTo: async (dest, start, end) => {
+        if (end < start) return;
+        const body = await this.client.get(key, { start, end });
+        if (!body) throw new PathNotFoundError(path);
+        await pipeInto(body, dest);
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async writer(path: string): Promise<FileWriter> {
+    return this.partWriter(path);
+  }
+
+  /**
+   * S3 cannot write into an object: the new object is the old one's first `offset` bytes (copied
+   * inside S3 when there are at least 5 MiB of them, else read back) followed by the stream.
+   * Every append therefore costs a copy of what is already there; the multipart upload design
+   * for uploads (parts kept in the bucket per session) replaces this.
+   */
+  async appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }> {
+    const key = this.key(path);
+    let prefix: PartPrefix | undefined;
+    if (options.offset > 0) {
+      const head = await this.client.head(key);
+      if (!head || head.size < options.offset) throw new Error(`cannot append to ${path} at ${options.offset}: it holds ${head?.size ?? 0} bytes`);
+      prefix = { from: key, offset: options.offset };
+      if (options.offset < MIN_PART_BYTES) prefix.bytes = await readAll((await this.client.get(key, { start: 0, end: options.offset - 1 }))!);
+    }
+    return this.partWriter(path, prefix);
+  }
+
+  private partWriter(path: string, prefix?: PartPrefix): FileWriter & { written: () => number } {
+    const stream = new PartWriter(this.client, this.key(path), prefix);
+    let done = false;
+    return {
+      stream,
+      written: () => stream.written,
+      commit: async () => {
+        await stream.commit();
+        done = true;
+      },
+      cancel: async () => {
+        if (done) return;
+        done = true;
+        await stream.cancel();
+      },
+    };
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const key = this.key(path);
+    const head = await this.client.head(key);
+    if (head) return { size: head.size, isDirectory: false, modifiedMs: head.modifiedMs };
+    const page = await this.client.list(`${key}/`, undefined, undefined, 1);
+    if (page.keys.length > 0) return { size: 0, isDirectory: true, modifiedMs: 0 };
+    throw new PathNotFoundError(path);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const base = `${this.key(path)}/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.list(base, '/', token);
+      for (const k of page.keys) names.push(k.slice(base.length));
+      for (const p of page.prefixes) names.push(p.slice(base.length, -1));
+      token = page.nextToken;
+    } while (token);
+    if (names.length === 0) throw new PathNotFoundError(path);
+    return names;
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const src = this.key(from);
+    const dst = this.key(to);
+    const head = await this.client.head(src);
+    if (!head) throw new PathNotFoundError(from);
+    if (head.size <= SINGLE_COPY_LIMIT) await this.client.copy(src, dst);
+    else await this.copyInParts(src, dst, head.size);
+    await this.client.delete(src);
+  }
+
+  private async copyInParts(src: string, dst: string, size: number): Promise<void> {
+    const id = await this.client.createMultipart(dst);
+    try {
+      const etags: string[] = [];
+      for (let start = 0; start < size; start += COPY_PART_BYTES) {
+        etags.push(await this.client.uploadPartCopy(dst, id, etags.length + 1, src, start, Math.min(size, start + COPY_PART_BYTES) - 1));
+      }
+      await this.client.completeMultipart(dst, id, etags);
+    } catch (err) {
+      await this.client.abortMultipart(dst, id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    const key = this.key(path);
+    await this.client.delete(key);
+    let token: string | undefined;
+    do {
+      // One page of up to 1000 keys at a time: list it, delete it in one request, go on.
+      const page = await this.client.list(`${key}/`, undefined, token);
+      if (page.keys.length > 0) await this.client.deleteMany(page.keys);
+      token = page.nextToken;
+    } while (token);
+  }
+}

@@ -1,0 +1,52 @@
+// The few S3 XML answers the driver reads (ListObjectsV2, InitiateMultipartUpload, errors) and
+// the one it writes (CompleteMultipartUpload, DeleteObjects). S3's XML is flat and machine
+// written, so element extraction by name is enough; no XML dependency.
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+export function xmlDecode(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
+    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
+    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
+    return ENTITIES[e];
+  });
+}
+
+export function xmlEncode(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&${Object.keys(ENTITIES).find((k) => ENTITIES[k] === c)};`);
+}
+
+/** The decoded text of every `<name>...</name>` in `xml`, in order. */
+export function elements(xml: string, name: string): string[] {
+  const out: string[] = [];
+  const re = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g');
+  for (let m = re.exec(xml); m; m = re.exec(xml)) out.push(m[1]);
+  return out;
+}
+
+export function element(xml: string, name: string): string | undefined {
+  const v = elements(xml, name)[0];
+  return v === undefined ? undefined : xmlDecode(v);
+}
+
+export interface ListPage {
+  keys: string[];
+  prefixes: string[];
+  nextToken: string | undefined;
+}
+
+export function parseListObjectsV2(xml: string): ListPage {
+  const keys = elements(xml, 'Contents').map((c) => xmlDecode(elements(c, 'Key')[0] ?? ''));
+  const prefixes = elements(xml, 'CommonPrefixes').map((c) => xmlDecode(elements(c, 'Prefix')[0] ?? ''));
+  const truncated = element(xml, 'IsTruncated') === 'true';
+  return { keys, prefixes, nextToken: truncated ? element(xml, 'NextContinuationToken') : undefined };
+}
+
+export function completeMultipartBody(etags: string[]): string {
+  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${xmlEncode(etag)}</ETag></Part>`);
+  return `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`;
+}
+
+export function deleteObjectsBody(keys: string[]): string {
+  return `<Delete><Quiet>true</Quiet>${keys.map((k) => `<Object><Key>${xmlEncode(k)}</Key></Object>`).join('')}</Delete>`;
+}
