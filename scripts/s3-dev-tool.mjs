@@ -32,9 +32,9 @@ function running(pid) {
   }
 }
 
-function httpStatus(url, options = {}, body) {
+function httpStatus(url, options = {}, body, timeoutMs = 2000) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ...options, timeout: 2000 }, (res) => {
+    const req = request(url, { ...options, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
@@ -110,7 +110,8 @@ async function createBucket() {
   const url = new URL(`/${env.HA_S3_BUCKET}`, env.AWS_ENDPOINT_URL);
   const body = '';
   const headers = sigV4Headers({ method: 'PUT', url, region: env.AWS_REGION, accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, body });
-  const res = await httpStatus(url, { method: 'PUT', headers }, body);
+  // The first bucket writes rgw's metadata pools: allow for a loaded machine.
+  const res = await httpStatus(url, { method: 'PUT', headers }, body, 30_000);
   if (res.status === 200 || (res.status === 409 && res.body.includes('BucketAlreadyOwnedByYou'))) return;
   throw new Error(`PUT ${url} answered ${res.status}: ${res.body}`);
 }

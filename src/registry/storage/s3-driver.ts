@@ -17,26 +17,30 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const destinationClosed = () => Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+
+/** Resolves on 'drain', rejects when `dest` closes first. */
+function drained(dest: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onClose = () => reject(destinationClosed());
+    dest.once('drain', () => {
+      dest.off('close', onClose);
+      resolve();
+    });
+    dest.once('close', onClose);
+  });
+}
+
 /** Writes a stream's chunks into `dest` with backpressure, without ending it. */
 async function pipeInto(src: Readable, dest: Writable): Promise<void> {
-  for await (const chunk of src) {
-    if (dest.destroyed) {
-      src.destroy();
-      throw Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  try {
+    for await (const chunk of src) {
+      if (dest.destroyed) throw destinationClosed();
+      if (!dest.write(chunk)) await drained(dest);
     }
-    if (!dest.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onClose = () => reject(Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-        dest.once('drain', () => {
-          dest.off('close', onClose);
-          resolve();
-        });
-        dest.once('close', onClose);
-      }).catch((err) => {
-        src.destroy();
-        throw err;
-      });
-    }
+  } finally {
+    // A client that went away must not leave the S3 response (and its connection) half read.
+    src.destroy();
   }
 }
 
