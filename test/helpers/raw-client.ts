@@ -2,7 +2,7 @@
 // bytes trickled one at a time, downloads that never read, and a process's resident memory.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 
 export interface RawReply {
   status: number;
@@ -35,17 +35,6 @@ export function chunkedRequest(base: string, method: string, path: string, total
       req.end();
     };
     pump();
-  });
-}
-
-/** A TCP connection to `port` on loopback, resolved once connected. */
-export function rawConnect(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
   });
 }
 

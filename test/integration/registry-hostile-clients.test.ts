@@ -7,8 +7,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { chunkedRequest, closed, rawConnect, residentBytes } from '../helpers/raw-client.js';
-import { headerFlood, rawExchange } from '../helpers/raw-tcp.js';
+import { chunkedRequest, closed, residentBytes } from '../helpers/raw-client.js';
+import { headerFlood, openSocket, rawExchange } from '../helpers/raw-tcp.js';
 import { call, pushBlob, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 
 const MANIFEST = { 'content-type': 'application/vnd.oci.image.manifest.v1+json' };
@@ -52,7 +52,7 @@ describe('registry against hostile clients', () => {
   });
 
   it('cuts a client that trickles its headers after registry.timeouts.headersMs', async () => {
-    const socket = await rawConnect(reg.port);
+    const socket = await openSocket(reg.port);
     const gone = closed(socket);
     let answer = '';
     socket.on('data', (c: Buffer) => (answer += c.toString()));
@@ -70,9 +70,9 @@ describe('registry against hostile clients', () => {
   });
 
   it('closes connections beyond registry.maxConnections on arrival and serves again once they go', async () => {
-    const held = await Promise.all(Array.from({ length: 40 }, () => rawConnect(reg.port)));
+    const held = await Promise.all(Array.from({ length: 40 }, () => openSocket(reg.port)));
     await sleep(200);
-    const extra = await rawConnect(reg.port);
+    const extra = await openSocket(reg.port);
     extra.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
     let answered = false;
     extra.on('data', () => (answered = true));
@@ -94,7 +94,7 @@ describe('registry against hostile clients', () => {
     const before = residentBytes(pid);
     const sockets = await Promise.all(
       Array.from({ length: readers }, async () => {
-        const s = await rawConnect(reg.port);
+        const s = await openSocket(reg.port);
         const first = new Promise<void>((resolve) =>
           s.once('data', () => {
             // Read the first bytes (the download has started), then never read again.
