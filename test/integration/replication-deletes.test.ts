@@ -168,14 +168,20 @@ describe('deletes that hold', () => {
     await assertOnDemandGone(urls, pushed.deletions);
   });
 
-  it('a peer down during the delete: ack all acknowledges, the peer catches up when it returns, nothing comes back', async () => {
-    const [a, b] = await startReplicaSet(2, { replication: REPLICATION });
+  /** Two replicas behind a proxy, the content pushed to both, then replica b SIGKILLed and seen DOWN. */
+  const pushThenKillPeer = async (replication: typeof REPLICATION) => {
+    const [a, b] = await startReplicaSet(2, { replication });
     cleanup.push(a, b);
     const proxy = await startRoutingProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }] });
     cleanup.push(proxy);
     const pushed = await pushContent(proxy.url, [a.url, b.url]);
     await b.stop('SIGKILL');
     await waitForBackend(proxy, 'b', false);
+    return { a, b, proxy, pushed };
+  };
+
+  it('a peer down during the delete: ack all acknowledges, the peer catches up when it returns, nothing comes back', async () => {
+    const { a, b, proxy, pushed } = await pushThenKillPeer(REPLICATION);
     await deleteAll(proxy.url, [a.url], pushed);
 
     const back = await restartReplica(b);
@@ -193,13 +199,7 @@ describe('deletes that hold', () => {
   });
 
   it('a peer down during the delete: ack majority refuses it (503), the delete still reaches the peer when it returns', async () => {
-    const [a, b] = await startReplicaSet(2, { replication: { ...REPLICATION, ack: 'majority' } });
-    cleanup.push(a, b);
-    const proxy = await startRoutingProxy({ backends: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }] });
-    cleanup.push(proxy);
-    const pushed = await pushContent(proxy.url, [a.url, b.url]);
-    await b.stop('SIGKILL');
-    await waitForBackend(proxy, 'b', false);
+    const { a, b, proxy, pushed } = await pushThenKillPeer({ ...REPLICATION, ack: 'majority' });
     const [first] = pushed.deletions;
     const refused = await deleteThrough(proxy.url, first);
     assert.equal(refused.status, 503, refused.body);
