@@ -56,6 +56,18 @@ describe('replication work queue', () => {
     await assert.rejects(readJsonDir(join(dir, 'queue')), (err: unknown) => err instanceof StartupError && /record\.json \(EISDIR\)/.test(err.message));
   });
 
+  it('never hands out a task whose key is still running, even once the task was replaced', async () => {
+    const q = new WorkQueue(mkdtempSync(join(tmpdir(), 'rq-')));
+    const now = 1_000_000;
+    await q.enqueue('http://b', put('v1', 'sha256:1'), now);
+    const [running] = q.due('http://b', now, 10, new Set());
+    // A newer write of the same tag arrives while the old copy is in flight.
+    const replacement = await q.enqueue('http://b', put('v1', 'sha256:2'), now);
+    const busy = new Set([running.key]);
+    assert.deepEqual(q.due('http://b', now, 10, busy), [], 'the replacement waits until the old copy ends');
+    assert.deepEqual(q.due('http://b', now, 10, new Set()), [replacement]);
+  });
+
   it('holds tasks copied synchronously and schedules retries', async () => {
     const q = new WorkQueue(mkdtempSync(join(tmpdir(), 'rq-')));
     const now = 1_000_000;
@@ -64,7 +76,7 @@ describe('replication work queue', () => {
     q.retryLater(held, 500, now);
     assert.equal(q.due('http://b', now + 499, 10, new Set()).length, 0);
     assert.equal(q.due('http://b', now + 500, 10, new Set()).length, 1);
-    assert.equal(q.due('http://b', now + 500, 10, new Set([held])).length, 0, 'busy tasks are skipped');
+    assert.equal(q.due('http://b', now + 500, 10, new Set([held.key])).length, 0, 'busy tasks are skipped');
     assert.equal(q.oldestEnqueuedAt('http://b'), now);
   });
 });

@@ -14,8 +14,8 @@ export interface PeerState {
   /** Consecutive failed probes while down (drives the probe backoff). */
   probeFailures: number;
   nextProbeAt: number;
-  /** Tasks being copied right now (synchronously for an ack or by the background queue). */
-  busy: Set<QueuedTask>;
+  /** Keys of the tasks being copied right now (synchronously for an ack or by the background queue). */
+  busy: Map<string, QueuedTask>;
   /** Its last ack did not come (down, or no answer in time): it stays suspect until an ack succeeds. */
   missedLastAck: boolean;
 }

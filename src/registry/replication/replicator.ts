@@ -102,7 +102,7 @@ export class Replicator {
       down: false,
       probeFailures: 0,
       nextProbeAt: 0,
-      busy: new Set(),
+      busy: new Map(),
       missedLastAck: false,
     }));
     this.metrics = new ReplicationMetrics(
@@ -414,7 +414,7 @@ export class Replicator {
 
   /** Runs one queued task against its peer, completing it or scheduling a retry. */
   private async execute(peer: PeerState, queued: QueuedTask): Promise<PeerOutcome> {
-    peer.busy.add(queued);
+    peer.busy.set(queued.key, queued);
     const stats: CopyStats = { objects: 0, bytes: 0 };
     try {
       const { task } = queued;
@@ -445,7 +445,8 @@ export class Replicator {
       this.options.logger.warn({ peer: peer.id, repo: queued.task.repo, reference: queued.task.reference, attempts: queued.attempts, err: reason }, 'replication attempt failed');
       return kind === 'refused' ? { peer: peer.id, result: 'refused', reason } : { peer: peer.id, result: 'unavailable', reason };
     } finally {
-      peer.busy.delete(queued);
+      // A synchronous copy of a replacement may have taken the key meanwhile: it releases it.
+      if (peer.busy.get(queued.key) === queued) peer.busy.delete(queued.key);
       this.metrics.objects.inc({ peer: peer.id }, stats.objects);
       this.metrics.bytes.inc({ peer: peer.id }, stats.bytes);
     }

@@ -12,6 +12,8 @@ export type Task =
 
 export interface QueuedTask {
   peer: string;
+  /** The (repository, reference) key: a replacement has the same key as the task it replaced. */
+  readonly key: string;
   task: Task;
   enqueuedAt: number;
   attempts: number;
@@ -56,7 +58,8 @@ export class WorkQueue {
       const map = this.peerTasks(peer);
       for (const { value } of await readJsonDir<{ peer: string; task: Task; enqueuedAt: number }>(this.peerDir(peer))) {
         if (value.peer !== peer || !value.task) continue;
-        map.set(this.key(value.task), { peer, task: value.task, enqueuedAt: value.enqueuedAt, attempts: 0, nextAttemptAt: 0, version: ++this.version });
+        const key = this.key(value.task);
+        map.set(key, { peer, key, task: value.task, enqueuedAt: value.enqueuedAt, attempts: 0, nextAttemptAt: 0, version: ++this.version });
       }
     }
   }
@@ -78,7 +81,7 @@ export class WorkQueue {
     const key = this.key(task);
     const map = this.peerTasks(peer);
     const previous = map.get(key);
-    const queued: QueuedTask = { peer, task, enqueuedAt: previous?.enqueuedAt ?? now, attempts: 0, nextAttemptAt: now + holdMs, version: ++this.version };
+    const queued: QueuedTask = { peer, key, task, enqueuedAt: previous?.enqueuedAt ?? now, attempts: 0, nextAttemptAt: now + holdMs, version: ++this.version };
     map.set(key, queued);
     const file = this.fileFor(peer, key);
     await this.serial(file, () => writeJsonAtomic(file, { peer, task, enqueuedAt: queued.enqueuedAt }));
@@ -87,7 +90,7 @@ export class WorkQueue {
 
   /** Removes the task if it is still the current one for its key. */
   async complete(queued: QueuedTask): Promise<void> {
-    const key = this.key(queued.task);
+    const { key } = queued;
     const map = this.peerTasks(queued.peer);
     if (map.get(key)?.version !== queued.version) return;
     map.delete(key);
@@ -99,7 +102,7 @@ export class WorkQueue {
 
   /** True when `queued` is still the latest task for its key. */
   isCurrent(queued: QueuedTask): boolean {
-    return this.peerTasks(queued.peer).get(this.key(queued.task))?.version === queued.version;
+    return this.peerTasks(queued.peer).get(queued.key)?.version === queued.version;
   }
 
   retryLater(queued: QueuedTask, delayMs: number, now = Date.now()): void {
@@ -107,12 +110,15 @@ export class WorkQueue {
     queued.nextAttemptAt = now + delayMs;
   }
 
-  /** Tasks due for `peer`, oldest first, skipping keys in `busy`. */
-  due(peer: string, now: number, limit: number, busy: ReadonlySet<QueuedTask>): QueuedTask[] {
+  /**
+   * Tasks due for `peer`, oldest first, skipping the keys in `busy` (being copied now): by key,
+   * not by task, so a replacement never runs beside the older version still in flight.
+   */
+  due(peer: string, now: number, limit: number, busy: { has(key: string): boolean }): QueuedTask[] {
     const out: QueuedTask[] = [];
     for (const queued of this.peerTasks(peer).values()) {
       if (out.length >= limit) break;
-      if (queued.nextAttemptAt <= now && !busy.has(queued)) out.push(queued);
+      if (queued.nextAttemptAt <= now && !busy.has(queued.key)) out.push(queued);
     }
     return out;
   }
