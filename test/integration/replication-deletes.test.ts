@@ -234,6 +234,34 @@ describe('deletes that hold', () => {
     }
   });
 
+  it('a peer\'s delete by digest older than a push here leaves the manifest (untagged or tagged) in place', async () => {
+    // The peer deleted the manifest before this replica's client pushed it: the push is the
+    // newer write and wins, here and (by its time) on the peer.
+    const replica = await startReplica({ peers: [`http://127.0.0.1:${await freePort()}`], replication: REPLICATION });
+    cleanup.push(replica);
+    const blob = await pushBlob(replica.url, 'sha256', Buffer.from(`older delete ${Date.now()} ${Math.random()}`));
+    const manifest = (note: string) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...blob }, layers: [], annotations: { note } }));
+    const untagged = manifest('untagged');
+    const untaggedDigest = digestOf('sha256', untagged);
+    await putManifest(replica.url, untaggedDigest, untagged, MANIFEST);
+    const tagged = manifest('tagged');
+    const taggedDigest = digestOf('sha256', tagged);
+    await putManifest(replica.url, 'kept', tagged, MANIFEST);
+    const olderDelete = { [REPLICATION_HEADER]: 'http://127.0.0.1:1', [REPLICATION_TIME_HEADER]: String(Date.now() - 60_000) };
+    for (const digest of [untaggedDigest, taggedDigest]) {
+      const res = await call(replica.url, 'DELETE', `/v2/${REPO}/manifests/${digest}`, { headers: olderDelete });
+      assert.equal(res.status, 202, res.body.toString());
+      const got = await call(replica.url, 'GET', `/v2/${REPO}/manifests/${digest}`, { headers: { accept: ACCEPT } });
+      assert.equal(got.status, 200, `${digest} after an older delete from a peer`);
+      assert.equal(digestOf('sha256', got.body), digest);
+      assert.equal(got.headers.get('content-type'), MANIFEST);
+    }
+    assert.equal((await head(replica.url, 'manifests/kept')).headers.get('docker-content-digest'), taggedDigest, 'the tag is back too');
+    const newerDelete = { [REPLICATION_HEADER]: 'http://127.0.0.1:1', [REPLICATION_TIME_HEADER]: String(Date.now() + 60_000) };
+    assert.equal((await call(replica.url, 'DELETE', `/v2/${REPO}/manifests/${untaggedDigest}`, { headers: newerDelete })).status, 202);
+    assert.equal((await head(replica.url, `manifests/${untaggedDigest}`)).status, 404, 'a newer delete from a peer still wins');
+  });
+
   it('embedded default: deletes hold through the proxy, anti-entropy, a replica SIGKILL and its supervised restart', async () => {
     const data = mkdtempSync(join(tmpdir(), 'embedded-deletes-'));
     const port = await freePort();

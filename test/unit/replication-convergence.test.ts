@@ -53,8 +53,16 @@ class MemoryStore implements ReplicaStore {
   async putManifest(_repo: string, reference: string, body: Buffer, mediaType: string) {
     const digest = digestOf(body);
     this.manifests.set(digest, { body, mediaType, digest });
+    this.content.set(digest, { body, mediaType, digest });
     if (!reference.includes(':')) this.tagMap.set(reference, digest);
     return digest;
+  }
+  /** Every manifest ever stored, as the content store keeps the bytes of deleted ones until gc. */
+  readonly content = new Map<string, StoredManifest>();
+  async restoreManifest(_repo: string, digest: string, mediaType: string | undefined) {
+    const stored = this.content.get(digest);
+    if (stored) this.manifests.set(digest, { ...stored, mediaType: mediaType ?? stored.mediaType });
+    return stored !== undefined;
   }
   async deleteManifest(_repo: string, reference: string) {
     if (!reference.includes(':')) this.tagMap.delete(reference);

@@ -3,8 +3,10 @@
 // repairs and fetches).
 import type { Readable } from 'node:stream';
 import { parseDigest, digestOf, type Digest } from '../storage/digest.js';
+import { ifFound } from '../storage/driver.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { ReferrerDescriptor } from '../storage/manifest-store.js';
+import { storagePath } from '../storage/paths.js';
 import { isDigest } from '../../oci/grammar.js';
 import type { ReplicaStore, StoredManifest } from './replica-store.js';
 
@@ -29,6 +31,17 @@ function referrerOf(body: Buffer, digest: Digest, mediaType: string): { subject:
   if (artifactType) descriptor.artifactType = artifactType;
   if (doc.annotations && typeof doc.annotations === 'object') descriptor.annotations = doc.annotations as Record<string, string>;
   return { subject, descriptor };
+}
+
+/** The manifest's own `mediaType` field (a stamp written before stamps kept it), else OCI's image manifest. */
+function declaredMediaType(body: Buffer): string {
+  try {
+    const field = (JSON.parse(body.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    if (typeof field === 'string' && field !== '') return field;
+  } catch {
+    // Stored manifests are JSON (checked on PUT); fall through all the same.
+  }
+  return 'application/vnd.oci.image.manifest.v1+json';
 }
 
 export class ImageStoreAdapter implements ReplicaStore {
@@ -93,6 +106,15 @@ export class ImageStoreAdapter implements ReplicaStore {
     const tag = isDigest(reference) ? undefined : reference;
     await this.store.manifests.put(repo, { bytes: body, digest, mediaType, tag, referrer: referrerOf(body, digest, mediaType) });
     return digest.value;
+  }
+
+  async restoreManifest(repo: string, digest: string, mediaType: string | undefined): Promise<boolean> {
+    const parsed = digestOrThrow(digest);
+    const bytes = await ifFound(this.store.driver.getContent(storagePath({ kind: 'blobData', digest: parsed })));
+    // The content store is addressed by digest; a check all the same, as for every manifest stored.
+    if (!bytes || digestOf(parsed.algorithm, bytes).value !== parsed.value) return false;
+    await this.putManifest(repo, digest, bytes, mediaType ?? declaredMediaType(bytes), digest);
+    return true;
   }
 
   async deleteManifest(repo: string, reference: string): Promise<void> {

@@ -36,6 +36,12 @@ export interface ReplicaStore {
    * tag. `digest` names it (verified by the caller); without one a tag's manifest is named by its sha256.
    */
   putManifest(repo: string, reference: string, body: Buffer, mediaType: string, digest?: string): Promise<string>;
+  /**
+   * Stores again a manifest deleted here whose bytes are still in the content store (they stay
+   * until gc), under its digest with `mediaType` (unknown: the manifest's own field); false when
+   * the bytes are gone.
+   */
+  restoreManifest(repo: string, digest: string, mediaType: string | undefined): Promise<boolean>;
   /** Deletes a tag, or a manifest by digest (with the tags that point at it). No error when absent. */
   deleteManifest(repo: string, reference: string): Promise<void>;
 }

@@ -24,7 +24,7 @@ import { ReplicationMetrics } from './replication-metrics.js';
 import { planRound, type PeerCursor } from './round-plan.js';
 import { OnDemandFetcher } from './on-demand.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
-import { StampStore } from './stamp-store.js';
+import { StampStore, type StampRecord } from './stamp-store.js';
 import { incomingWins, replicatedDeleteOutcome } from './tag-resolution.js';
 import { decideAck, type PeerOutcome } from './write-concern.js';
 import { WorkQueue, type QueuedTask, type Task } from './work-queue.js';
@@ -166,11 +166,11 @@ export class Replicator {
     const reference = blobLinkReference(digest);
     const mark = replicationMark(event.headers);
     if (mark) {
-      await this.settleOverTombstone(repo, reference, digest, mark.time ?? 0, () => this.options.store.unlinkBlob(repo, digest));
+      await this.settleOverTombstone(repo, reference, { digest, time: mark.time ?? 0 }, () => this.options.store.unlinkBlob(repo, digest));
       return;
     }
     const time = this.stamps.nextTime(repo, reference);
-    if (this.isTombstoned(repo, reference)) await this.settleOverTombstone(repo, reference, digest, time, async () => {});
+    if (this.isTombstoned(repo, reference)) await this.settleOverTombstone(repo, reference, { digest, time }, async () => {});
     if (!this.enabled || !this.filter.repository(repo)) return;
     for (const peer of this.peers) {
       if (peer.down) continue;
@@ -209,7 +209,7 @@ export class Replicator {
     if (mark) {
       const time = mark.time ?? 0;
       if (isTag) await this.applyReplicatedTag(event.repo, event.reference, { time, digest: event.digest });
-      await this.settleOverTombstone(event.repo, event.digest, event.digest, time, () => this.options.store.deleteManifest(event.repo, event.digest));
+      await this.settleOverTombstone(event.repo, event.digest, { digest: event.digest, time, mediaType: event.mediaType }, () => this.options.store.deleteManifest(event.repo, event.digest));
       return;
     }
     let time = Date.now();
@@ -220,10 +220,21 @@ export class Replicator {
         await this.enforceTag(event.repo, event.reference, event.digest);
       });
     }
-    // A manifest pushed again after it was deleted by digest: the tombstone must not delete it again.
-    if (this.isTombstoned(event.repo, event.digest)) await this.settleOverTombstone(event.repo, event.digest, event.digest, this.stamps.nextTime(event.repo, event.digest), async () => {});
+    // The manifest's own stamp, replacing any tombstone (pushed again after a delete by digest):
+    // a peer's delete by digest older than this push loses to it (restoreAfterLostDelete).
+    const manifestTime = await this.stampManifest(event.repo, event.digest, event.mediaType);
+    if (!isTag) time = manifestTime;
     if (!this.enabled || !this.filter.repository(event.repo) || (isTag && !this.filter.tag(event.repo, event.reference))) return;
     await this.replicate({ op: 'put', repo: event.repo, reference: event.reference, digest: event.digest, mediaType: event.mediaType, time }, 'the manifest');
+  }
+
+  /** Records a client's push of a manifest under its digest; returns the push's time. */
+  private stampManifest(repo: string, digest: string, mediaType: string): Promise<number> {
+    return this.tagLock.run(`${repo}\n${digest}`, async () => {
+      const time = this.stamps.nextTime(repo, digest);
+      await this.stamps.set({ repo, reference: digest, digest, mediaType, time });
+      return time;
+    });
   }
 
   /**
@@ -248,11 +259,11 @@ export class Replicator {
    * lands on a tombstone: a write newer than the delete lives and replaces the tombstone; an
    * older one is undone by `undo` (the peer learns of the delete from us).
    */
-  private async settleOverTombstone(repo: string, reference: string, digest: string, time: number, undo: () => Promise<unknown>): Promise<void> {
+  private async settleOverTombstone(repo: string, reference: string, write: { digest: string; time: number; mediaType?: string }, undo: () => Promise<unknown>): Promise<void> {
     await this.tagLock.run(`${repo}\n${reference}`, async () => {
       if (!this.isTombstoned(repo, reference)) return;
-      if (incomingWins(this.stamps.get(repo, reference), { time, digest })) {
-        await this.stamps.set({ repo, reference, digest, time });
+      if (incomingWins(this.stamps.get(repo, reference), write)) {
+        await this.stamps.set({ repo, reference, ...write });
         return;
       }
       this.options.logger.info({ repo, reference }, 'replicated write was deleted here later; deleting it again');
@@ -283,7 +294,7 @@ export class Replicator {
         if (outcome === 'deleted-already') return;
         // A peer's delete older than a write made here: the write wins; put a deleted tag or blob link back.
         this.options.logger.info({ repo: event.repo, reference, kept: current?.digest }, 'replicated delete lost to a newer write');
-        await this.restoreAfterLostDelete(event.repo, reference, current?.digest);
+        await this.restoreAfterLostDelete(event.repo, reference, current);
       });
     }
     if (mark || !this.enabled || !this.filter.repository(event.repo)) return;
@@ -292,13 +303,25 @@ export class Replicator {
     await this.replicate({ op: 'delete', repo: event.repo, reference: event.reference, time }, 'the delete');
   }
 
-  private async restoreAfterLostDelete(repo: string, reference: string, digest: string | undefined): Promise<void> {
+  /**
+   * Puts back what a peer's losing delete removed: a blob link, a manifest (by digest: before its
+   * tags, which the same delete removed and which need it) or a tag.
+   */
+  private async restoreAfterLostDelete(repo: string, reference: string, winner: StampRecord | undefined): Promise<void> {
+    const { store, logger } = this.options;
     const blob = blobLinkDigest(reference);
     if (blob !== undefined) {
-      if (!(await this.options.store.linkBlob(repo, blob))) this.options.logger.warn({ repo, digest: blob }, 'blob link could not be restored: its bytes are gone (gc)');
+      if (!(await store.linkBlob(repo, blob))) logger.warn({ repo, digest: blob }, 'blob link could not be restored: its bytes are gone (gc)');
       return;
     }
-    if (!isDigest(reference)) await this.enforceTag(repo, reference, digest);
+    if (!isDigest(reference)) {
+      await this.enforceTag(repo, reference, winner?.digest);
+      return;
+    }
+    if ((await store.getManifest(repo, reference)) !== undefined) return;
+    if (!(await store.restoreManifest(repo, reference, winner?.mediaType))) {
+      logger.warn({ repo, digest: reference }, 'manifest could not be restored: its bytes are gone (gc)');
+    }
   }
 
   /** The time of the tombstone this replica holds for `reference` (a tag, digest or blob link), if any. */

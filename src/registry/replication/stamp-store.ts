@@ -1,5 +1,5 @@
-// Per-(repository, reference) stamps: the origin time and digest of the last write of a tag, or
-// a tombstone (no digest) for a delete. They are the memory the convergence rule
+// Per-(repository, reference) stamps: the origin time and digest of the last write of a tag or
+// a manifest (reference: its digest), or a tombstone (no digest) for a delete. They are the memory the convergence rule
 // (tag-resolution.ts) needs, kept durably under `_replication/stamps/`.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import type { Stamp } from './tag-resolution.js';
 export interface StampRecord extends Stamp {
   repo: string;
   reference: string;
+  /** A manifest's own stamp (reference = digest): its media type, to put it back after a lost delete. */
+  mediaType?: string;
 }
 
 const keyOf = (repo: string, reference: string) => createHash('sha256').update(`${repo}\n${reference}`).digest('hex').slice(0, 40);
