@@ -3,14 +3,23 @@ import { describe, it } from 'node:test';
 import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
 import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
-import { ackWait, missedAck } from '../../src/registry/replication/peer-state.js';
+import { ackWait, missedAck, pumpAction } from '../../src/registry/replication/peer-state.js';
 import { prepareRequestHeaders } from '../../src/proxy/headers.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER, replicationMark } from '../../src/oci/replication-headers.js';
 import { verifyDigest } from '../../src/registry/replication/on-demand.js';
-import { incomingWins, replicatedDeleteOutcome, type Stamp } from '../../src/registry/replication/tag-resolution.js';
+import { copyScope, incomingWins, replicatedDeleteOutcome, type Stamp } from '../../src/registry/replication/tag-resolution.js';
 import { decideAck, majorityOf, type PeerOutcome } from '../../src/registry/replication/write-concern.js';
 
 describe('replication convergence rule', () => {
+  it('stores of a peer\'s manifest copy only what wins over the tombstone and the tag stamps held here', () => {
+    const incoming = { time: 10, digest: 'sha256:a' };
+    const stamps = new Map<string, Stamp>([['newer', { time: 11, digest: 'sha256:b' }], ['older', { time: 9, digest: 'sha256:b' }], ['deleted-later', { time: 12 }]]);
+    const tagStamp = (tag: string) => stamps.get(tag);
+    assert.deepEqual(copyScope(incoming, undefined, ['newer', 'older', 'deleted-later', 'unknown'], tagStamp), { manifest: true, tags: ['older', 'unknown'] });
+    assert.deepEqual(copyScope(incoming, 11, ['older'], tagStamp), { manifest: false, tags: [] }, 'the digest was deleted here after the copy was written');
+    assert.deepEqual(copyScope(incoming, 9, ['older'], tagStamp), { manifest: true, tags: ['older'] }, 'a delete older than the copy loses');
+  });
+
   it('lets the later write win', () => {
     assert.equal(incomingWins({ time: 10, digest: 'sha256:b' }, { time: 11, digest: 'sha256:a' }), true);
     assert.equal(incomingWins({ time: 11, digest: 'sha256:a' }, { time: 10, digest: 'sha256:b' }), false);
@@ -89,6 +98,15 @@ describe('replication write concern', () => {
 });
 
 describe('how an ack waits on a peer', () => {
+  it('has the background queue probe a down peer only when due and idle, and fill an up one to its concurrency', () => {
+    const now = 1000;
+    assert.deepEqual(pumpAction({ down: true, nextProbeAt: now }, 0, 4, now), { kind: 'probe' });
+    assert.deepEqual(pumpAction({ down: true, nextProbeAt: now + 1 }, 0, 4, now), { kind: 'wait' }, 'the probe is not due');
+    assert.deepEqual(pumpAction({ down: true, nextProbeAt: now }, 1, 4, now), { kind: 'wait' }, 'a copy of it still runs');
+    assert.deepEqual(pumpAction({ down: false, nextProbeAt: 0 }, 1, 4, now), { kind: 'copy', free: 3 });
+    assert.deepEqual(pumpAction({ down: false, nextProbeAt: 0 }, 4, 4, now), { kind: 'wait' });
+  });
+
   it('skips a down peer, waits briefly on one that missed its last ack, and fully on the others', () => {
     const table: Array<[down: boolean, missedLastAck: boolean, expected: ReturnType<typeof ackWait>]> = [
       [false, false, { skip: false, withinMs: undefined }],

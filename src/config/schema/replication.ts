@@ -41,6 +41,11 @@ export const replicationSchema = {
     // A peer silent for this long during a synchronous copy is dropped from the ack set and
     // repaired later; progress (bytes moving) keeps it in, so big layers are not cut off.
     ackTimeoutMs: durationMs(5000),
+    // Every other call to a peer (background copies, anti-entropy, probes, on-demand fetches)
+    // fails after this long without bytes moving, and the peer is marked down. Longer than the
+    // ack's: no client waits on these except an on-demand read, and a loaded peer that answers
+    // slowly should not be marked down and probed for it.
+    peerTimeoutMs: durationMs(10000, 1),
     // Anti-entropy: compare catalog, tags and digests with every peer this often (0 = never).
     pollIntervalMs: durationMs(30000),
     // Between them a round checks only what changed since the last one; this often (and on

@@ -7,6 +7,18 @@ import type { PeerClient } from './peer-client.js';
 import type { ReplicaStore } from './replica-store.js';
 import { incomingWins } from './tag-resolution.js';
 
+/**
+ * Blobs (and child manifests) of one manifest copied at once: a typical image has 5-20 layers,
+ * and 4 streams fill a LAN link while leaving the peer's connections (PEER_MAX_SOCKETS) to the
+ * other tasks copied beside this one.
+ */
+export const COPY_CONCURRENCY = 4;
+/**
+ * How deep manifests nest: an index over images is one level in practice (an index of indexes
+ * two); the bound stops a malicious self-referencing chain.
+ */
+export const MAX_MANIFEST_DEPTH = 4;
+
 export interface CopyStats {
   objects: number;
   bytes: number;
@@ -63,10 +75,9 @@ export async function copyManifestToPeer(
   const manifest = await store.getManifest(repo, digest);
   if (!manifest) throw new MissingLocallyError(`manifest ${repo}@${digest}`);
   const refs = manifestReferences(manifest.body);
-  await eachLimited(refs.blobs, 4, (b) => copyBlob(b.digest));
-  // An index nests one level in practice; the bound stops a malicious self-referencing chain.
-  if (depth < 4) {
-    await eachLimited(refs.manifests, 4, async (child) => {
+  await eachLimited(refs.blobs, COPY_CONCURRENCY, (b) => copyBlob(b.digest));
+  if (depth < MAX_MANIFEST_DEPTH) {
+    await eachLimited(refs.manifests, COPY_CONCURRENCY, async (child) => {
       if (await peer.headManifest(repo, child.digest)) return;
       await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, copyBlob, depth + 1);
     });
@@ -101,13 +112,13 @@ export async function copyManifestFromPeer(
   const digest = verify(manifest.body, reference.includes(':') ? reference : manifest.digest);
   const refs = manifestReferences(manifest.body);
   if (deletedHere(digest) || refs.manifests.some((m) => deletedHere(m.digest)) || refs.blobs.some((b) => deletedHere(blobLinkReference(b.digest)))) return false;
-  await eachLimited(refs.blobs, 4, async (b) => {
+  await eachLimited(refs.blobs, COPY_CONCURRENCY, async (b) => {
     if (await store.hasBlob(repo, b.digest)) return;
     const remote = await peer.getBlob(repo, b.digest);
     if (!remote) throw new Error(`peer ${peer.url} lacks blob ${repo}@${b.digest}`);
     await store.putBlob(repo, b.digest, remote.stream, remote.size);
   });
-  if (depth < 4) {
+  if (depth < MAX_MANIFEST_DEPTH) {
     for (const child of refs.manifests) {
       if (await store.getManifest(repo, child.digest)) continue;
       await copyManifestFromPeer(store, peer, repo, child.digest, verify, deletedHere, depth + 1);

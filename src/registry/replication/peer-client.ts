@@ -55,24 +55,38 @@ interface Call {
   answerWithinMs?: number;
 }
 
+/**
+ * Connections kept open to one peer at most. The background queue copies `concurrency` tasks
+ * (default 4) at once, each with up to COPY_CONCURRENCY blobs in flight, beside the ack copies and
+ * on-demand fetches: 16 covers that default; more requests wait for a free connection.
+ */
+export const PEER_MAX_SOCKETS = 16;
+
 export class PeerClient {
   readonly url: string;
   private readonly base: URL;
   private readonly agent: HttpAgent;
   private readonly auth?: string;
 
-  constructor(private readonly options: PeerOptions) {
+  /** `agent`: the connections of another client to the same peer (see withIdleTimeout). */
+  constructor(private readonly options: PeerOptions, agent?: HttpAgent) {
     // `user:password@` in the URL: used as Basic auth unless username/password are set, and kept
     // out of this.url, which error messages (and so logs) show.
     const split = splitCredentials(options.url);
     this.url = split.url.replace(/\/+$/, '');
     this.base = new URL(this.url);
-    const agentOptions = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 1000 };
-    this.agent = this.base.protocol === 'https:' ? new HttpsAgent({ ...agentOptions, ...options.tls }) : new HttpAgent(agentOptions);
+    const agentOptions = { keepAlive: true, maxSockets: PEER_MAX_SOCKETS, keepAliveMsecs: 1000 };
+    this.agent = agent ?? (this.base.protocol === 'https:' ? new HttpsAgent({ ...agentOptions, ...options.tls }) : new HttpAgent(agentOptions));
     if (options.username !== undefined) this.auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
     else this.auth = split.authorization;
   }
 
+  /** The same peer over the same connections, with another idle timeout (e.g. an ack's). */
+  withIdleTimeout(idleTimeoutMs: number): PeerClient {
+    return new PeerClient({ ...this.options, idleTimeoutMs }, this.agent);
+  }
+
+  /** Closes the connections (those of every client made by withIdleTimeout too). */
   close(): void {
     this.agent.destroy();
   }

@@ -1,5 +1,6 @@
 // What this replica knows about one peer: its client, whether it answers, and when it last did;
-// and how a synchronous copy for an ack treats it (ackWait, a pure decision).
+// how a synchronous copy for an ack treats it and what the background queue does with it next
+// (ackWait and pumpAction, pure decisions).
 import type { PeerClient } from './peer-client.js';
 import type { QueuedTask } from './work-queue.js';
 import type { PeerOutcome } from './write-concern.js';
@@ -7,7 +8,10 @@ import type { PeerOutcome } from './write-concern.js';
 export interface PeerState {
   /** Label and queue key: the peer URL. */
   id: string;
+  /** Background copies, anti-entropy, probes and on-demand fetches: `peerTimeoutMs` of silence fails a call. */
   client: PeerClient;
+  /** The same connections for the copies a client's write waits on: `ackTimeoutMs` of silence. */
+  ackClient: PeerClient;
   /** Set after a connect failure or timeout; cleared by the next successful exchange. */
   down: boolean;
   lastSuccessAt?: number;
@@ -43,4 +47,18 @@ export function ackWait(peer: Pick<PeerState, 'down' | 'missedLastAck'>, ackTime
 /** Whether the ack's outcome leaves the peer suspect: only an answer clears it (a refusal is one). */
 export function missedAck(outcome: PeerOutcome['result']): boolean {
   return outcome === 'unavailable';
+}
+
+export type PumpAction =
+  /** Down and its probe is due (and nothing of it runs any more): ask whether it answers. */
+  | { readonly kind: 'probe' }
+  /** Up with room: start up to `free` due tasks. */
+  | { readonly kind: 'copy'; readonly free: number }
+  | { readonly kind: 'wait' };
+
+/** What one tick of the background queue does with a peer; `busy`: tasks of it being copied now. */
+export function pumpAction(peer: Pick<PeerState, 'down' | 'nextProbeAt'>, busy: number, concurrency: number, now: number): PumpAction {
+  if (peer.down) return now >= peer.nextProbeAt && busy === 0 ? { kind: 'probe' } : { kind: 'wait' };
+  const free = concurrency - busy;
+  return free > 0 ? { kind: 'copy', free } : { kind: 'wait' };
 }

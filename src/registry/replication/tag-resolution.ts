@@ -36,3 +36,19 @@ export function replicatedDeleteOutcome(current: Stamp | undefined, time: number
   if (incomingWins(current, { time })) return 'record';
   return current?.digest === undefined ? 'deleted-already' : 'write-wins';
 }
+
+/** What of a manifest PUT gets stored: the manifest (by digest), and which of its tags. */
+export interface CopyScope {
+  manifest: boolean;
+  tags: string[];
+}
+
+/**
+ * What of a peer's copy of a manifest (written at `incoming`) to store: not a manifest whose
+ * digest was deleted here later (`deletedAt`, the tombstone's time), and not a tag whose stamp
+ * here wins over the copy, so stale content never shows, even briefly.
+ */
+export function copyScope(incoming: Stamp, deletedAt: number | undefined, tags: readonly string[], tagStamp: (tag: string) => Stamp | undefined): CopyScope {
+  if (deletedAt !== undefined && !incomingWins({ time: deletedAt }, incoming)) return { manifest: false, tags: [] };
+  return { manifest: true, tags: tags.filter((tag) => incomingWins(tagStamp(tag), incoming)) };
+}
