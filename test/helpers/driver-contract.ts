@@ -114,6 +114,20 @@ export function driverContract(make: () => StorageDriver, leftovers: (d: Storage
     assert.deepEqual(await leftovers(d), []);
   });
 
+  it('does not list a file as a directory, and stat tells the two apart', async () => {
+    // Replication reads its queue by listing: "not found" is an empty queue only when nothing,
+    // not a file, is at that path.
+    const d = make();
+    await d.putContent('records/one.json', '{}');
+    await assert.rejects(d.list('records/one.json'), notFound);
+    assert.equal((await d.stat('records/one.json')).isDirectory, false);
+    assert.equal((await d.stat('records')).isDirectory, true);
+    assert.deepEqual(await d.list('records'), ['one.json']);
+    await d.delete('records/one.json');
+    await assert.rejects(d.getContent('records/one.json'), notFound);
+    assert.deepEqual(await leftovers(d), []);
+  });
+
   it('refuses paths that would leave the root', async () => {
     const d = make();
     for (const p of ['../x', 'a/../../x', '/etc/passwd', './x']) await assert.rejects(d.getContent(p), /outside the root/);

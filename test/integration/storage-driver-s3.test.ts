@@ -1,7 +1,11 @@
 // The storage driver contract (the suite the filesystem driver passes) against the S3 driver on
 // a real S3 server: Ceph's RADOS Gateway from scripts/s3-dev.sh.
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { loadOrCreateEpoch } from '../../src/registry/replication/replica-epoch.js';
+import { StampStore } from '../../src/registry/replication/stamp-store.js';
+import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
 import { S3Client } from '../../src/registry/storage/s3-client.js';
 import { S3Driver } from '../../src/registry/storage/s3-driver.js';
 import { driverContract } from '../helpers/driver-contract.js';
@@ -29,4 +33,24 @@ describe('storage driver contract: S3 (radosgw)', { skip: s3Skip() }, () => {
     },
     (d) => client.listMultipart(prefixes.get(d as S3Driver)!),
   );
+
+  it('keeps replication\'s queue, stamps and epoch in the bucket, through a restart', async () => {
+    const driver = new S3Driver(client, `t-${randomUUID()}/`);
+    const task: Task = { op: 'put', repo: 'app', reference: 'v1', digest: 'sha256:1', mediaType: 'application/vnd.oci.image.manifest.v1+json', time: 1 };
+    const queue = new WorkQueue(driver);
+    const queued = await queue.enqueue('http://b', task);
+    await new StampStore(driver).set({ repo: 'app', reference: 'v1', digest: 'sha256:1', time: Date.now() });
+    const epoch = await loadOrCreateEpoch(driver);
+    const restarted = new WorkQueue(driver);
+    await restarted.load(['http://b']);
+    assert.deepEqual(restarted.due('http://b', Date.now(), 10, new Set()).map((q) => q.task), [task]);
+    const stamps = new StampStore(driver);
+    await stamps.load(60_000);
+    assert.equal(stamps.get('app', 'v1')?.digest, 'sha256:1');
+    assert.equal(await loadOrCreateEpoch(driver), epoch, 'the same storage keeps its epoch');
+    await queue.complete(queued);
+    const drained = new WorkQueue(driver);
+    await drained.load(['http://b']);
+    assert.equal(drained.depth('http://b'), 0);
+  });
 });

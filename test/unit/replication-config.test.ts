@@ -11,6 +11,7 @@ describe('replication config', () => {
     assert.equal(config.replication.onDemand, true);
     assert.deepEqual(config.replication.peers, []);
     assert.equal(config.replication.ackTimeoutMs, 5000);
+    assert.equal(config.replication.peerTimeoutMs, 10000, 'peer calls outside an ack have their own timeout');
     assert.equal(config.embedded.replicas, 2);
     assert.equal(config.embedded.data, './data');
   });

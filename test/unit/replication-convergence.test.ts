@@ -14,6 +14,7 @@ import { validateConfigObject } from '../../src/config/load.js';
 import type { ReplicaStore, StoredManifest } from '../../src/registry/replication/replica-store.js';
 import { REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../../src/oci/replication-headers.js';
 import { Replicator } from '../../src/registry/replication/replicator.js';
+import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 
 const MEDIA = 'application/vnd.oci.image.manifest.v1+json';
 const digestOf = (body: Buffer) => `sha256:${createHash('sha256').update(body).digest('hex')}`;
@@ -79,7 +80,7 @@ function setup() {
   const replicator = new Replicator({
     config,
     store,
-    stateDir: mkdtempSync(join(tmpdir(), 'conv-')),
+    driver: new FsDriver(mkdtempSync(join(tmpdir(), 'conv-'))),
     origin: 'self',
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),

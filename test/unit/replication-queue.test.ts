@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StartupError } from '../../src/errors/startup-error.js';
 import { readJsonDir } from '../../src/registry/replication/durable-files.js';
+import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { diffTags } from '../../src/registry/replication/anti-entropy.js';
 import { StampStore } from '../../src/registry/replication/stamp-store.js';
 import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
@@ -15,11 +16,11 @@ const put = (reference: string, digest: string, time = 1): Task => ({ op: 'put',
 describe('replication work queue', () => {
   it('survives a restart: tasks written before a crash are loaded again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rq-'));
-    const q1 = new WorkQueue(dir);
+    const q1 = new WorkQueue(new FsDriver(dir));
     await q1.enqueue('http://b', put('v1', 'sha256:1'));
     await q1.enqueue('http://b', { op: 'delete', repo: 'app', reference: 'old', time: 2 });
     await q1.enqueue('http://c', put('v1', 'sha256:1'));
-    const q2 = new WorkQueue(dir);
+    const q2 = new WorkQueue(new FsDriver(dir));
     await q2.load(['http://b']);
     assert.equal(q2.depth('http://b'), 2);
     assert.equal(q2.depth('http://c'), 0, 'tasks of peers no longer configured are not loaded');
@@ -27,37 +28,38 @@ describe('replication work queue', () => {
 
   it('keeps only the latest task per tag, and a completion never removes a newer replacement', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rq-'));
-    const q = new WorkQueue(dir);
+    const q = new WorkQueue(new FsDriver(dir));
     const first = await q.enqueue('http://b', put('v1', 'sha256:1'));
     const second = await q.enqueue('http://b', put('v1', 'sha256:2'));
     assert.equal(q.depth('http://b'), 1);
     await q.complete(first);
     assert.equal(q.depth('http://b'), 1);
     assert.ok(q.isCurrent(second));
-    const reloaded = new WorkQueue(dir);
+    const reloaded = new WorkQueue(new FsDriver(dir));
     await reloaded.load(['http://b']);
     const [task] = reloaded.due('http://b', Date.now(), 10, new Set());
     assert.equal(task.task.op === 'put' && task.task.digest, 'sha256:2');
     await q.complete(second);
-    const empty = new WorkQueue(dir);
+    const empty = new WorkQueue(new FsDriver(dir));
     await empty.load(['http://b']);
     assert.equal(empty.depth('http://b'), 0);
   });
 
   it('reads a missing queue as empty, but refuses one it cannot read instead of dropping what it owes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rq-'));
-    assert.deepEqual(await readJsonDir(join(dir, 'not-yet')), []);
+    const driver = new FsDriver(dir);
+    assert.deepEqual(await readJsonDir(driver, 'not-yet'), []);
     // Running as root, EACCES cannot be provoked; ENOTDIR and EISDIR are the same class: the
-    // records exist or may exist, and cannot be read.
+    // records exist or may exist, and cannot be read. The driver reports ENOTDIR as "not found".
     writeFileSync(join(dir, 'a-file'), '');
-    await assert.rejects(readJsonDir(join(dir, 'a-file')), (err: unknown) => err instanceof StartupError && /a-file \(ENOTDIR\)/.test(err.message));
+    await assert.rejects(readJsonDir(driver, 'a-file'), (err: unknown) => err instanceof StartupError && /a-file \(ENOTDIR\)/.test(err.message));
     mkdirSync(join(dir, 'queue', 'record.json'), { recursive: true });
     writeFileSync(join(dir, 'queue', 'foreign.json'), 'not json');
-    await assert.rejects(readJsonDir(join(dir, 'queue')), (err: unknown) => err instanceof StartupError && /record\.json \(EISDIR\)/.test(err.message));
+    await assert.rejects(readJsonDir(driver, 'queue'), (err: unknown) => err instanceof StartupError && /record\.json \(EISDIR\)/.test(err.message));
   });
 
   it('never hands out a task whose key is still running, even once the task was replaced', async () => {
-    const q = new WorkQueue(mkdtempSync(join(tmpdir(), 'rq-')));
+    const q = new WorkQueue(new FsDriver(mkdtempSync(join(tmpdir(), 'rq-'))));
     const now = 1_000_000;
     await q.enqueue('http://b', put('v1', 'sha256:1'), now);
     const [running] = q.due('http://b', now, 10, new Set());
@@ -69,7 +71,7 @@ describe('replication work queue', () => {
   });
 
   it('holds tasks copied synchronously and schedules retries', async () => {
-    const q = new WorkQueue(mkdtempSync(join(tmpdir(), 'rq-')));
+    const q = new WorkQueue(new FsDriver(mkdtempSync(join(tmpdir(), 'rq-'))));
     const now = 1_000_000;
     const held = await q.enqueue('http://b', put('v1', 'sha256:1'), now, 60_000);
     assert.equal(q.due('http://b', now, 10, new Set()).length, 0);
@@ -84,12 +86,12 @@ describe('replication work queue', () => {
 describe('replication stamps', () => {
   it('persists tag stamps and tombstones, and forgets tombstones past retention', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rs-'));
-    const s = new StampStore(dir);
+    const s = new StampStore(new FsDriver(dir));
     const now = Date.now();
     await s.set({ repo: 'app', reference: 'v1', digest: 'sha256:1', time: now });
     await s.set({ repo: 'app', reference: 'gone', time: now - 1000 });
     await s.set({ repo: 'app', reference: 'ancient', time: now - 10_000 });
-    const loaded = new StampStore(dir);
+    const loaded = new StampStore(new FsDriver(dir));
     await loaded.load(5000, now);
     assert.equal(loaded.get('app', 'v1')?.digest, 'sha256:1');
     assert.deepEqual(loaded.tombstones(5000, now).map((t) => t.reference), ['gone']);

@@ -1,69 +1,62 @@
-// Small JSON records written atomically (temp file, fsync, rename, fsync of the directory) under
-// the replica's `_replication/` directory, so replication state survives SIGKILL and power loss.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// Replication's own records (queue tasks, stamps, the epoch): small JSON objects written through
+// the StorageDriver, whose putContent replaces an object atomically and durably (on disk: temp
+// file, fsync, rename, fsync of the directory), so replication state survives SIGKILL and power
+// loss on every driver. Paths come from storagePath() (paths.ts).
 import { StartupError } from '../../errors/startup-error.js';
-import { fsyncDir } from '../storage/fsync-dir.js';
+import { ifFound, PathNotFoundError, type StorageDriver } from '../storage/driver.js';
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${randomBytes(6).toString('hex')}`);
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(JSON.stringify(value));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dir);
+export async function writeJson(driver: StorageDriver, path: string, value: unknown): Promise<void> {
+  await driver.putContent(path, JSON.stringify(value));
 }
-
-export async function removeFile(path: string): Promise<void> {
-  await rm(path, { force: true });
-}
-
-const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
 /** Records are read once, when a replica starts: one it cannot read stops the start. */
-function unreadable(path: string, err: unknown): StartupError {
-  return new StartupError(`replication state: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+function unreadable(path: string, reason: unknown): StartupError {
+  const code = typeof reason === 'string' ? reason : ((reason as NodeJS.ErrnoException).code ?? String(reason));
+  return new StartupError(`replication state: cannot read ${path} (${code})`);
+}
+
+/** The names in `dir`; none when it does not exist yet. Anything else that stops the listing throws. */
+async function listRecords(driver: StorageDriver, dir: string): Promise<string[]> {
+  try {
+    return await driver.list(dir);
+  } catch (err) {
+    if (!(err instanceof PathNotFoundError)) throw unreadable(dir, err);
+  }
+  // "Not found" also covers a path that is a file (ENOTDIR): that is storage in a state
+  // replication did not leave it in, not an empty queue.
+  const info = await ifFound(driver.stat(dir)).catch((err: unknown) => {
+    throw unreadable(dir, err);
+  });
+  if (info !== undefined && !info.isDirectory) throw unreadable(dir, 'ENOTDIR');
+  return [];
 }
 
 /**
- * Every `*.json` record directly in `dir` (none when `dir` does not exist yet); temp files a
- * crash left are removed, unparsable ones skipped. Any other read error (EACCES, ENOTDIR, EIO)
- * throws: treating it as "no records" would silently drop the copies owed to peers.
+ * Every `*.json` record directly in `dir` (none when `dir` does not exist yet); unparsable ones
+ * are skipped. Any other read error (EACCES, ENOTDIR, EIO, an S3 error) throws: treating it as
+ * "no records" would silently drop the copies owed to peers.
  */
-export async function readJsonDir<T>(dir: string): Promise<{ path: string; value: T }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (isMissing(err)) return [];
-    throw unreadable(dir, err);
-  }
+export async function readJsonDir<T>(driver: StorageDriver, dir: string): Promise<{ path: string; value: T }[]> {
   const out: { path: string; value: T }[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
+  for (const name of await listRecords(driver, dir)) {
+    const path = `${dir}/${name}`;
     if (name.startsWith('.tmp-')) {
-      await rm(path, { force: true });
+      // Staged beside the records by earlier versions and left by a crash: never complete.
+      await driver.delete(path);
       continue;
     }
     if (!name.endsWith('.json')) continue;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(path, 'utf8');
+      bytes = await driver.getContent(path);
     } catch (err) {
-      if (isMissing(err)) continue; // removed since the listing: the copy was done
+      if (err instanceof PathNotFoundError) continue; // removed since the listing: the copy was done
       throw unreadable(path, err);
     }
     try {
-      out.push({ path, value: JSON.parse(text) as T });
+      out.push({ path, value: JSON.parse(bytes.toString('utf8')) as T });
     } catch {
-      // A record is only ever visible complete (atomic rename); an unparsable one is foreign: skip it.
+      // A record is only ever visible complete (atomic replace); an unparsable one is foreign: skip it.
     }
   }
   return out;

@@ -1,8 +1,6 @@
 // The registry's entry to replication (see src/registry/api/hooks.ts): builds the Replicator and
 // maps the registry's hook events onto it.
-import { join } from 'node:path';
 import type { ReplicationContext, RegistryHooks } from '../api/hooks.js';
-import { REPLICATION_DIR } from '../storage/paths.js';
 import { blobLinkReference } from './blob-links.js';
 import { ImageStoreAdapter } from './image-store-adapter.js';
 import { Replicator } from './replicator.js';
@@ -14,7 +12,7 @@ export async function createReplicationHooks(context: ReplicationContext): Promi
   const replicator = new Replicator({
     config: config.replication,
     store: new ImageStoreAdapter(context.store),
-    stateDir: join(context.store.driver.root, REPLICATION_DIR),
+    driver: context.store.driver,
     origin: config.listen,
     logger: context.logger.child({ component: 'replication' }),
     metrics: context.metrics,

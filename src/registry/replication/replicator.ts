@@ -5,10 +5,10 @@
 // (anti-entropy rounds) and OnDemandFetcher. Storage is reached through ReplicaStore only;
 // peers through their OCI API only.
 import type { IncomingHttpHeaders } from 'node:http';
-import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/types.js';
 import { OciError } from '../../errors/oci-codes.js';
+import type { StorageDriver } from '../storage/driver.js';
 import type { Logger } from '../../observability/logger.js';
 import { isDigest } from '../../oci/grammar.js';
 import { replicationMark } from '../../oci/replication-headers.js';
@@ -31,8 +31,8 @@ export type ReplicationConfig = Config['replication'];
 export interface ReplicatorOptions {
   config: ReplicationConfig;
   store: ReplicaStore;
-  /** `<storage>/_replication`. */
-  stateDir: string;
+  /** The registry's storage: replication keeps its own records under `_replication/` in it (paths.ts). */
+  driver: StorageDriver;
   /** This replica's id, sent to peers (e.g. its listen address). */
   origin: string;
   logger: Logger;
@@ -71,8 +71,8 @@ export class Replicator {
 
   constructor(private readonly options: ReplicatorOptions) {
     const { config, store, logger } = options;
-    this.queue = new WorkQueue(join(options.stateDir, 'queue'));
-    this.stamps = new StampStore(join(options.stateDir, 'stamps'));
+    this.queue = new WorkQueue(options.driver);
+    this.stamps = new StampStore(options.driver);
     this.filter = compileContentFilter(config.content);
     this.peers = new PeerSet(config, options.origin, logger);
     const metrics = new ReplicationMetrics(
@@ -99,7 +99,7 @@ export class Replicator {
 
   async start(): Promise<void> {
     await this.stamps.load(this.options.config.tombstoneRetentionMs);
-    this.epoch = await loadOrCreateEpoch(this.options.stateDir);
+    this.epoch = await loadOrCreateEpoch(this.options.driver);
     await this.queue.load(this.peers.all.map((p) => p.id));
     if (!this.enabled) return;
     this.pushes.start();

@@ -1,9 +1,10 @@
 // Per-(repository, reference) stamps: the origin time and digest of the last write of a tag or
 // a manifest (reference: its digest), or a tombstone (no digest) for a delete. They are the memory the convergence rule
-// (tag-resolution.ts) needs, kept durably under `_replication/stamps/`.
+// (tag-resolution.ts) needs, kept durably under `_replication/stamps/` (through the storage driver).
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { readJsonDir, removeFile, writeJsonAtomic } from './durable-files.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { storagePath } from '../storage/paths.js';
+import { readJsonDir, writeJson } from './durable-files.js';
 import type { Stamp } from './tag-resolution.js';
 
 export interface StampRecord extends Stamp {
@@ -18,14 +19,14 @@ const keyOf = (repo: string, reference: string) => createHash('sha256').update(`
 export class StampStore {
   private readonly stamps = new Map<string, StampRecord>();
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly driver: StorageDriver) {}
 
   /** Loads all stamps, dropping tombstones older than `retentionMs`. */
   async load(retentionMs: number, now = Date.now()): Promise<void> {
-    for (const { path, value } of await readJsonDir<StampRecord>(this.dir)) {
+    for (const { path, value } of await readJsonDir<StampRecord>(this.driver, storagePath({ kind: 'replicationStamps' }))) {
       if (typeof value.repo !== 'string' || typeof value.reference !== 'string' || typeof value.time !== 'number') continue;
       if (value.digest === undefined && now - value.time > retentionMs) {
-        await removeFile(path);
+        await this.driver.delete(path);
         continue;
       }
       this.stamps.set(keyOf(value.repo, value.reference), value);
@@ -39,7 +40,7 @@ export class StampStore {
   async set(record: StampRecord): Promise<void> {
     const key = keyOf(record.repo, record.reference);
     this.stamps.set(key, record);
-    await writeJsonAtomic(join(this.dir, `${key}.json`), record);
+    await writeJson(this.driver, storagePath({ kind: 'replicationStamp', key }), record);
   }
 
   /** Live tombstones (deletes peers must learn of). */

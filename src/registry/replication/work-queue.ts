@@ -1,10 +1,11 @@
-// The durable replication queue: one file per (peer, repository, reference) under
-// `_replication/queue/`, written before the copy starts and removed when the peer has it, so a
+// The durable replication queue: one record per (peer, repository, reference) under
+// `_replication/queue/` (through the storage driver), written before the copy starts and removed when the peer has it, so a
 // replica that restarts resumes every copy it owed. A newer task for the same key replaces the
 // older one (only the latest state of a tag matters).
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { readJsonDir, removeFile, writeJsonAtomic } from './durable-files.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { storagePath } from '../storage/paths.js';
+import { readJsonDir, writeJson } from './durable-files.js';
 
 export type Task =
   | { op: 'put'; repo: string; reference: string; digest: string; mediaType: string; time: number }
@@ -30,10 +31,10 @@ export class WorkQueue {
   private readonly fileOps = new Map<string, Promise<void>>();
   private version = 0;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly driver: StorageDriver) {}
 
   private peerDir(peer: string): string {
-    return join(this.dir, hash(peer).slice(0, 16));
+    return storagePath({ kind: 'replicationQueue', peer: hash(peer).slice(0, 16) });
   }
 
   private key(task: Task): string {
@@ -41,7 +42,7 @@ export class WorkQueue {
   }
 
   private fileFor(peer: string, key: string): string {
-    return join(this.peerDir(peer), `${key}.json`);
+    return storagePath({ kind: 'replicationTask', peer: hash(peer).slice(0, 16), key });
   }
 
   private serial(file: string, op: () => Promise<void>): Promise<void> {
@@ -56,7 +57,7 @@ export class WorkQueue {
   async load(peers: readonly string[]): Promise<void> {
     for (const peer of peers) {
       const map = this.peerTasks(peer);
-      for (const { value } of await readJsonDir<{ peer: string; task: Task; enqueuedAt: number }>(this.peerDir(peer))) {
+      for (const { value } of await readJsonDir<{ peer: string; task: Task; enqueuedAt: number }>(this.driver, this.peerDir(peer))) {
         if (value.peer !== peer || !value.task) continue;
         const key = this.key(value.task);
         map.set(key, { peer, key, task: value.task, enqueuedAt: value.enqueuedAt, attempts: 0, nextAttemptAt: 0, version: ++this.version });
@@ -84,7 +85,7 @@ export class WorkQueue {
     const queued: QueuedTask = { peer, key, task, enqueuedAt: previous?.enqueuedAt ?? now, attempts: 0, nextAttemptAt: now + holdMs, version: ++this.version };
     map.set(key, queued);
     const file = this.fileFor(peer, key);
-    await this.serial(file, () => writeJsonAtomic(file, { peer, task, enqueuedAt: queued.enqueuedAt }));
+    await this.serial(file, () => writeJson(this.driver, file, { peer, task, enqueuedAt: queued.enqueuedAt }));
     return queued;
   }
 
@@ -96,7 +97,7 @@ export class WorkQueue {
     map.delete(key);
     const file = this.fileFor(queued.peer, key);
     await this.serial(file, async () => {
-      if (!map.has(key)) await removeFile(file);
+      if (!map.has(key)) await this.driver.delete(file);
     });
   }
 

@@ -18,7 +18,12 @@
 //       _uploads/<uuid>/state                               JSON {startedAt, size}: replaced atomically
 //                                                          after each chunk is fsynced
 //     _tmp/<random>                                         temporary files before their atomic rename
-//     _replication/                                         reserved for src/registry/replication
+//     _replication/                                         replication's own state (src/registry/replication),
+//                                                          each record a JSON file replaced atomically
+//       epoch.json                                          {epoch}: this replica's storage identity
+//       stamps/<key>.json                                   the last write or delete of a tag, manifest
+//                                                          or blob link (<key>: hash of repo + reference)
+//       queue/<peer>/<key>.json                             a copy owed to a peer (<peer>: hash of its URL)
 //
 // Path components of a repository name always start with [a-z0-9] (spec grammar), so the
 // `_`-prefixed directories can never collide with a repository component.
@@ -43,7 +48,12 @@ export type StoragePath =
   | { kind: 'referrerEntry'; repo: string; subject: Digest; digest: Digest }
   | { kind: 'uploadDir'; repo: string; id: string }
   | { kind: 'uploadData'; repo: string; id: string }
-  | { kind: 'uploadState'; repo: string; id: string };
+  | { kind: 'uploadState'; repo: string; id: string }
+  | { kind: 'replicationEpoch' }
+  | { kind: 'replicationStamps' }
+  | { kind: 'replicationStamp'; key: string }
+  | { kind: 'replicationQueue'; peer: string }
+  | { kind: 'replicationTask'; peer: string; key: string };
 
 /** The relative path (POSIX separators) of a storage object. Pure; inputs must be validated. */
 export function storagePath(p: StoragePath): string {
@@ -76,5 +86,15 @@ export function storagePath(p: StoragePath): string {
       return `${REPOSITORIES_DIR}/${p.repo}/_uploads/${p.id}/data`;
     case 'uploadState':
       return `${REPOSITORIES_DIR}/${p.repo}/_uploads/${p.id}/state`;
+    case 'replicationEpoch':
+      return `${REPLICATION_DIR}/epoch.json`;
+    case 'replicationStamps':
+      return `${REPLICATION_DIR}/stamps`;
+    case 'replicationStamp':
+      return `${REPLICATION_DIR}/stamps/${p.key}.json`;
+    case 'replicationQueue':
+      return `${REPLICATION_DIR}/queue/${p.peer}`;
+    case 'replicationTask':
+      return `${REPLICATION_DIR}/queue/${p.peer}/${p.key}.json`;
   }
 }
