@@ -48,7 +48,9 @@ class MemoryStore implements ReplicaStore {
   async unlinkBlob(_repo: string, digest: string) {
     this.unlinked.push(digest);
   }
-  async linkBlob() {
+  readonly linked: string[] = [];
+  async linkBlob(_repo: string, digest: string) {
+    this.linked.push(digest);
     return true;
   }
   async putManifest(_repo: string, reference: string, body: Buffer, mediaType: string) {
@@ -126,6 +128,18 @@ describe('replication convergence on the receiving replica', () => {
     await b.put('t', 'x', at);
     assert.equal(a.store.tagMap.get('t'), b.store.tagMap.get('t'));
     assert.equal(a.store.tagMap.get('t'), [x1, digestOf(Buffer.from('y'))].sort()[1]);
+  });
+
+  it('links a blob pushed here again when a peer\'s older delete of its link arrives', async () => {
+    const { store, replicator } = setup();
+    const blob = `sha256:${'d'.repeat(64)}`;
+    await replicator.afterBlobCommit({ repo: 'app', digest: blob, headers: {} });
+    const olderDelete = { [REPLICATION_HEADER]: 'peer', [REPLICATION_TIME_HEADER]: String(Date.now() - 60_000) };
+    // The registry unlinks first, then calls the hook.
+    await store.unlinkBlob('app', blob);
+    await replicator.afterDelete({ repo: 'app', reference: blobLinkReference(blob), headers: olderDelete });
+    assert.deepEqual(store.linked, [blob], 'the newer push wins: the link is put back');
+    assert.equal(replicator.deletedAt('app', blobLinkReference(blob)), undefined);
   });
 
   it('unlinks a peer\'s blob copy older than a blob delete made here, and lets a newer one live', async () => {

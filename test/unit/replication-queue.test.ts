@@ -84,16 +84,24 @@ describe('replication work queue', () => {
 });
 
 describe('replication stamps', () => {
-  it('persists tag stamps and tombstones, and forgets tombstones past retention', async () => {
+  it('persists stamps, and forgets tombstones and manifest and blob write stamps past retention', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rs-'));
     const s = new StampStore(new FsDriver(dir));
     const now = Date.now();
     await s.set({ repo: 'app', reference: 'v1', digest: 'sha256:1', time: now });
     await s.set({ repo: 'app', reference: 'gone', time: now - 1000 });
     await s.set({ repo: 'app', reference: 'ancient', time: now - 10_000 });
+    await s.set({ repo: 'app', reference: 'old-tag', digest: 'sha256:1', time: now - 10_000 });
+    await s.set({ repo: 'app', reference: `sha256:${'a'.repeat(64)}`, digest: `sha256:${'a'.repeat(64)}`, time: now - 10_000 });
+    await s.set({ repo: 'app', reference: `blobs/sha256:${'b'.repeat(64)}`, digest: `sha256:${'b'.repeat(64)}`, time: now - 10_000 });
+    await s.set({ repo: 'app', reference: `sha256:${'c'.repeat(64)}`, digest: `sha256:${'c'.repeat(64)}`, time: now - 1000 });
     const loaded = new StampStore(new FsDriver(dir));
     await loaded.load(5000, now);
     assert.equal(loaded.get('app', 'v1')?.digest, 'sha256:1');
+    assert.equal(loaded.get('app', 'old-tag')?.time, now - 10_000, 'a tag stamp orders every later write: kept');
+    assert.equal(loaded.get('app', `sha256:${'a'.repeat(64)}`), undefined, 'a manifest\'s write stamp past retention only settled deletes');
+    assert.equal(loaded.get('app', `blobs/sha256:${'b'.repeat(64)}`), undefined, 'a blob link\'s too');
+    assert.ok(loaded.get('app', `sha256:${'c'.repeat(64)}`), 'within retention: kept');
     assert.deepEqual(loaded.tombstones(5000, now).map((t) => t.reference), ['gone']);
     assert.equal(loaded.get('app', 'ancient'), undefined);
     assert.equal(loaded.nextTime('app', 'v1', now - 5), now + 1, 'a new local write is always later than the last one');

@@ -68,18 +68,23 @@ export class Convergence implements DeleteCheck {
    * again after a delete), so a peer's older delete by digest loses to it. Returns its time.
    */
   localManifest(repo: string, digest: string, mediaType: string): Promise<number> {
-    return this.locked(repo, digest, async () => {
-      const time = this.stamps.nextTime(repo, digest);
-      await this.stamps.set({ repo, reference: digest, digest, mediaType, time });
-      return time;
-    });
+    return this.localWrite(repo, digest, digest, mediaType);
   }
 
-  /** A client's blob commit under the blob link `reference`: it lives again over a delete made here. */
-  async localBlob(repo: string, reference: string, digest: string): Promise<number> {
-    const time = this.stamps.nextTime(repo, reference);
-    if (this.isDeleted(repo, reference)) await this.settleOverTombstone(repo, reference, { digest, time }, async () => {});
-    return time;
+  /**
+   * A client's blob commit, stamped under its blob link `reference` (replacing any tombstone: it
+   * lives again over a delete made here), so a peer's older delete of the link loses to it.
+   */
+  localBlob(repo: string, reference: string, digest: string): Promise<number> {
+    return this.localWrite(repo, reference, digest);
+  }
+
+  private localWrite(repo: string, reference: string, digest: string, mediaType?: string): Promise<number> {
+    return this.locked(repo, reference, async () => {
+      const time = this.stamps.nextTime(repo, reference);
+      await this.stamps.set({ repo, reference, digest, time, ...(mediaType === undefined ? {} : { mediaType }) });
+      return time;
+    });
   }
 
   /** A tag copy from a peer: kept only if it wins by the rule; otherwise the winner is restored. */

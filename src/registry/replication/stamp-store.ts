@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { StorageDriver } from '../storage/driver.js';
 import { storagePath } from '../storage/paths.js';
+import { isDigest } from '../../oci/grammar.js';
+import { blobLinkDigest } from './blob-links.js';
 import { readJsonDir, writeJson } from './durable-files.js';
 import type { Stamp } from './tag-resolution.js';
 
@@ -21,11 +23,18 @@ export class StampStore {
 
   constructor(private readonly driver: StorageDriver) {}
 
-  /** Loads all stamps, dropping tombstones older than `retentionMs`. */
+  /**
+   * Loads all stamps, dropping those older than `retentionMs` that only ever settle a delete:
+   * tombstones, and the write stamps of manifests by digest and of blob links (a write only needs
+   * one against a peer's older delete, which arrives within the retention or is not guaranteed).
+   * Tag stamps stay: they order every later write of the tag. One record per manifest and blob
+   * pushed within the retention, not per everything ever pushed.
+   */
   async load(retentionMs: number, now = Date.now()): Promise<void> {
     for (const { path, value } of await readJsonDir<StampRecord>(this.driver, storagePath({ kind: 'replicationStamps' }))) {
       if (typeof value.repo !== 'string' || typeof value.reference !== 'string' || typeof value.time !== 'number') continue;
-      if (value.digest === undefined && now - value.time > retentionMs) {
+      const onlySettlesDeletes = value.digest === undefined || isDigest(value.reference) || blobLinkDigest(value.reference) !== undefined;
+      if (onlySettlesDeletes && now - value.time > retentionMs) {
         await this.driver.delete(path);
         continue;
       }
