@@ -1,6 +1,7 @@
-// Per-(repository, reference) stamps: the origin time and digest of the last write of a tag or
-// a manifest (reference: its digest), or a tombstone (no digest) for a delete. They are the memory the convergence rule
-// (tag-resolution.ts) needs, kept durably under `_replication/stamps/` (through the storage driver).
+// Per-(repository, reference) stamps: the origin time and digest of the last write of a tag, a
+// manifest (reference: its digest) or a blob link, or a tombstone (no digest) for a delete. They
+// are the memory the convergence rule (tag-resolution.ts) needs, kept durably under
+// `_replication/stamps/` (through the storage driver).
 import { createHash } from 'node:crypto';
 import type { StorageDriver } from '../storage/driver.js';
 import { storagePath } from '../storage/paths.js';

@@ -1,7 +1,7 @@
 // The durable replication queue: one record per (peer, repository, reference) under
-// `_replication/queue/` (through the storage driver), written before the copy starts and removed when the peer has it, so a
-// replica that restarts resumes every copy it owed. A newer task for the same key replaces the
-// older one (only the latest state of a tag matters).
+// `_replication/queue/` (through the storage driver), written before the copy starts and
+// removed when the peer has it, so a replica that restarts resumes every copy it owed. A newer
+// task for the same key replaces the older one (only the latest state of a tag matters).
 import { createHash } from 'node:crypto';
 import type { StorageDriver } from '../storage/driver.js';
 import { storagePath } from '../storage/paths.js';
@@ -24,6 +24,8 @@ export interface QueuedTask {
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+/** A peer's directory name: its URL can hold anything a path component cannot. */
+const peerKey = (peer: string) => hash(peer).slice(0, 16);
 
 export class WorkQueue {
   private readonly tasks = new Map<string, Map<string, QueuedTask>>();
@@ -34,7 +36,7 @@ export class WorkQueue {
   constructor(private readonly driver: StorageDriver) {}
 
   private peerDir(peer: string): string {
-    return storagePath({ kind: 'replicationQueue', peer: hash(peer).slice(0, 16) });
+    return storagePath({ kind: 'replicationQueue', peer: peerKey(peer) });
   }
 
   private key(task: Task): string {
@@ -42,7 +44,7 @@ export class WorkQueue {
   }
 
   private fileFor(peer: string, key: string): string {
-    return storagePath({ kind: 'replicationTask', peer: hash(peer).slice(0, 16), key });
+    return storagePath({ kind: 'replicationTask', peer: peerKey(peer), key });
   }
 
   private serial(file: string, op: () => Promise<void>): Promise<void> {
