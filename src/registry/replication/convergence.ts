@@ -43,11 +43,6 @@ export class Convergence implements DeleteCheck {
     return this.stamps.get(repo, reference)?.digest === undefined;
   }
 
-  /** A time for a new local write or delete of `reference`: later than anything stamped for it. */
-  nextTime(repo: string, reference: string): number {
-    return this.stamps.nextTime(repo, reference);
-  }
-
   /** What of a peer's manifest copy written at `time` to store (see copyScope). */
   copyScope(repo: string, digest: string, tags: readonly string[], time: number): CopyScope {
     return copyScope({ time, digest }, this.deletedAt(repo, digest), tags, (tag) => this.stamps.get(repo, tag));
