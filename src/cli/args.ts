@@ -4,7 +4,7 @@ import type { PlainObject } from '../config/load.js';
 
 export const USAGE = `Usage: ha-proxy --mode MODE [options]
        ha-proxy --config FILE [options]
-       ha-proxy gc --storage DIR [--dry-run]   (registry garbage collection: ha-proxy gc --help)
+       ha-proxy gc --storage DIR | --config FILE [--dry-run]   (registry garbage collection: ha-proxy gc --help)
        ha-proxy ctl status|drain|ready|maint|weight|failback ...   (runtime control: ha-proxy ctl --help)
 
 Modes:

@@ -40,6 +40,10 @@ async function runGc(argv: string[]): Promise<number> {
   try {
     return await runGcCommand(argv);
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ha-proxy: ${err.message}\n`);
+      return EXIT_CONFIG;
+    }
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`ha-proxy: ${err.message}\n\n${GC_USAGE}`);
     return EXIT_CONFIG;

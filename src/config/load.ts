@@ -12,6 +12,7 @@ import { formatAjvErrors } from './format-errors.js';
 import { adminTokenOf, adminTokenProblems } from './schema/admin.js';
 import { configSchema } from './schema/index.js';
 import { routingConfigProblems, secretFileLines, type SecretFileContents } from './schema/routing.js';
+import { resolveS3Settings, type S3Resolved } from './s3-settings.js';
 import type { Config } from './types.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
@@ -52,16 +53,21 @@ export function readConfigFile(path: string): PlainObject {
   return parsed;
 }
 
-/** Validates (filling defaults into a copy) and returns the typed config, or throws ConfigError. */
-export function validateConfigObject(input: PlainObject): Config {
+/**
+ * Validates (filling defaults into a copy) and returns the typed config, or throws ConfigError.
+ * `env` supplies what `registry.s3` leaves out (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
+ */
+export function validateConfigObject(input: PlainObject, env: Record<string, string | undefined> = process.env): Config {
   const candidate = structuredClone(input);
   if (!validateConfig(candidate)) throw new ConfigError(formatAjvErrors(validateConfig.errors ?? []));
   const config = candidate as Config;
   const problems: string[] = [];
   const files = readNamedFiles(config, problems);
   problems.push(...crossFieldProblems(config, files));
+  const s3 = config.registry.s3 && resolveS3Settings(config.registry.s3, env, files.s3Secret);
+  if (s3) problems.push(...s3.problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return withFileContents(config, files);
+  return withFileContents(config, files, s3?.settings);
 }
 
 /** What the files named by the config hold; undefined where unset or unreadable. */
@@ -69,6 +75,7 @@ interface NamedFiles {
   routingSecrets?: SecretFileContents;
   adminToken?: string;
   peerPasswords: (string | undefined)[];
+  s3Secret?: string;
 }
 
 /** Reads `path` for `key`, or records why it cannot be read. */
@@ -90,6 +97,7 @@ function readNamedFiles(config: Config, problems: string[]): NamedFiles {
     routingSecrets: secretText === undefined ? undefined : secretFileLines(secretText),
     adminToken: tokenText === undefined ? undefined : adminTokenOf(tokenText),
     peerPasswords: config.replication.peers.map((peer, i) => readNamedFile(peer.passwordFile, `replication.peers[${i}].passwordFile`, problems)),
+    s3Secret: readNamedFile(config.registry.s3?.secretAccessKeyFile, 'registry.s3.secretAccessKeyFile', problems),
   };
 }
 
@@ -102,15 +110,26 @@ function crossFieldProblems(config: Config, files: NamedFiles): string[] {
     if (names.has(backend.name)) problems.push(`backends[${i}].name: duplicate backend name "${backend.name}"`);
     names.add(backend.name);
   });
-  if (config.mode === 'registry' && config.registry.storage === undefined) {
-    problems.push('registry.storage: required in registry mode (--storage DIR)');
-  }
+  problems.push(...storageProblems(config));
   // Port 0 asks the kernel for a free port, so two of them never collide.
   if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
   problems.push(...routingConfigProblems(config, files.routingSecrets));
   if (files.adminToken !== undefined) problems.push(...adminTokenProblems(files.adminToken));
   problems.push(...tlsFileProblems(config));
   return problems;
+}
+
+/** One place for the registry's content: a directory or a bucket. */
+function storageProblems(config: Config): string[] {
+  const { storage, s3 } = config.registry;
+  if (storage !== undefined && s3 !== undefined) return ['registry.s3: set either registry.storage (a directory) or registry.s3 (a bucket), not both'];
+  if (config.mode !== 'registry') return [];
+  if (storage === undefined && s3 === undefined) return ['registry.storage: required in registry mode (--storage DIR, or registry.s3 for a bucket)'];
+  // Replication keeps its queue and stamps in local files under the storage directory.
+  if (s3 !== undefined && config.replication.peers.length > 0) {
+    return ['replication.peers: not available with registry.s3 (replication keeps its state in files of registry.storage); replicas on one bucket share all content and need no replication'];
+  }
+  return [];
 }
 
 /** Every certificate, key and CA file is read now, so a missing or broken one stops start-up with its path. */
@@ -132,7 +151,8 @@ function tlsFileProblems(config: Config): string[] {
 }
 
 /** The config with each file's content where an inline value would be (see config/types.ts). */
-function withFileContents(config: Config, files: NamedFiles): Config {
+function withFileContents(config: Config, files: NamedFiles, s3: Config['registry']['s3'] & S3Resolved | undefined): Config {
+  if (s3) config.registry.s3 = s3;
   if (files.routingSecrets) {
     config.routing.secret = files.routingSecrets.current;
     config.routing.previousSecrets = [...files.routingSecrets.previous, ...config.routing.previousSecrets];

@@ -1,7 +1,6 @@
 // `--mode registry`: the built-in OCI registry replica. Wires storage, hooks (replication when
 // present), auth, the API listener, the admin server (/livez, /readyz, /metrics) and shutdown.
 import type { Server } from 'node:http';
-import { resolve } from 'node:path';
 import { onReloadSignal, onShutdownSignals } from '../process/signals.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
@@ -17,6 +16,7 @@ import { HtpasswdAuth } from './auth/htpasswd.js';
 import type { ThrottleLimits } from './auth/login-throttle.js';
 import { createReplicationHooks } from './replication/index.js';
 import { ImageStore } from './storage/image-store.js';
+import { describeStorage, openRegistryStorage } from './registry-storage.js';
 import { requireUsableStorage } from './storage-check.js';
 
 /** How often abandoned upload sessions are looked for. */
@@ -48,11 +48,12 @@ export interface RunningRegistry {
 
 export async function startRegistry(config: Config): Promise<RunningRegistry> {
   const logger = createLogger(config.logLevel, { mode: 'registry' });
-  const root = resolve(config.registry.storage ?? '.');
-  const store = ImageStore.onDirectory(root, { cacheTtlMs: config.registry.cacheTtlMs });
-  await requireUsableStorage(root, store);
+  const storage = openRegistryStorage(config.registry);
+  const where = describeStorage(storage);
+  const store = new ImageStore(storage.driver, { cacheTtlMs: config.registry.cacheTtlMs });
+  await requireUsableStorage(storage, store);
   // Storage that turns unwritable later does not stop the process: /readyz reports it.
-  await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: root }, 'cannot clean temporary files'));
+  await store.removeStaleTemporaries().catch((err: unknown) => logger.warn({ err, storage: where }, 'cannot clean temporary files'));
   const metrics = createMetricsRegistry();
   const auth = loadAuth(config.registry.htpasswd, config.registry.loginThrottle);
   // Without peers the hooks stay the no-ops (replication/index.ts).
@@ -66,6 +67,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     deleteEnabled: config.registry.deleteEnabled,
     maxManifestBytes: config.registry.maxManifestBytes,
     sessionLimits: { ...config.registry.uploads, maxAgeMs: config.registry.uploadPurgeAgeMs },
+    blobRedirectMs: storage.kind === 's3' ? storage.redirectMs : undefined,
   });
   const listener = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections }, config.tls);
   const server = listener.server;
@@ -81,7 +83,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     await hooks.close();
     throw err;
   }
-  logger.info({ listen: config.listen, port, tls: listener.tls, storage: root, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
+  logger.info({ listen: config.listen, port, tls: listener.tls, storage: where, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
   const purge = () =>
     store.purgeStaleUploads(config.registry.uploadPurgeAgeMs).then(
       (removed) => removed > 0 && logger.info({ removed }, 'removed abandoned upload sessions'),

@@ -1,5 +1,6 @@
 // Built-in registry settings (`--mode registry`).
 import { durationMs } from './common.js';
+import { s3Schema } from './s3.js';
 
 /** A manifest is held in memory whole while it is checked: 16 times distribution's 4 MiB cap. */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
@@ -9,7 +10,9 @@ export const registrySchema = {
   additionalProperties: false,
   default: {},
   properties: {
+    // A directory (the filesystem driver); exclusive with `s3`.
     storage: { type: 'string', minLength: 1 },
+    s3: s3Schema,
     deleteEnabled: { type: 'boolean', default: false },
     htpasswd: { type: 'string', minLength: 1 },
     // distribution caps manifests at 4 MiB; larger ones are almost always a mistake or an attack.

@@ -32,6 +32,12 @@ export const routingSchema = {
     // Secrets rotated out that are still accepted, so uploads in progress and sticky cookies
     // issued before a rotation keep working; new values are signed with the current secret.
     previousSecrets: { type: 'array', items: { type: 'string', minLength: MIN_SECRET_LENGTH }, default: [] },
+    // Where the chunks of an upload go. `required`: only to the replica that opened the session
+    // (each replica keeps its uploads in its own storage); that replica down -> the client must
+    // restart the upload. `preferred`: replicas share one storage (an S3 bucket or one
+    // directory), so the opener is only the first choice and another replica continues the
+    // session when it is down. `off`: no upload token; uploads route as any repository request.
+    uploadAffinity: { enum: ['required', 'preferred', 'off'], default: 'required' },
     // GET/HEAD of a manifest or blob answered 404 is retried on the pool's other healthy backends.
     readFallback: { type: 'boolean', default: true },
     // Repository globs -> backend names; first match wins; unmatched repositories use every backend.

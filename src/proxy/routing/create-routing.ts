@@ -38,6 +38,7 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     retries: config.retries,
     routes: compileRoutes(config.routing.routes),
     readFallback: config.routing.readFallback,
+    uploadAffinity: config.routing.uploadAffinity,
     uploadKeys: deriveKeyring(secrets, 'upload-token'),
     sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, keys: deriveKeyring(secrets, 'sticky-cookie') } : undefined,
     events: deps.metrics ? createRoutingMetrics(deps.metrics) : undefined,

@@ -3,7 +3,10 @@
 //
 //   upload token in the query  -> exactly the backend that opened the session, no retry, also
 //                                 when drained (so a drain never breaks a push); that backend
-//                                 down, in maint or not answering -> 404 BLOB_UPLOAD_UNKNOWN
+//                                 down, in maint or not answering -> 404 BLOB_UPLOAD_UNKNOWN.
+//                                 With uploadAffinity 'preferred' (replicas on shared storage)
+//                                 the owner first, then the repository's order; with 'off' no
+//                                 token is handed out and any found is dropped
 //   repository request         -> the route pool of its first matching rule; in active-active
 //                                 the repository's home by rendezvous hashing first, the rest in
 //                                 rendezvous order (retries; 404 fallback and the digest guard
@@ -62,6 +65,12 @@ export interface RegistryRouterOptions {
   routes: RouteTable;
   readFallback: boolean;
   uploadKeys: Keyring;
+  /**
+   * 'required' (default): an upload session lives on the replica that opened it. 'preferred':
+   * replicas share their storage (one bucket or directory), so the owner is only the first
+   * choice. 'off': no upload tokens; uploads are routed as any repository request.
+   */
+  uploadAffinity?: 'required' | 'preferred' | 'off';
   /** Cookie stickiness for plain traffic; undefined when `routing.sticky` is none. */
   sticky?: { cookieName: string; keys: Keyring };
   events?: RoutingEvents;
@@ -103,9 +112,10 @@ function healthyBackends(ctx: RoutingContext, retries: number): { candidates: re
 
 export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
   const events = options.events ?? NO_EVENTS;
+  const affinity = options.uploadAffinity ?? 'required';
 
   const signLocation = (headers: OutgoingHttpHeaders, status: number, backend: Backend): void => {
-    if (!OPEN_SESSION_STATUSES.has(status)) return;
+    if (affinity === 'off' || !OPEN_SESSION_STATUSES.has(status)) return;
     const location = firstHeader(headers.location);
     if (location === undefined) return;
     const token = signUploadToken(options.uploadKeys, backend.name, repositoryOfLocation(location));
@@ -117,8 +127,11 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     return { candidates: [], retries: 0, reject: { code, message }, reason: 'rejected' };
   };
 
-  const routeUploadToken = (ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
+  const routeUploadToken = (facts: RequestFacts, ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
     const repository = repositoryOf(request) ?? '';
+    // Shared storage: any replica continues the session (a token of before the change included).
+    const shared = (): RouteDecision => (repository === '' ? reject('BLOB_UPLOAD_INVALID', 'an upload token on a request for no repository') : routeRepository(facts, ctx, request, repository, forwardUrl));
+    if (affinity === 'off') return shared();
     let owner: string | undefined;
     for (const token of tokens) {
       const check = verifyUploadToken(options.uploadKeys, token, repository);
@@ -129,11 +142,19 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       owner = check.backend;
     }
     const backend = ctx.backends.find((b) => b.name === owner);
+    const unable = !backend ? 'unknown' : !ctx.health[backend.index]?.up ? 'is down' : takesOwnRequests(ctx.admin?.[backend.index]) ? undefined : 'is in maintenance';
+    if (affinity === 'preferred') {
+      if (unable) return shared();
+      // The owner, then (should it not answer at all) the repository's other healthy backends.
+      const pool = options.routes(repository).backends;
+      const others = healthyBackends(ctx, options.retries).candidates.filter((b) => b !== backend && (!pool || pool.has(b.name)));
+      events.routed('upload_affinity');
+      return { candidates: [backend!, ...rendezvousOrder(others, repository)], retries: options.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
+    }
     if (!backend) {
       events.affinityMiss();
       return reject('BLOB_UPLOAD_UNKNOWN', 'the backend that holds this upload is no longer configured; restart the upload');
     }
-    const unable = !ctx.health[backend.index]?.up ? 'is down' : takesOwnRequests(ctx.admin?.[backend.index]) ? undefined : 'is in maintenance';
     if (unable) {
       events.affinityMiss();
       return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) ${unable}; restart the upload`);
@@ -169,7 +190,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     return 'accept';
   };
 
-  const routeRepository = (facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string): RouteDecision => {
+  const routeRepository = (facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string, forwardUrl?: string): RouteDecision => {
     const base = options.mode === 'active-active' ? healthyBackends(ctx, options.retries) : inner.route(facts, ctx);
     const pool = options.routes(name);
     let candidates = pool.backends ? base.candidates.filter((b) => pool.backends!.has(b.name)) : [...base.candidates];
@@ -184,7 +205,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     // rendezvous order, which is exactly where the repository moves once its home is marked down.
     if (UPLOAD_KINDS.has(request.kind)) {
       events.routed('repository');
-      return { candidates, retries: base.retries, editResponseHeaders: signLocation, reason: 'repository-home' };
+      return { candidates, retries: base.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'repository-home' };
     }
     if (!READ_METHODS.has(facts.method)) {
       events.routed('repository');
@@ -234,7 +255,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       const request = classifyRequest(facts.path);
       if (facts.query.includes(UPLOAD_TOKEN_PARAM)) {
         const taken = takeQueryParam(facts.url, UPLOAD_TOKEN_PARAM);
-        if (taken.values.length > 0) return routeUploadToken(ctx, taken.values, taken.url, request);
+        if (taken.values.length > 0) return routeUploadToken(facts, ctx, taken.values, taken.url, request);
       }
       const name = repositoryOf(request);
       if (name !== undefined) return routeRepository(facts, ctx, request, name);

@@ -38,6 +38,8 @@ export interface RegistryAppOptions {
   auth?: HtpasswdAuth;
   /** Caps on open upload sessions (defaults: the schema's). */
   sessionLimits?: SessionLimits;
+  /** Answer blob GETs with a 307 to a URL of the storage valid this long (S3 presigned GET). */
+  blobRedirectMs?: number;
 }
 
 const DEFAULT_SESSION_LIMITS: SessionLimits = { maxOpenPerRepository: 1000, maxOpenPerClient: 200, maxAgeMs: 86_400_000 };
@@ -83,6 +85,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     deleteEnabled: options.deleteEnabled ?? false,
     maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
     sessions: new OpenSessions(options.sessionLimits ?? DEFAULT_SESSION_LIMITS),
+    blobRedirectMs: options.blobRedirectMs,
   };
   const { logger, auth } = options;
   const observe = requestObserver(options.metrics);

@@ -38,6 +38,7 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
     res.end();
     return;
   }
+  if (redirected(ctx, r, digest)) return;
   const file = await ctx.store.blobs.open(name, digest);
   try {
     const { start, end } = range ?? { start: 0, end: size - 1 };
@@ -56,6 +57,20 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
   } finally {
     await file.close();
   }
+}
+
+/**
+ * With `registry.s3.redirect`, a GET is answered with a 307 to a presigned URL of the bucket:
+ * the client downloads from S3 (Range and all), the registry only checked that the repository
+ * holds the blob. The digest header lets a client verify what it is about to fetch.
+ */
+function redirected(ctx: ApiContext, r: ApiRequest, digest: Digest): boolean {
+  if (ctx.blobRedirectMs === undefined) return false;
+  const url = ctx.store.blobs.downloadUrl(digest, ctx.blobRedirectMs);
+  if (url === undefined) return false;
+  r.res.writeHead(307, { location: url, 'docker-content-digest': digest.value, 'content-length': 0 });
+  r.res.end();
+  return true;
 }
 
 async function deleteBlob(ctx: ApiContext, r: ApiRequest, name: string, rawDigest: string): Promise<void> {

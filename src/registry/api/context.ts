@@ -14,6 +14,8 @@ export interface ApiContext {
   deleteEnabled: boolean;
   maxManifestBytes: number;
   sessions: OpenSessions;
+  /** Blob GETs answered with a 307 to the storage's own URL, valid this long (registry.s3.redirect). */
+  blobRedirectMs?: number;
 }
 
 export interface ApiRequest {

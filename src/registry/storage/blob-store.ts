@@ -49,6 +49,14 @@ export class BlobStore {
     return this.ofBlobData(repo, digest, (path) => this.driver.openFile(path));
   }
 
+  /**
+   * Where a client may download the blob itself for `expiresMs` (a presigned S3 GET), or
+   * undefined when the driver has no such URL. The caller has checked the repository's link.
+   */
+  downloadUrl(digest: Digest, expiresMs: number): string | undefined {
+    return this.driver.downloadUrl?.(storagePath({ kind: 'blobData', digest }), expiresMs);
+  }
+
   /** Runs `op` on the blob's data file; a file gone since `stat` forgets the link and is BLOB_UNKNOWN. */
   private async ofBlobData<T>(repo: string, digest: Digest, op: (path: string) => Promise<T>): Promise<T> {
     try {

@@ -83,4 +83,9 @@ export interface StorageDriver {
   move(from: string, to: string): Promise<void>;
   /** Removes a file or a directory tree; no error when it does not exist. */
   delete(path: string): Promise<void>;
+  /**
+   * A URL from which a client downloads the object directly, valid for `expiresMs` (distribution's
+   * URLFor). Only drivers whose storage clients can reach have it (S3: a presigned GET).
+   */
+  downloadUrl?(path: string, expiresMs: number): string;
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { EMPTY_SHA256, signRequest, sha256Hex, UNSIGNED_PAYLOAD, uriEncode, type S3Credentials } from './s3-sigv4.js';
+import { EMPTY_SHA256, presignUrl, signRequest, sha256Hex, UNSIGNED_PAYLOAD, uriEncode, type S3Credentials } from './s3-sigv4.js';
 import { completeMultipartBody, deleteObjectsBody, element, parseListObjectsV2, type ListPage } from './s3-xml.js';
 
 export interface S3Location {
@@ -13,6 +13,11 @@ export interface S3Location {
   endpoint: string;
   region: string;
   bucket: string;
+  /**
+   * Virtual-hosted addressing (`bucket.host/key`, AWS's default) instead of path-style
+   * (`host/bucket/key`, what S3-compatible servers expect). Default false.
+   */
+  virtualHosted?: boolean;
 }
 
 export class S3Error extends Error {
@@ -56,8 +61,10 @@ export class S3Client {
   }
 
   private url(key: string | undefined, query: Record<string, string> = {}): URL {
-    const path = key === undefined ? `/${this.location.bucket}` : `/${this.location.bucket}/${uriEncode(key, true)}`;
-    const url = new URL(path, this.location.endpoint);
+    const { bucket, endpoint, virtualHosted } = this.location;
+    const encoded = key === undefined ? '' : uriEncode(key, true);
+    const url = new URL(virtualHosted ? `/${encoded}` : `/${bucket}${key === undefined ? '' : `/${encoded}`}`, endpoint);
+    if (virtualHosted) url.hostname = `${bucket}.${url.hostname}`;
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     return url;
   }
@@ -80,6 +87,11 @@ export class S3Client {
 
   private async done(res: Dispatcher.ResponseData): Promise<void> {
     await res.body.dump();
+  }
+
+  /** A URL that GETs the object without credentials for `expiresSeconds` (query-string SigV4). */
+  presignGet(key: string, expiresSeconds: number, now = new Date()): URL {
+    return presignUrl({ method: 'GET', url: this.url(key), region: this.location.region, now }, this.credentials(), expiresSeconds);
   }
 
   async head(key: string): Promise<ObjectHead | undefined> {

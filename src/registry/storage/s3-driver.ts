@@ -180,6 +180,11 @@ export class S3Driver implements StorageDriver {
     }
   }
 
+  /** A presigned GET (SigV4 in the query); S3 checks the expiry when the download starts. */
+  downloadUrl(path: string, expiresMs: number): string {
+    return this.client.presignGet(this.key(path), Math.ceil(expiresMs / 1000)).toString();
+  }
+
   async delete(path: string): Promise<void> {
     const key = this.key(path);
     await this.client.delete(key);
