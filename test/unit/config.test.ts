@@ -138,3 +138,60 @@ describe('config', () => {
     }
   });
 });
+
+describe('config: registry.s3', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ha-config-s3-'));
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, 'the-secret-key\n');
+  const AWS = { AWS_ENDPOINT_URL: 'http://127.0.0.1:7480', AWS_ACCESS_KEY_ID: 'env-key', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_REGION: 'eu-west-1' };
+  const registry = (s3: Record<string, unknown>, env: Record<string, string> = {}) => validateConfigObject({ mode: 'registry', registry: { s3 } }, env).registry.s3!;
+  const s3Problems = (input: Record<string, unknown>, env: Record<string, string> = {}) => {
+    try {
+      validateConfigObject(input, env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems;
+    }
+    assert.fail('expected the config to be rejected');
+  };
+
+  it('takes what the config names and reads the secret from its file once', () => {
+    const s3 = registry({ bucket: 'images', endpoint: 'http://minio:9000', region: 'local', prefix: 'reg', accessKeyId: 'cfg-key', secretAccessKeyFile: secretFile }, AWS);
+    assert.equal(s3.endpoint, 'http://minio:9000');
+    assert.equal(s3.region, 'local');
+    assert.equal(s3.prefix, 'reg/');
+    assert.equal(s3.accessKeyId, 'cfg-key');
+    assert.equal(s3.secretAccessKey, 'the-secret-key');
+    assert.equal(s3.forcePathStyle, true);
+    assert.equal(s3.redirect, false);
+    assert.equal(s3.redirectExpiresMs, 1_200_000);
+  });
+
+  it('fills what the config leaves out from the AWS environment variables', () => {
+    const s3 = registry({ bucket: 'images' }, { ...AWS, AWS_SESSION_TOKEN: 'tok' });
+    assert.deepEqual(
+      { endpoint: s3.endpoint, region: s3.region, id: s3.accessKeyId, secret: s3.secretAccessKey, token: s3.sessionToken, pathStyle: s3.forcePathStyle },
+      { endpoint: 'http://127.0.0.1:7480', region: 'eu-west-1', id: 'env-key', secret: 'env-secret', token: 'tok', pathStyle: true },
+    );
+    // No endpoint anywhere: AWS itself, virtual-hosted addressing.
+    const aws = registry({ bucket: 'images' }, { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' });
+    assert.equal(aws.endpoint, 'https://s3.us-east-1.amazonaws.com');
+    assert.equal(aws.forcePathStyle, false);
+  });
+
+  it('refuses a config without credentials, half credentials, a bad endpoint, both storages, or replication peers', () => {
+    assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } } }).join('\n'), /registry\.s3: no credentials/);
+    assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', accessKeyId: 'k' } } }, AWS).join('\n'), /secretAccessKeyFile: required/);
+    assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } } }, { ...AWS, AWS_ENDPOINT_URL: 'http://h:1/path' }).join('\n'), /AWS_ENDPOINT_URL: must be http\(s\):\/\/host\[:port\]/);
+    assert.match(s3Problems({ mode: 'registry', registry: { storage: '/tmp/x', s3: { bucket: 'images' } } }, AWS).join('\n'), /not both/);
+    const missing = s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', accessKeyId: 'k', secretAccessKeyFile: join(dir, 'none') } } });
+    assert.deepEqual(missing, [`registry.s3.secretAccessKeyFile: cannot read ${join(dir, 'none')} (ENOENT)`]);
+    const peers = s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } }, replication: { peers: [{ url: 'http://127.0.0.1:5001' }] } }, AWS);
+    assert.match(peers.join('\n'), /replication\.peers: not available with registry\.s3/);
+  });
+
+  it('refuses bucket names and prefixes S3 would not take', () => {
+    for (const bucket of ['Up', 'a', 'a_b', '-ab']) assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket } } }, AWS).join('\n'), /registry\.s3\.bucket/, bucket);
+    for (const prefix of ['/abs', 'a//b', 'a/../b', '..', 'a b']) assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', prefix } } }, AWS).join('\n'), /registry\.s3\.prefix/, prefix);
+  });
+});

@@ -40,6 +40,7 @@ interface Setup {
   routes?: RouteRuleConfig[];
   readFallback?: boolean;
   sticky?: boolean;
+  uploadAffinity?: 'required' | 'preferred' | 'off';
 }
 
 function makeRouter(setup: Setup = {}) {
@@ -53,6 +54,7 @@ function makeRouter(setup: Setup = {}) {
     readFallback: setup.readFallback ?? true,
     uploadKeys: uploadKey,
     sticky: setup.sticky ? { cookieName: 'srv', keys: cookieKey } : undefined,
+    uploadAffinity: setup.uploadAffinity,
     events: createRoutingMetrics(registry),
   });
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
@@ -141,6 +143,40 @@ describe('registry router: upload affinity', () => {
       assert.equal(decision.candidates.length, 0);
     }
     assert.equal(await metric('haproxy_routing_upload_token_rejections_total'), bad.length);
+  });
+});
+
+describe('registry router: upload affinity on shared storage', () => {
+  it('preferred: the owner first, then the repository order; the owner down: another replica continues', () => {
+    const { route } = makeRouter({ uploadAffinity: 'preferred' });
+    const home = homeOf('a');
+    const owner = three.find((b) => b !== home)!;
+    const url = `/v2/a/blobs/uploads/u1?_ha_upload=${signUploadToken(uploadKey, owner.name, 'a')}`;
+    const decision = route(facts('PATCH', url), ctx(three));
+    assert.equal(decision.candidates[0], owner);
+    assert.equal(decision.candidates.length, 3);
+    assert.equal(decision.forwardUrl, '/v2/a/blobs/uploads/u1');
+    assert.equal(decision.failWith, undefined);
+    const ownerDown = route(facts('PATCH', url), ctx(three, [owner.name]));
+    assert.equal(ownerDown.reject, undefined);
+    assert.equal(ownerDown.candidates[0], home);
+    assert.ok(!ownerDown.candidates.includes(owner));
+    assert.equal(ownerDown.forwardUrl, '/v2/a/blobs/uploads/u1');
+    // The replica that continues hands out a token of its own.
+    assert.match(String(respond(ownerDown, 202, { location: '/v2/a/blobs/uploads/u1' }, home).location), /_ha_upload=/);
+    // A forged token is still refused.
+    assert.equal(route(facts('PATCH', `${url.slice(0, -3)}`), ctx(three)).reject?.code, 'BLOB_UPLOAD_INVALID');
+  });
+
+  it('off: no token is handed out, and one from before is dropped and routed as the repository', () => {
+    const { route } = makeRouter({ uploadAffinity: 'off' });
+    const opened = route(facts('POST', '/v2/a/blobs/uploads/'), ctx(three));
+    assert.equal(respond(opened, 202, { location: '/v2/a/blobs/uploads/u1' }, opened.candidates[0]).location, '/v2/a/blobs/uploads/u1');
+    const url = `/v2/a/blobs/uploads/u1?_ha_upload=${signUploadToken(uploadKey, 'r9', 'a')}`;
+    const decision = route(facts('PATCH', url), ctx(three));
+    assert.equal(decision.reject, undefined);
+    assert.equal(decision.candidates[0], homeOf('a'));
+    assert.equal(decision.forwardUrl, '/v2/a/blobs/uploads/u1');
   });
 });
 
