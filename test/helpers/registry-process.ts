@@ -6,16 +6,28 @@ import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { startHaProxy, waitForHttp, type Managed } from './processes.js';
 import { sha256 } from './oci-layout.js';
+import type { S3Server } from './s3-server.js';
 
 export interface RegistryProcess extends Managed {
   url: string;
   adminUrl: string;
+  /** The storage directory ('' on S3). */
   storage: string;
   port: number;
 }
 
+/** A bucket prefix on a test S3 server; the credentials reach the registry as AWS_* variables. */
+export interface S3Storage {
+  server: S3Server;
+  prefix: string;
+  /** Further `registry.s3` settings, e.g. { redirect: true }. */
+  settings?: Record<string, unknown>;
+}
+
 export interface RegistryProcessOptions {
   storage?: string;
+  /** The registry on S3 (`registry.s3`) instead of a directory. */
+  s3?: S3Storage;
   port?: number;
   /** Extra `registry:` settings, e.g. { deleteEnabled: true }. */
   registry?: Record<string, unknown>;
@@ -24,18 +36,29 @@ export interface RegistryProcessOptions {
   logLevel?: string;
 }
 
+/** The `registry.s3` section and the environment that completes it (endpoint and credentials). */
+export function s3RegistrySettings(s3: S3Storage): { section: Record<string, unknown>; env: Record<string, string> } {
+  return {
+    section: { bucket: s3.server.bucket, prefix: s3.prefix, ...s3.settings },
+    env: { AWS_ENDPOINT_URL: s3.server.endpoint, AWS_REGION: s3.server.region, AWS_ACCESS_KEY_ID: s3.server.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.server.secretAccessKey },
+  };
+}
+
 export async function startRegistryProcess(options: RegistryProcessOptions = {}): Promise<RegistryProcess> {
-  const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'ha-registry-'));
+  const storage = options.s3 ? '' : (options.storage ?? mkdtempSync(join(tmpdir(), 'ha-registry-')));
   const port = options.port ?? (await freePort());
   const adminPort = await freePort();
-  const args = ['--mode', 'registry', '--listen', `127.0.0.1:${port}`, '--storage', storage, '--admin-listen', `127.0.0.1:${adminPort}`];
-  if (options.registry || options.config) {
+  const args = ['--mode', 'registry', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`];
+  if (!options.s3) args.push('--storage', storage);
+  const s3 = options.s3 && s3RegistrySettings(options.s3);
+  if (options.registry || options.config || s3) {
     const file = join(mkdtempSync(join(tmpdir(), 'ha-registry-config-')), 'registry.json');
-    writeFileSync(file, JSON.stringify({ ...options.config, mode: 'registry', registry: { storage, ...options.registry } }));
+    const where = s3 ? { s3: s3.section } : { storage };
+    writeFileSync(file, JSON.stringify({ ...options.config, mode: 'registry', registry: { ...where, ...options.registry } }));
     args.push('--config', file);
   }
   args.push('--log-level', options.logLevel ?? 'warn');
-  const proc = startHaProxy(args);
+  const proc = startHaProxy(args, s3 ? { env: { ...process.env, ...s3.env } } : {});
   const url = `${options.config?.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   // The admin listener is plain HTTP: fetch there needs no CA. It starts after the API listener.

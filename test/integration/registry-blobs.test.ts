@@ -2,28 +2,22 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, pushBlob, rawRequest, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { call, pushBlob, rawRequest, startRegistryProcess, type RegistryProcess, type RegistryProcessOptions } from '../helpers/registry-process.js';
+import { storagesUnderTest } from '../helpers/storage-under-test.js';
 
 const sha256 = (d: Buffer | string) => `sha256:${createHash('sha256').update(d).digest('hex')}`;
 const sha512 = (d: Buffer | string) => `sha512:${createHash('sha512').update(d).digest('hex')}`;
 const OCTET = { 'content-type': 'application/octet-stream' };
 
-/** Every file under dir (relative paths). */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name).slice(dir.length + 1));
-}
-
-describe('registry blobs and uploads', () => {
+// Once per storage driver: the API must behave alike on a directory and on a bucket.
+for (const storage of storagesUnderTest()) describe(`registry blobs and uploads (${storage.name})`, { skip: storage.skip }, () => {
   let reg: RegistryProcess;
   let base: string;
+  let options: RegistryProcessOptions;
   before(async () => {
-    reg = await startRegistryProcess({ registry: { deleteEnabled: true } });
+    options = { ...(await storage.options()), registry: { deleteEnabled: true } };
+    reg = await startRegistryProcess(options);
     base = reg.url;
   });
   after(async () => {
@@ -161,9 +155,11 @@ describe('registry blobs and uploads', () => {
     assert.equal((await call(base, 'GET', location)).code(), 'BLOB_UPLOAD_UNKNOWN');
     const mono = await call(base, 'POST', `/v2/mismatch/blobs/uploads/?digest=${wrong}`, { body: 'other bytes', headers: OCTET });
     assert.equal(mono.code(), 'DIGEST_INVALID');
-    const leftovers = filesUnder(reg.storage).filter((f) => f.includes(wrong.slice(7)) || f.includes(sha256('actual bytes').slice(7)) || f.startsWith('_tmp/'));
+    const stored = await storage.files(reg, options);
+    assert.ok(stored.length > 0, 'the listing sees the storage');
+    const leftovers = stored.filter((f) => f.includes(wrong.slice(7)) || f.includes(sha256('actual bytes').slice(7)) || f.startsWith('_tmp/'));
     assert.deepEqual(leftovers, []);
-    assert.deepEqual(filesUnder(join(reg.storage, 'repositories/mismatch/_uploads')), []);
+    assert.deepEqual(await storage.files(reg, options, 'repositories/mismatch/_uploads'), []);
   });
 
   it('answers DIGEST_INVALID for malformed, unsupported and missing digests', async () => {

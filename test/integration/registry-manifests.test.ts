@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { call, pushBlob, pushImage, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { storagesUnderTest } from '../helpers/storage-under-test.js';
 
 const sha256 = (d: Buffer | string) => `sha256:${createHash('sha256').update(d).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -11,11 +12,12 @@ const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 const MAX_MANIFEST = 4096;
 
-describe('registry manifests, tags, catalog and referrers', () => {
+// Once per storage driver: the API must behave alike on a directory and on a bucket.
+for (const storage of storagesUnderTest()) describe(`registry manifests, tags, catalog and referrers (${storage.name})`, { skip: storage.skip }, () => {
   let reg: RegistryProcess;
   let base: string;
   before(async () => {
-    reg = await startRegistryProcess({ registry: { deleteEnabled: true, maxManifestBytes: MAX_MANIFEST } });
+    reg = await startRegistryProcess({ ...(await storage.options()), registry: { deleteEnabled: true, maxManifestBytes: MAX_MANIFEST } });
     base = reg.url;
   });
   after(async () => {
