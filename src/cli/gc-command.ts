@@ -52,7 +52,7 @@ function storageOf(values: GcArgs): RegistryStorage {
     if (config.registry.storage === undefined && config.registry.s3 === undefined) throw new UsageError(`gc: ${values.config} names neither registry.storage nor registry.s3`);
     return openRegistryStorage(config.registry);
   }
-  if (values.storage === undefined) throw new UsageError('gc: --storage DIR or --config FILE is required');
+  if (values.storage === undefined) throw new UsageError('gc: --storage DIR is required (or --config FILE)');
   const root = resolve(values.storage);
   if (!existsSync(root)) throw new UsageError(`gc: --storage ${root}: no such directory`);
   return openRegistryStorage({ storage: root });

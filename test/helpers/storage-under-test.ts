@@ -4,11 +4,12 @@
 //
 //   for (const storage of storagesUnderTest()) describe(`... (${storage.name})`, { skip: storage.skip }, () => { ... });
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { S3Client } from '../../src/registry/storage/s3-client.js';
-import type { RegistryProcess, RegistryProcessOptions } from './registry-process.js';
+import { s3RegistrySettings, type RegistryProcess, type RegistryProcessOptions } from './registry-process.js';
 import { s3Skip, startS3Server, type S3Server } from './s3-server.js';
 
 export interface StorageUnderTest {
@@ -18,6 +19,8 @@ export interface StorageUnderTest {
   options(): Promise<Pick<RegistryProcessOptions, 'storage' | 's3'>>;
   /** Every stored file (object) below `under` of the registry's storage, as relative paths. */
   files(reg: RegistryProcess, options: RegistryProcessOptions, under?: string): Promise<string[]>;
+  /** How `ha-proxy gc` is pointed at this storage: its arguments and environment. */
+  gcTarget(reg: RegistryProcess, options: RegistryProcessOptions): { args: string[]; env: Record<string, string> };
 }
 
 let server: Promise<S3Server> | undefined;
@@ -60,12 +63,19 @@ export function storagesUnderTest(): StorageUnderTest[] {
       skip: false,
       options: async () => ({}),
       files: async (reg, _options, under = '') => filesUnder(join(reg.storage, under)),
+      gcTarget: (reg) => ({ args: ['--storage', reg.storage], env: {} }),
     },
     {
       name: 's3',
       skip: s3Skip(),
       options: async () => ({ s3: { server: await sharedS3Server(), prefix: `t-${randomUUID()}/` } }),
       files: async (_reg, options, under = '') => keysUnder(options.s3!.server, `${options.s3!.prefix}${under ? `${under}/` : ''}`),
+      gcTarget: (_reg, options) => {
+        const { section, env } = s3RegistrySettings(options.s3!);
+        const file = join(mkdtempSync(join(tmpdir(), 'ha-gc-s3-')), 'registry.json');
+        writeFileSync(file, JSON.stringify({ mode: 'registry', registry: { s3: section } }));
+        return { args: ['--config', file], env };
+      },
     },
   ];
 }
