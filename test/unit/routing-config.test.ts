@@ -23,9 +23,9 @@ function problemsOf(routing: Record<string, unknown>): string[] {
 }
 
 describe('routing config', () => {
-  it('defaults to read fallback on, no rules, no stickiness, no configured secret', () => {
+  it('defaults to read fallback on, no rules, no stickiness, no configured secret, strict upload affinity', () => {
     const config = validateConfigObject({ mode: 'active-active', backends });
-    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend', previousSecrets: [] });
+    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend', previousSecrets: [], uploadAffinity: 'required' });
   });
 
   it('accepts rules, a secret and cookie stickiness', () => {
@@ -36,6 +36,7 @@ describe('routing config', () => {
       routes: [{ repositories: ['team-a/**', 'shared/*'], backends: ['r1'] }, { repositories: ['**'], backends: ['r2'] }],
       sticky: 'cookie',
       cookieName: 'SERVERID',
+      uploadAffinity: 'preferred',
     };
     assert.deepEqual(validateConfigObject({ mode: 'active-active', backends, routing }).routing, routing);
   });

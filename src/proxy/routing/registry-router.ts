@@ -110,6 +110,33 @@ function healthyBackends(ctx: RoutingContext, retries: number): { candidates: re
   return { candidates: ctx.backends.filter((_b, i) => ctx.health[i]?.up && takesNewRequests(ctx.admin?.[i])), retries };
 }
 
+/** The backend all the upload tokens of a URL name, or why they are refused. */
+function tokenOwner(keys: Keyring, tokens: readonly string[], repository: string): { ok: true; backend: string } | { ok: false; reason: string } {
+  let owner: string | undefined;
+  for (const token of tokens) {
+    const check = verifyUploadToken(keys, token, repository);
+    if (!check.ok) return { ok: false, reason: check.reason };
+    if (owner !== undefined && owner !== check.backend) return { ok: false, reason: 'conflicting upload tokens in the URL' };
+    owner = check.backend;
+  }
+  return { ok: true, backend: owner! };
+}
+
+/** Why an upload's owner cannot take its session's next request, or undefined when it can. */
+function ownerProblem(ctx: RoutingContext, backend: Backend): string | undefined {
+  if (!ctx.health[backend.index]?.up) return 'is down';
+  return takesOwnRequests(ctx.admin?.[backend.index]) ? undefined : 'is in maintenance';
+}
+
+/**
+ * Upload affinity on shared storage: the owner, then (should it not answer at all) the
+ * repository's other healthy backends of its pool, in the order the repository would move.
+ */
+function ownerFirst(ctx: RoutingContext, owner: Backend, repository: string, pool: ReadonlySet<string> | undefined): Backend[] {
+  const others = healthyBackends(ctx, 0).candidates.filter((b) => b !== owner && (!pool || pool.has(b.name)));
+  return [owner, ...rendezvousOrder(others, repository)];
+}
+
 export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
   const events = options.events ?? NO_EVENTS;
   const affinity = options.uploadAffinity ?? 'required';
@@ -132,24 +159,18 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     // Shared storage: any replica continues the session (a token of before the change included).
     const shared = (): RouteDecision => (repository === '' ? reject('BLOB_UPLOAD_INVALID', 'an upload token on a request for no repository') : routeRepository(facts, ctx, request, repository, forwardUrl));
     if (affinity === 'off') return shared();
-    let owner: string | undefined;
-    for (const token of tokens) {
-      const check = verifyUploadToken(options.uploadKeys, token, repository);
-      if (!check.ok || (owner !== undefined && owner !== check.backend)) {
-        events.tokenRejected();
-        return reject('BLOB_UPLOAD_INVALID', check.ok ? 'conflicting upload tokens in the URL' : check.reason);
-      }
-      owner = check.backend;
+    const owner = tokenOwner(options.uploadKeys, tokens, repository);
+    if (!owner.ok) {
+      events.tokenRejected();
+      return reject('BLOB_UPLOAD_INVALID', owner.reason);
     }
-    const backend = ctx.backends.find((b) => b.name === owner);
-    const unable = !backend ? 'unknown' : !ctx.health[backend.index]?.up ? 'is down' : takesOwnRequests(ctx.admin?.[backend.index]) ? undefined : 'is in maintenance';
+    const backend = ctx.backends.find((b) => b.name === owner.backend);
+    const unable = backend && ownerProblem(ctx, backend);
     if (affinity === 'preferred') {
-      if (unable) return shared();
-      // The owner, then (should it not answer at all) the repository's other healthy backends.
-      const pool = options.routes(repository).backends;
-      const others = healthyBackends(ctx, options.retries).candidates.filter((b) => b !== backend && (!pool || pool.has(b.name)));
+      if (!backend || unable) return shared();
       events.routed('upload_affinity');
-      return { candidates: [backend!, ...rendezvousOrder(others, repository)], retries: options.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
+      const candidates = ownerFirst(ctx, backend, repository, options.routes(repository).backends);
+      return { candidates, retries: options.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
     }
     if (!backend) {
       events.affinityMiss();
