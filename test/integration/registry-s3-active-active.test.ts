@@ -87,7 +87,7 @@ describe('stateless registry replicas on one bucket behind active-active', { ski
   });
 
   // Last: it kills a replica.
-  it('continues an upload on the other replica when the one holding it is SIGKILLed mid-upload (affinity preferred)', { timeout: 120_000 }, async () => {
+  it('continues an upload on the other replica when the one holding it is SIGKILLed mid-chunk (affinity preferred)', { timeout: 120_000 }, async () => {
     const p = await proxy('preferred');
     const client = new PushClient({ base: () => p.url });
     const blob = randomBytes(300 * 1024);
@@ -101,10 +101,40 @@ describe('stateless registry replicas on one bucket behind active-active', { ski
     location = await client.patch(location, blob.subarray(chunk, 2 * chunk), chunk);
     assert.equal(await uploadRequests(other, 'PATCH'), owner === a ? before.b : before.a, 'while the owner is up, every chunk goes to it');
 
+    // The third chunk: half of it sent, then the owner dies with the request in flight.
+    const third = blob.subarray(2 * chunk);
+    let sendRest!: () => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(third.subarray(0, third.length / 2));
+        sendRest = () => {
+          controller.enqueue(third.subarray(third.length / 2));
+          controller.close();
+        };
+      },
+    });
+    const target = new URL(location, p.url);
+    const inFlight = fetch(target, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${2 * chunk}-${blob.length - 1}`, 'content-length': String(third.length) },
+      body,
+      duplex: 'half',
+    } as RequestInit).then(
+      async (res) => res.status,
+      () => 0,
+    );
+    await sleep(300);
     await owner.stop('SIGKILL');
+    sendRest();
+    assert.notEqual(await inFlight, 202, 'the chunk in flight is not acknowledged');
     await p.waitFor((s) => s.backends.some((x) => !x.up), 'the killed replica marked down');
-    // The next chunk, with the dead replica's token, through the proxy: the other replica has it.
-    location = await client.patch(location, blob.subarray(2 * chunk), 2 * chunk);
+
+    // Through the proxy, with the dead replica's token: the other replica has the session, at
+    // the offset of the last acknowledged chunk, and takes the chunk again.
+    const status = await fetch(target);
+    assert.equal(status.status, 204);
+    assert.equal(status.headers.get('range'), `0-${2 * chunk - 1}`);
+    location = await client.patch(status.headers.get('location') ?? location, third, 2 * chunk);
     assert.ok((await uploadRequests(other, 'PATCH')) > 0);
     await client.commit(location, sha256(blob));
     const read = await call(other.url, 'GET', `/v2/cluster/killed/blobs/${sha256(blob)}`);
