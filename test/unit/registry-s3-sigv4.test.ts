@@ -2,6 +2,7 @@
 // Authorization Header" and "Query String Authentication"): same inputs, same signatures.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { S3Client } from '../../src/registry/storage/s3-client.js';
 import { EMPTY_SHA256, presignUrl, signRequest, uriEncode } from '../../src/registry/storage/s3-sigv4.js';
 
 const creds = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -49,6 +50,17 @@ describe('SigV4 for S3', () => {
     const url = presignUrl({ method: 'GET', url: new URL('https://examplebucket.s3.amazonaws.com/test.txt'), region: 'us-east-1', now }, creds, 86400);
     assert.equal(url.searchParams.get('X-Amz-Signature'), 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
     assert.equal(url.searchParams.get('X-Amz-Credential'), 'AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request');
+  });
+
+  it('presigns object GETs for the blob redirect: virtual-hosted like the reference example, or path-style', () => {
+    const hosted = new S3Client({ endpoint: 'https://s3.amazonaws.com', region: 'us-east-1', bucket: 'examplebucket', virtualHosted: true }, () => creds);
+    const url = hosted.presignGet('test.txt', 86400, now);
+    assert.equal(`${url.origin}${url.pathname}`, 'https://examplebucket.s3.amazonaws.com/test.txt');
+    assert.equal(url.searchParams.get('X-Amz-Signature'), 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
+    const pathStyle = new S3Client({ endpoint: 'http://127.0.0.1:7480', region: 'us-east-1', bucket: 'examplebucket' }, () => creds);
+    const local = pathStyle.presignGet('reg/blobs/sha256/ab/ab12/data', 60, now);
+    assert.equal(`${local.origin}${local.pathname}`, 'http://127.0.0.1:7480/examplebucket/reg/blobs/sha256/ab/ab12/data');
+    assert.equal(local.searchParams.get('X-Amz-Expires'), '60');
   });
 
   it('encodes all but unreserved characters, and keeps slashes only in paths', () => {
