@@ -29,7 +29,7 @@ export interface S3Resolved {
 }
 
 /** us-east-1 is what AWS's SDKs and S3-compatible servers (Ceph, MinIO) assume without one. */
-export const DEFAULT_S3_REGION = 'us-east-1';
+const DEFAULT_S3_REGION = 'us-east-1';
 
 type Env = Record<string, string | undefined>;
 
