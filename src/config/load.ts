@@ -125,10 +125,6 @@ function storageProblems(config: Config): string[] {
   if (storage !== undefined && s3 !== undefined) return ['registry.s3: set either registry.storage (a directory) or registry.s3 (a bucket), not both'];
   if (config.mode !== 'registry') return [];
   if (storage === undefined && s3 === undefined) return ['registry.storage: required in registry mode (--storage DIR, or registry.s3 for a bucket)'];
-  // Replication keeps its queue and stamps in local files under the storage directory.
-  if (s3 !== undefined && config.replication.peers.length > 0) {
-    return ['replication.peers: not available with registry.s3 (replication keeps its state in files of registry.storage); replicas on one bucket share all content and need no replication'];
-  }
   return [];
 }
 

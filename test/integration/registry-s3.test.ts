@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { buildImageLayout, sha256 } from '../helpers/oci-layout.js';
+import { freePort } from '../helpers/ports.js';
 import { startHaProxy } from '../helpers/processes.js';
 import { call, pushBlob, pushImage, s3RegistrySettings, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 import { s3Skip, startS3Server, type S3Server } from '../helpers/s3-server.js';
@@ -75,6 +76,22 @@ describe('the registry on S3 (radosgw)', { skip: s3Skip() }, () => {
     const out = mkdtempSync(join(tmpdir(), 'skopeo-s3-out-'));
     await skopeoCopy(ref, `oci:${out}:v1`);
     for (const [digest, bytes] of layout.blobs) assert.equal(sha256(readFileSync(join(out, 'blobs', 'sha256', digest.slice(7)))), sha256(bytes));
+  });
+
+  it('replicates between two registries on two prefixes (queue and stamps in the bucket) as between directories', { timeout: 120_000 }, async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const peerOf = (port: number) => ({ replication: { peers: [{ url: `http://127.0.0.1:${port}` }], ackTimeoutMs: 5000 } });
+    const [ra, rb] = await Promise.all([
+      startRegistryProcess({ port: pa, s3: { server: s3, prefix: prefix() }, registry: { deleteEnabled: true }, config: peerOf(pb) }),
+      startRegistryProcess({ port: pb, s3: { server: s3, prefix: prefix() }, registry: { deleteEnabled: true }, config: peerOf(pa) }),
+    ]);
+    started.push(ra, rb);
+    // The default write concern (all): the 201 means the peer holds the image too.
+    const image = await pushImage(ra.url, 'replicated/image', 'v1');
+    const got = await call(rb.url, 'GET', '/v2/replicated/image/manifests/v1');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, image.manifest);
+    assert.equal((await call(rb.url, 'GET', `/v2/replicated/image/blobs/${image.configDigest}`)).status, 200);
   });
 
   describe('with registry.s3.redirect', () => {

@@ -179,15 +179,13 @@ describe('config: registry.s3', () => {
     assert.equal(aws.forcePathStyle, false);
   });
 
-  it('refuses a config without credentials, half credentials, a bad endpoint, both storages, or replication peers', () => {
+  it('refuses a config without credentials, half credentials, a bad endpoint or both storages', () => {
     assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } } }).join('\n'), /registry\.s3: no credentials/);
     assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', accessKeyId: 'k' } } }, AWS).join('\n'), /secretAccessKeyFile: required/);
     assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } } }, { ...AWS, AWS_ENDPOINT_URL: 'http://h:1/path' }).join('\n'), /AWS_ENDPOINT_URL: must be http\(s\):\/\/host\[:port\]/);
     assert.match(s3Problems({ mode: 'registry', registry: { storage: '/tmp/x', s3: { bucket: 'images' } } }, AWS).join('\n'), /not both/);
     const missing = s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', accessKeyId: 'k', secretAccessKeyFile: join(dir, 'none') } } });
     assert.deepEqual(missing, [`registry.s3.secretAccessKeyFile: cannot read ${join(dir, 'none')} (ENOENT)`]);
-    const peers = s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images' } }, replication: { peers: [{ url: 'http://127.0.0.1:5001' }] } }, AWS);
-    assert.match(peers.join('\n'), /replication\.peers: not available with registry\.s3/);
   });
 
   it('refuses bucket names and prefixes S3 would not take', () => {
