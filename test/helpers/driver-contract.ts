@@ -1,21 +1,87 @@
 // The storage driver contract as one suite, run against every driver (as distribution tests
 // its drivers): the filesystem driver in test/unit, the S3 driver on radosgw in test/integration.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { PathNotFoundError, type StorageDriver } from '../../src/registry/storage/driver.js';
+import { ImageStore } from '../../src/registry/storage/image-store.js';
+import type { DriverSpec } from './driver-spec.js';
+import { startProcess } from './processes.js';
 
 const notFound = (e: unknown) => e instanceof PathNotFoundError;
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const CHILD = fileURLToPath(new URL('./append-child.js', import.meta.url));
 
-/**
- * Registers the contract's tests in the current describe(). `make` gives a driver on empty
- * storage; `leftovers` names what a driver keeps of writes that were committed or cancelled
- * (temporary files, unfinished multipart uploads): it must be nothing.
- */
-export function driverContract(make: () => StorageDriver, leftovers: (d: StorageDriver) => Promise<string[]>): void {
+/** Appends `data` at `offset` and commits it; returns the new size (what a caller acknowledges). */
+async function append(d: StorageDriver, path: string, offset: number, data: Buffer): Promise<number> {
+  const w = await d.appendWriter(path, { offset });
+  w.stream.end(data);
+  await w.commit();
+  assert.equal(w.written(), data.length);
+  return offset + data.length;
+}
+
+/** Runs append-child.ts until it reports `mode`'s progress, then SIGKILLs it. */
+async function killedWriter(spec: DriverSpec, path: string, offset: number, mode: 'stream' | 'commit'): Promise<void> {
+  const child = startProcess(process.execPath, [CHILD, JSON.stringify(spec), path, String(offset), mode]);
+  const word = mode === 'commit' ? 'COMMITTED' : 'WROTE';
+  try {
+    while (!child.output().includes(word)) {
+      if (child.child.exitCode !== null) throw new Error(`append child exited: ${child.output()}`);
+      await sleep(50);
+    }
+  } finally {
+    await child.stop('SIGKILL');
+  }
+}
+
+/** Live external (Buffer) memory after a full collection: what the code under test holds. */
+const gc = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+function liveBufferBytes(): number {
+  gc();
+  return process.memoryUsage().arrayBuffers;
+}
+
+/** `mib` MiB of distinct bytes, one MiB at a time, calling `onMiB` before each. */
+async function* generated(mib: number, hash: Hash, onMiB: (i: number) => void): AsyncGenerator<Buffer> {
+  const base = randomBytes(MiB);
+  for (let i = 0; i < mib; i++) {
+    onMiB(i);
+    const chunk = Buffer.from(base);
+    chunk.writeUInt32LE(i, 0);
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+export interface DriverUnderTest {
+  /** A driver on empty storage. */
+  make(): StorageDriver;
+  /** Another instance on the same storage as `d`: a second replica. */
+  sibling(d: StorageDriver): StorageDriver;
+  /** `d`'s storage as JSON for a child process (driver-spec.ts). */
+  spec(d: StorageDriver): DriverSpec;
+  /**
+   * What a driver keeps of writes that were committed or cancelled, or of directories deleted
+   * (temporary files, multipart uploads): it must be nothing.
+   */
+  leftovers(d: StorageDriver): Promise<string[]>;
+}
+
+/** Registers the contract's tests in the current describe(). */
+export function driverContract(t: DriverUnderTest): void {
+  const make = () => t.make();
+  const leftovers = (d: StorageDriver) => t.leftovers(d);
   it('puts and gets whole objects, replacing them atomically, and reports missing paths', async () => {
     const d = make();
     await d.putContent('a/b/c', 'one');
@@ -51,6 +117,7 @@ export function driverContract(make: () => StorageDriver, leftovers: (d: Storage
     w.stream.end('gh');
     await w.commit();
     assert.equal(w.written(), 2);
+    await d.finishAppends('u/data', 8);
     assert.equal((await d.getContent('u/data')).toString(), 'abcdefgh');
   });
 
@@ -102,6 +169,7 @@ export function driverContract(make: () => StorageDriver, leftovers: (d: Storage
     ap.stream.end(c);
     await ap.commit();
     assert.equal(ap.written(), c.length);
+    await d.finishAppends('big/data', a.length + c.length);
     assert.equal(sha(await d.getContent('big/data')), sha(Buffer.concat([a, c])));
     const r = await d.reader('big/data', { start: a.length - 10, end: a.length + 9 });
     const got: Buffer[] = [];
@@ -110,7 +178,108 @@ export function driverContract(make: () => StorageDriver, leftovers: (d: Storage
     const cancelled = await d.appendWriter('big/data', { offset: a.length + c.length });
     cancelled.stream.write(randomBytes(9 * MiB));
     await cancelled.cancel();
+    await d.finishAppends('big/data', a.length + c.length);
     assert.equal((await d.stat('big/data')).size, a.length + c.length);
+    assert.equal(sha(await d.getContent('big/data')), sha(Buffer.concat([a, c])));
+    await d.delete('big');
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('continues an appended file from another instance, staging chunks smaller than a part', async () => {
+    const d = make();
+    const e = t.sibling(d);
+    const chunks = [MiB, 2 * MiB, MiB + 1234, 3 * MiB, 100, 9 * MiB + 5, 7].map((n) => randomBytes(n));
+    let size = 0;
+    for (const [i, c] of chunks.entries()) size = await append(i % 2 ? e : d, 's/data', size, c);
+    // An empty append at the acknowledged size (cutting back a torn tail) changes nothing.
+    size = await append(e, 's/data', size, Buffer.alloc(0));
+    await d.finishAppends('s/data', size);
+    await e.finishAppends('s/data', size);
+    assert.equal(sha(await e.getContent('s/data')), sha(Buffer.concat(chunks)));
+    await d.delete('s');
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('resumes from the last acknowledged offset after a writer killed mid-chunk and one killed after an unacknowledged commit', async () => {
+    const d = make();
+    const e = t.sibling(d);
+    const a = randomBytes(7 * MiB);
+    const acked = await append(d, 'k/data', 0, a);
+    await killedWriter(t.spec(d), 'k/data', acked, 'stream');
+    await killedWriter(t.spec(d), 'k/data', acked, 'commit');
+    const b = randomBytes(3 * MiB);
+    const size = await append(e, 'k/data', acked, b);
+    await e.finishAppends('k/data', size);
+    assert.equal(sha(await d.getContent('k/data')), sha(Buffer.concat([a, b])));
+    await d.delete('k');
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('reopens a finished file for a retried final chunk or a retried commit', async () => {
+    const d = make();
+    const e = t.sibling(d);
+    for (const prefixBytes of [2 * MiB, 6 * MiB]) {
+      const path = `r/${prefixBytes}/data`;
+      const prefix = randomBytes(prefixBytes);
+      const acked = await append(d, path, 0, prefix);
+      // A final chunk appended and finished, then the commit failed before it was acknowledged.
+      await d.finishAppends(path, await append(d, path, acked, randomBytes(MiB)));
+      await e.finishAppends(path, acked);
+      assert.equal(sha(await d.getContent(path)), sha(prefix));
+      const retry = randomBytes(2 * MiB);
+      const size = await append(e, path, acked, retry);
+      await e.finishAppends(path, size);
+      await d.finishAppends(path, size);
+      assert.equal(sha(await d.getContent(path)), sha(Buffer.concat([prefix, retry])));
+    }
+    await d.delete('r');
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('leaves nothing of an unfinished append when its directory is deleted, or purged as a stale upload', async () => {
+    const d = make();
+    await append(d, 'p/data', 0, randomBytes(6 * MiB));
+    await d.delete('p');
+    await assert.rejects(d.stat('p'), notFound);
+    assert.deepEqual(await leftovers(d), []);
+    const store = new ImageStore(d);
+    const session = await store.uploads.create('lib/app');
+    await store.uploads.append('lib/app', session.id, Readable.from([randomBytes(6 * MiB)]));
+    // Abandoned (its replica crashed): the purge of sessions older than 0 ms removes it.
+    assert.equal(await store.purgeStaleUploads(0, Date.now() + 1000), 1);
+    await assert.rejects(store.uploads.status('lib/app', session.id));
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('holds a bounded amount of memory while a blob of many parts is appended and read back', async () => {
+    const d = make();
+    const e = t.sibling(d);
+    const half = 96;
+    const baseline = liveBufferBytes();
+    let peak = 0;
+    const sample = (i: number) => {
+      if (i % 8 === 0) peak = Math.max(peak, liveBufferBytes() - baseline);
+    };
+    const written = createHash('sha256');
+    let size = 0;
+    for (const driver of [d, e]) {
+      const w = await driver.appendWriter('m/data', { offset: size });
+      await pipeline(Readable.from(generated(half, written, sample)), w.stream);
+      await w.commit();
+      size += half * MiB;
+    }
+    await d.finishAppends('m/data', size);
+    const read = createHash('sha256');
+    let readBytes = 0;
+    for await (const c of await e.reader('m/data')) {
+      read.update(c as Buffer);
+      readBytes += (c as Buffer).length;
+      if (readBytes % (8 * MiB) < (c as Buffer).length) sample(0);
+    }
+    assert.equal(read.digest('hex'), written.digest('hex'));
+    // A few parts of 8 MiB in flight at most, whatever the blob size (here 192 MiB).
+    assert.ok(peak < 40 * MiB, `live buffers grew by ${(peak / MiB).toFixed(1)} MiB for a ${2 * half} MiB blob`);
+    await d.delete('m');
     assert.deepEqual(await leftovers(d), []);
   });
 

@@ -1,7 +1,8 @@
 // The storage driver contract (the suite the filesystem driver passes) against the S3 driver on
-// a real S3 server: Ceph's RADOS Gateway from scripts/s3-dev.sh.
+// a real S3 server: Ceph's RADOS Gateway from scripts/s3-dev.sh. Then what only S3 shows: how
+// an upload session's chunks become parts of one multipart upload.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateEpoch } from '../../src/registry/replication/replica-epoch.js';
 import { StampStore } from '../../src/registry/replication/stamp-store.js';
@@ -10,6 +11,8 @@ import { S3Client } from '../../src/registry/storage/s3-client.js';
 import { S3Driver } from '../../src/registry/storage/s3-driver.js';
 import { driverContract } from '../helpers/driver-contract.js';
 import { s3Skip, startS3Server, type S3Server } from '../helpers/s3-server.js';
+
+const MiB = 1024 * 1024;
 
 describe('storage driver contract: S3 (radosgw)', { skip: s3Skip() }, () => {
   let s3: S3Server;
@@ -24,15 +27,55 @@ describe('storage driver contract: S3 (radosgw)', { skip: s3Skip() }, () => {
 
   // Each test gets its own key prefix: empty storage without a new bucket.
   const prefixes = new Map<S3Driver, string>();
-  driverContract(
-    () => {
-      const prefix = `t-${randomUUID()}/`;
-      const driver = new S3Driver(client, prefix);
-      prefixes.set(driver, prefix);
-      return driver;
-    },
-    (d) => client.listMultipart(prefixes.get(d as S3Driver)!),
-  );
+  const make = () => {
+    const prefix = `t-${randomUUID()}/`;
+    const driver = new S3Driver(client, prefix);
+    prefixes.set(driver, prefix);
+    return driver;
+  };
+  /** A second driver with its own client (connections) on the same prefix: another replica. */
+  const sibling = (d: S3Driver) => {
+    const other = new S3Driver(new S3Client(client.location, () => s3), prefixes.get(d)!);
+    prefixes.set(other, prefixes.get(d)!);
+    return other;
+  };
+  driverContract({
+    make,
+    sibling: (d) => sibling(d as S3Driver),
+    spec: (d) => ({ kind: 's3', ...client.location, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, prefix: prefixes.get(d as S3Driver)! }),
+    leftovers: (d) => client.listMultipart(prefixes.get(d as S3Driver)!),
+  });
+
+  it('appends each chunk as new parts of one multipart upload, staging chunks under 5 MiB in the bucket', async () => {
+    const d = make();
+    const e = sibling(d);
+    const key = `${prefixes.get(d)}u/data`;
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const appendFrom = async (driver: S3Driver, bytes: number) => {
+      const c = randomBytes(bytes);
+      chunks.push(c);
+      const w = await driver.appendWriter('u/data', { offset: size });
+      w.stream.end(c);
+      await w.commit();
+      size += bytes;
+    };
+    await appendFrom(d, MiB);
+    await appendFrom(e, 2 * MiB);
+    // 3 MiB so far: staged, no multipart upload yet.
+    assert.deepEqual(await client.listMultipartUploads(key), []);
+    await appendFrom(d, 3 * MiB);
+    await appendFrom(e, 6 * MiB);
+    await appendFrom(d, 6 * MiB);
+    const uploads = await client.listMultipartUploads(key);
+    assert.equal(uploads.length, 1, 'one multipart upload for the whole session');
+    // Each chunk became its own part: nothing written before was copied again.
+    assert.deepEqual((await client.listParts(key, uploads[0].uploadId)).map((p) => p.size), [6 * MiB, 6 * MiB, 6 * MiB]);
+    await d.finishAppends('u/data', size);
+    assert.deepEqual(await d.getContent('u/data'), Buffer.concat(chunks));
+    await d.delete('u');
+    assert.deepEqual(await client.listMultipart(prefixes.get(d)!), []);
+  });
 
   it('keeps replication\'s queue, stamps and epoch in the bucket, through a restart', async () => {
     const driver = new S3Driver(client, `t-${randomUUID()}/`);

@@ -7,8 +7,10 @@ import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { driverContract } from '../helpers/driver-contract.js';
 
 describe('storage driver contract: filesystem', () => {
-  driverContract(
-    () => new FsDriver(mkdtempSync(join(tmpdir(), 'fs-driver-'))),
-    async (d) => (existsSync(join(d.root, '_tmp')) ? readdirSync(join(d.root, '_tmp')) : []),
-  );
+  driverContract({
+    make: () => new FsDriver(mkdtempSync(join(tmpdir(), 'fs-driver-'))),
+    sibling: (d) => new FsDriver(d.root),
+    spec: (d) => ({ kind: 'fs', root: d.root }),
+    leftovers: async (d) => (existsSync(join(d.root, '_tmp')) ? readdirSync(join(d.root, '_tmp')) : []),
+  });
 });

@@ -72,9 +72,18 @@ export interface StorageDriver {
   writer(path: string): Promise<FileWriter>;
   /**
    * A writer into an existing (or new) file at `offset`: the file is first truncated to `offset`
-   * (dropping any torn tail a crashed earlier write left behind); `commit()` fsyncs it.
+   * (dropping any torn tail a crashed earlier write left behind); `commit()` makes the bytes
+   * durable. `offset` must be a size an earlier commit reached (the caller's acknowledged size).
+   * Any process sharing the storage may continue the file. Appended bytes are readable (reader,
+   * stat, move) only after `finishAppends`: S3 cannot read a multipart upload in progress.
    */
   appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }>;
+  /**
+   * Ends appending: afterwards `path` is an ordinary file of exactly the first `size` bytes
+   * appended (a torn tail beyond is dropped; size 0 creates an empty file). Idempotent; a later
+   * appendWriter at an offset up to `size` reopens the file.
+   */
+  finishAppends(path: string, size: number): Promise<void>;
   /** Throws PathNotFoundError. */
   stat(path: string): Promise<FileInfo>;
   /** Names of the direct children of a directory; throws PathNotFoundError. */

@@ -111,6 +111,29 @@ export class FsDriver implements StorageDriver {
     return this.sinkWriter(fh, options.offset, async () => undefined, () => truncate(target, options.offset));
   }
 
+  /** The appended file is already a file: cut a torn tail back to `size` (and create an empty one). */
+  async finishAppends(path: string, size: number): Promise<void> {
+    const target = this.abs(path);
+    let fh: FileHandle;
+    try {
+      fh = await open(target, 'r+');
+    } catch (err) {
+      if (!isNotFound(err) || size > 0) throw isNotFound(err) ? new PathNotFoundError(path) : err;
+      await mkdir(dirname(target), { recursive: true });
+      fh = await open(target, 'w');
+    }
+    try {
+      const { size: actual } = await fh.stat();
+      if (actual < size) throw new Error(`cannot finish ${path} at ${size} bytes: it holds ${actual}`);
+      if (actual > size) {
+        await fh.truncate(size);
+        await fh.sync();
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   /**
    * Wraps a FileSink: commit = finish (fsync) + close + `onCommit`; cancel (also after a failed
    * commit) = destroy, waiting for the write in progress, + close + `onCancel`.

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { EMPTY_SHA256, presignUrl, signRequest, sha256Hex, UNSIGNED_PAYLOAD, uriEncode, type S3Credentials } from './s3-sigv4.js';
-import { completeMultipartBody, deleteObjectsBody, element, parseListObjectsV2, type ListPage } from './s3-xml.js';
+import { completeMultipartBody, deleteObjectsBody, element, parseListMultipartUploads, parseListObjectsV2, parseListParts, type ListedPart, type ListPage, type MultipartUpload } from './s3-xml.js';
+
+export type { ListedPart, MultipartUpload };
 
 export interface S3Location {
   /** `http(s)://host:port` of the S3 API. */
@@ -180,10 +182,34 @@ export class S3Client {
     await this.done(await this.call('DELETE', key, { query: { uploadId }, ok: [404] }));
   }
 
-  /** Keys of multipart uploads in progress under `prefix` (first page). */
+  /** Multipart uploads in progress whose key starts with `prefix`, every page. */
+  async listMultipartUploads(prefix: string): Promise<MultipartUpload[]> {
+    const out: MultipartUpload[] = [];
+    let marker: { 'key-marker': string; 'upload-id-marker': string } | undefined;
+    do {
+      const res = await this.call('GET', undefined, { query: { uploads: '', prefix, ...marker } });
+      const page = parseListMultipartUploads(await res.body.text());
+      out.push(...page.uploads);
+      marker = page.next && { 'key-marker': page.next.key, 'upload-id-marker': page.next.uploadId };
+    } while (marker);
+    return out;
+  }
+
+  /** Keys of multipart uploads in progress under `prefix`. */
   async listMultipart(prefix: string): Promise<string[]> {
-    const res = await this.call('GET', undefined, { query: { uploads: '', prefix } });
-    const text = await res.body.text();
-    return text.split('<Upload>').slice(1).map((u) => element(u, 'Key') ?? '');
+    return (await this.listMultipartUploads(prefix)).map((u) => u.key);
+  }
+
+  /** The parts an upload holds so far, in part-number order, every page. */
+  async listParts(key: string, uploadId: string): Promise<ListedPart[]> {
+    const out: ListedPart[] = [];
+    let marker: string | undefined;
+    do {
+      const query: Record<string, string> = { uploadId, ...(marker ? { 'part-number-marker': marker } : {}) };
+      const page = parseListParts(await (await this.call('GET', key, { query })).body.text());
+      out.push(...page.parts);
+      marker = page.nextMarker;
+    } while (marker);
+    return out;
   }
 }

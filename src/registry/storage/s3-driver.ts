@@ -5,7 +5,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
 import type { S3Client } from './s3-client.js';
-import { MIN_PART_BYTES, PartWriter, type PartPrefix } from './s3-part-writer.js';
+import { S3Appends } from './s3-append.js';
+import { PartWriter } from './s3-part-writer.js';
 
 /** Objects above this are moved by multipart part copies (one CopyObject copies at most 5 GiB). */
 const SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024;
@@ -46,12 +47,14 @@ async function pipeInto(src: Readable, dest: Writable): Promise<void> {
 
 export class S3Driver implements StorageDriver {
   readonly root: string;
+  private readonly appends: S3Appends;
 
   constructor(
     private readonly client: S3Client,
     private readonly prefix = '',
   ) {
     this.root = `s3://${client.location.bucket}/${prefix}`;
+    this.appends = new S3Appends(client);
   }
 
   private key(path: string): string {
@@ -97,30 +100,20 @@ export class S3Driver implements StorageDriver {
     return this.partWriter(path);
   }
 
-  /**
-   * S3 cannot write into an object: the new object is the old one's first `offset` bytes (copied
-   * inside S3 when there are at least 5 MiB of them, else read back) followed by the stream.
-   * Every append therefore costs a copy of what is already there; the multipart upload design
-   * for uploads (parts kept in the bucket per session) replaces this.
-   */
+  /** Upload data: a multipart upload continued chunk by chunk, its state in the bucket (s3-append.ts). */
   async appendWriter(path: string, options: AppendOptions): Promise<FileWriter & { written: () => number }> {
-    const key = this.key(path);
-    let prefix: PartPrefix | undefined;
-    if (options.offset > 0) {
-      const head = await this.client.head(key);
-      if (!head || head.size < options.offset) throw new Error(`cannot append to ${path} at ${options.offset}: it holds ${head?.size ?? 0} bytes`);
-      prefix = { from: key, offset: options.offset };
-      if (options.offset < MIN_PART_BYTES) prefix.bytes = await readAll((await this.client.get(key, { start: 0, end: options.offset - 1 }))!);
-    }
-    return this.partWriter(path, prefix);
+    return this.appends.writer(this.key(path), options.offset);
   }
 
-  private partWriter(path: string, prefix?: PartPrefix): FileWriter & { written: () => number } {
-    const stream = new PartWriter(this.client, this.key(path), prefix);
+  async finishAppends(path: string, size: number): Promise<void> {
+    await this.appends.finish(this.key(path), size);
+  }
+
+  private partWriter(path: string): FileWriter {
+    const stream = new PartWriter(this.client, this.key(path));
     let done = false;
     return {
       stream,
-      written: () => stream.written,
       commit: async () => {
         await stream.commit();
         done = true;
@@ -185,15 +178,21 @@ export class S3Driver implements StorageDriver {
     return this.client.presignGet(this.key(path), Math.ceil(expiresMs / 1000)).toString();
   }
 
+  /**
+   * Deletes the key and every object under `path/`. A directory's multipart uploads (upload
+   * sessions, see s3-append.ts) are aborted first: were the objects deleted first, a crash in
+   * between would leave uploads no session directory leads the purge to.
+   */
   async delete(path: string): Promise<void> {
     const key = this.key(path);
+    let page = await this.client.list(`${key}/`, undefined);
+    if (page.keys.length > 0) await this.appends.abortUnder(`${key}/`);
     await this.client.delete(key);
-    let token: string | undefined;
-    do {
+    for (;;) {
       // One page of up to 1000 keys at a time: list it, delete it in one request, go on.
-      const page = await this.client.list(`${key}/`, undefined, token);
       if (page.keys.length > 0) await this.client.deleteMany(page.keys);
-      token = page.nextToken;
-    } while (token);
+      if (!page.nextToken) return;
+      page = await this.client.list(`${key}/`, undefined, page.nextToken);
+    }
   }
 }

@@ -1,7 +1,8 @@
-// A Writable that turns a stream of unknown length into one S3 object: bytes are gathered into
-// parts of PART_BYTES; a stream that never fills one part becomes a single PUT at commit, a
-// longer one a multipart upload (one part in flight: memory stays about two parts whatever
-// the size). Nothing is visible at the key until `commit()` completes the upload.
+// A Writable that turns a stream of unknown length into S3 multipart parts: bytes are gathered
+// into parts of PART_BYTES, one part in flight at a time, so memory stays about two parts
+// whatever the size. It either ends as one object (`commit`: a stream that never filled a part
+// is a single PUT) or hands back where it stopped (`commitParts`: the parts so far and a tail too
+// small to be a part, for an upload session that continues later, see s3-append.ts).
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { S3Client } from './s3-client.js';
@@ -11,30 +12,38 @@ export const PART_BYTES = 8 * 1024 * 1024;
 /** S3's smallest part but the last one. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 
-/** What the upload starts from: bytes kept from an earlier object (appendWriter at an offset). */
-export interface PartPrefix {
-  /** Bytes [0, offset) of `from` that the object begins with. */
-  from: string;
-  offset: number;
-  /** When offset < MIN_PART_BYTES the bytes themselves (a copied part would be too small). */
-  bytes?: Buffer;
+export interface UploadedPart {
+  etag: string;
+  size: number;
+}
+
+/** A multipart upload's progress: parts 1..n uploaded, then bytes not yet in a part. */
+export interface PartsState {
+  uploadId?: string;
+  parts: UploadedPart[];
+  tail: Buffer;
 }
 
 export class PartWriter extends Writable {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private uploadId: string | undefined;
-  private etags: string[] = [];
+  private readonly parts: UploadedPart[];
+  /** Only an upload this writer created is aborted by cancel (an earlier one holds acknowledged parts). */
+  private created = false;
   private inflight: Promise<void> = Promise.resolve();
+  /** Bytes written to the stream (not counting the starting tail). */
   written = 0;
 
   constructor(
     private readonly client: S3Client,
     private readonly key: string,
-    private readonly prefix?: PartPrefix,
+    start: PartsState = { parts: [], tail: Buffer.alloc(0) },
   ) {
     super({ highWaterMark: 1024 * 1024 });
-    if (prefix?.bytes) this.keep(prefix.bytes);
+    this.uploadId = start.uploadId;
+    this.parts = [...start.parts];
+    if (start.tail.length > 0) this.keep(start.tail);
   }
 
   private keep(chunk: Buffer): void {
@@ -60,9 +69,7 @@ export class PartWriter extends Writable {
   private async ensureUpload(): Promise<string> {
     if (this.uploadId) return this.uploadId;
     this.uploadId = await this.client.createMultipart(this.key);
-    if (this.prefix && !this.prefix.bytes && this.prefix.offset > 0) {
-      this.etags.push(await this.client.uploadPartCopy(this.key, this.uploadId, 1, this.prefix.from, 0, this.prefix.offset - 1));
-    }
+    this.created = true;
     return this.uploadId;
   }
 
@@ -71,28 +78,37 @@ export class PartWriter extends Writable {
     const body = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    this.etags.push(await this.client.uploadPart(this.key, id, this.etags.length + 1, body));
+    this.parts.push({ etag: await this.client.uploadPart(this.key, id, this.parts.length + 1, body), size: body.length });
+  }
+
+  private async ended(): Promise<void> {
+    if (!this.writableEnded) this.end();
+    await finished(this);
   }
 
   /** Ends the stream and makes the object visible at the key. */
   async commit(): Promise<void> {
-    if (!this.writableEnded) this.end();
-    await finished(this);
-    const needsMultipart = this.uploadId !== undefined || (this.prefix !== undefined && !this.prefix.bytes && this.prefix.offset > 0);
-    if (!needsMultipart) {
+    await this.ended();
+    if (this.uploadId === undefined) {
       await this.client.put(this.key, Buffer.concat(this.pending, this.pendingBytes));
       return;
     }
     if (this.pendingBytes > 0) await this.flushPart();
-    else await this.ensureUpload();
-    await this.client.completeMultipart(this.key, this.uploadId!, this.etags);
+    await this.client.completeMultipart(this.key, this.uploadId, this.parts.map((p) => p.etag));
   }
 
-  /** Discards everything: the key keeps what it had before. */
+  /** Ends the stream without completing: a remainder of at least MIN_PART_BYTES becomes a part. */
+  async commitParts(): Promise<PartsState> {
+    await this.ended();
+    if (this.pendingBytes >= MIN_PART_BYTES) await this.flushPart();
+    return { uploadId: this.uploadId, parts: [...this.parts], tail: Buffer.concat(this.pending, this.pendingBytes) };
+  }
+
+  /** Discards what this writer wrote: the key keeps what it had before. */
   async cancel(): Promise<void> {
     if (!this.destroyed) this.destroy();
     await finished(this).catch(() => undefined);
     this.pending = [];
-    if (this.uploadId) await this.client.abortMultipart(this.key, this.uploadId);
+    if (this.created && this.uploadId) await this.client.abortMultipart(this.key, this.uploadId);
   }
 }

@@ -1,4 +1,5 @@
-// The few S3 XML answers the driver reads (ListObjectsV2, InitiateMultipartUpload, errors) and
+// The few S3 XML answers the driver reads (ListObjectsV2, ListMultipartUploads, ListParts,
+// InitiateMultipartUpload, errors) and
 // the one it writes (CompleteMultipartUpload, DeleteObjects). S3's XML is flat and machine
 // written, so element extraction by name is enough; no XML dependency.
 
@@ -40,6 +41,28 @@ export function parseListObjectsV2(xml: string): ListPage {
   const prefixes = elements(xml, 'CommonPrefixes').map((c) => xmlDecode(elements(c, 'Prefix')[0] ?? ''));
   const truncated = element(xml, 'IsTruncated') === 'true';
   return { keys, prefixes, nextToken: truncated ? element(xml, 'NextContinuationToken') : undefined };
+}
+
+export interface MultipartUpload {
+  key: string;
+  uploadId: string;
+}
+
+export function parseListMultipartUploads(xml: string): { uploads: MultipartUpload[]; next: MultipartUpload | undefined } {
+  const uploads = elements(xml, 'Upload').map((u) => ({ key: element(u, 'Key') ?? '', uploadId: element(u, 'UploadId') ?? '' }));
+  const next = { key: element(xml, 'NextKeyMarker') ?? '', uploadId: element(xml, 'NextUploadIdMarker') ?? '' };
+  return { uploads, next: element(xml, 'IsTruncated') === 'true' ? next : undefined };
+}
+
+export interface ListedPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export function parseListParts(xml: string): { parts: ListedPart[]; nextMarker: string | undefined } {
+  const parts = elements(xml, 'Part').map((p) => ({ partNumber: Number(element(p, 'PartNumber')), etag: element(p, 'ETag') ?? '', size: Number(element(p, 'Size')) }));
+  return { parts, nextMarker: element(xml, 'IsTruncated') === 'true' ? element(xml, 'NextPartNumberMarker') : undefined };
 }
 
 export function completeMultipartBody(etags: string[]): string {

@@ -88,15 +88,15 @@ export class UploadStore {
       let status = await this.status(repo, id);
       // The state file is not rewritten for the last chunk: the session ends in this request.
       if (finalChunk) status = await this.appendLocked(repo, id, finalChunk, range, false);
-      else await this.trimTornTail(repo, id, status.size);
       const dataPath = storagePath({ kind: 'uploadData', repo, id });
+      // Drops a torn tail after a crash mid-chunk; on S3 completes the multipart upload.
+      await this.driver.finishAppends(dataPath, status.size);
       const actual = await this.digestOf(key, dataPath, status.size, digest);
       if (actual.value !== digest.value) {
         // The spec lets a client retry, but the issue demands nothing of a rejected blob is kept.
         await this.remove(repo, id);
         throw new OciError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
       }
-      if (status.size === 0) await this.driver.putContent(dataPath, Buffer.alloc(0));
       const info = await this.blobs.adopt(repo, dataPath, digest, status.size);
       await this.remove(repo, id);
       return info;
