@@ -1,7 +1,10 @@
 // The built-in registry beside Debian's docker-registry (distribution 2.8), in one run on the same
 // machine: 512 MiB blob upload and download MB/s, manifest GET and blob HEAD requests per second.
-// Targets are measured in alternating rounds so a noisy neighbour hits both alike.
+// Targets are measured in alternating rounds so a noisy neighbour hits both alike. `--s3` adds
+// the storage layer on S3 (radosgw) beside the filesystem (bench/s3-storage.ts); `--s3-only`
+// runs only that.
 //   node dist/bench/registry-bench.js [--rounds N] [--seconds S] [--connections C] [--blob-mib M] [--scratch DIR]
+//                                     [--s3 | --s3-only] [--s3-blob-mib M]
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +16,7 @@ import autocannon from 'autocannon';
 import { startDockerRegistry } from '../test/helpers/docker-registry.js';
 import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, waitForHttp, type Managed } from '../test/helpers/processes.js';
+import { storageBench } from './s3-storage.js';
 
 const runFile = promisify(execFile);
 const log = (line: string): void => void process.stderr.write(`[registry-bench] ${line}\n`);
@@ -191,11 +195,20 @@ async function main(): Promise<void> {
       'blob-mib': { type: 'string', default: '512' },
       // e.g. /dev/shm, to take the disk out and compare the software paths alone.
       scratch: { type: 'string', default: tmpdir() },
+      s3: { type: 'boolean', default: false },
+      's3-only': { type: 'boolean', default: false },
+      // memstore keeps the S3 server's data in RAM (2 GiB by default).
+      's3-blob-mib': { type: 'string', default: '256' },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
+  const s3 = values.s3 || values['s3-only'] ? { rounds, seconds, concurrency: connections, blobMib: Number(values['s3-blob-mib']), scratch: values.scratch, log } : undefined;
+  if (s3 && values['s3-only']) {
+    process.stdout.write(`${await storageBench(s3)}\n`);
+    return;
+  }
   const scratch = mkdtempSync(join(values.scratch, 'registry-bench-'));
   log(`writing a ${values['blob-mib']} MiB random blob`);
   const blob = await makeBlobFile(scratch, Number(values['blob-mib']));
@@ -265,6 +278,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${table.join('\n')}\n`);
   if (ourR.errors + theirR.errors > 0) process.stdout.write(`errors: ha-proxy ${ourR.errors}, docker-registry ${theirR.errors}\n`);
   rmSync(scratch, { recursive: true, force: true });
+  if (s3) process.stdout.write(`\n${await storageBench(s3)}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,8 @@
 //                                                          tail after a crash: only `state.size` counts)
 //       _uploads/<uuid>/state                               JSON {startedAt, size}: replaced atomically
 //                                                          after each chunk is fsynced
+//       _uploads/<uuid>/data.s3-append/<size>               S3 only: the multipart upload's state at
+//                                                          that size (s3-append.ts)
 //     _tmp/<random>                                         temporary files before their atomic rename
 //     _replication/                                         replication's own state (src/registry/replication),
 //                                                          each record a JSON file replaced atomically
