@@ -15,6 +15,13 @@
 // caller acknowledged a later offset); everything lies under the session directory, which the
 // session's removal or the stale-upload purge deletes, aborting its multipart uploads too.
 //
+// The digest: the upload store hashes chunks while they stream and keeps the running hash in
+// memory; a replica committing a session another one (partly) received reads the finished object
+// back once instead. Measured on radosgw here (2 loaded cores): GET 107 MB/s, GET + SHA-256
+// 97 MB/s, native SHA-256 578 MB/s. Keeping a resumable hash state in the bucket would need a
+// SHA-256 written in JavaScript (Node's Hash cannot export its state), slower than native on every
+// byte of every upload, to save a read only when a session changes replica (uploads are sticky).
+//
 // Radosgw (Ceph 16.2) refuses to complete an upload with a subset of its parts (InvalidPart,
 // checked there), unlike AWS: when a killed writer left extra parts (ListParts at `finish`
 // shows them), all are completed, then the object is rebuilt from the acknowledged prefix by

@@ -3,6 +3,8 @@
 // whatever the size. It either ends as one object (`commit`: a stream that never filled a part
 // is a single PUT) or hands back where it stopped (`commitParts`: the parts so far and a tail too
 // small to be a part, for an upload session that continues later, see s3-append.ts).
+// Two parts in flight were measured (128 MiB PUT, 4 alternating rounds on radosgw, 2 loaded
+// cores): 48-69 MB/s against 59-77 with one, no gain for a part more of memory.
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { S3Client } from './s3-client.js';
