@@ -181,7 +181,8 @@ export class S3Driver implements StorageDriver {
   /**
    * Deletes the key and every object under `path/`. A directory's multipart uploads (upload
    * sessions, see s3-append.ts) are aborted first: were the objects deleted first, a crash in
-   * between would leave uploads no session directory leads the purge to.
+   * between would leave uploads no session directory leads the purge to. (A `writer()` into a
+   * directory being deleted therefore fails at commit, where the filesystem would recreate it.)
    */
   async delete(path: string): Promise<void> {
     const key = this.key(path);
