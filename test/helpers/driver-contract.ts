@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { PathNotFoundError, type StorageDriver } from '../../src/registry/storage/driver.js';
+import { parseDigest } from '../../src/registry/storage/digest.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
+import { storagePath } from '../../src/registry/storage/paths.js';
 import type { DriverSpec } from './driver-spec.js';
 import { startProcess } from './processes.js';
 
@@ -248,6 +250,27 @@ export function driverContract(t: DriverUnderTest): void {
     // Abandoned (its replica crashed): the purge of sessions older than 0 ms removes it.
     assert.equal(await store.purgeStaleUploads(0, Date.now() + 1000), 1);
     await assert.rejects(store.uploads.status('lib/app', session.id));
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  it('commits an upload session on another instance than the one that received its chunks', async () => {
+    const d = make();
+    const a = new ImageStore(d);
+    const b = new ImageStore(t.sibling(d));
+    const chunks = [randomBytes(3 * MiB), randomBytes(6 * MiB), randomBytes(MiB)];
+    const digest = parseDigest(`sha256:${sha(Buffer.concat(chunks))}`)!;
+    const good = await a.uploads.create('lib/app');
+    await a.uploads.append('lib/app', good.id, Readable.from([chunks[0]]), { start: 0, length: chunks[0].length });
+    await b.uploads.append('lib/app', good.id, Readable.from([chunks[1]]), { start: chunks[0].length, length: chunks[1].length });
+    // b has no running hash of the first chunk: it reads the finished object back to verify.
+    const info = await b.uploads.commit('lib/app', good.id, digest, Readable.from([chunks[2]]));
+    assert.equal(info.size, 10 * MiB);
+    assert.equal(sha(await d.getContent(storagePath({ kind: 'blobData', digest }))), digest.hex);
+    const bad = await a.uploads.create('lib/app');
+    await a.uploads.append('lib/app', bad.id, Readable.from([chunks[1]]));
+    await assert.rejects(b.uploads.commit('lib/app', bad.id, parseDigest(`sha256:${'0'.repeat(64)}`)!), /DIGEST_INVALID|digest/i);
+    await assert.rejects(a.uploads.status('lib/app', bad.id));
+    assert.deepEqual(await d.list('repositories/lib/app/_uploads').catch(() => []), []);
     assert.deepEqual(await leftovers(d), []);
   });
 
