@@ -8,8 +8,6 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { EMPTY_SHA256, presignUrl, signRequest, sha256Hex, UNSIGNED_PAYLOAD, uriEncode, type S3Credentials } from './s3-sigv4.js';
 import { completeMultipartBody, deleteObjectsBody, element, parseListMultipartUploads, parseListObjectsV2, parseListParts, type ListedPart, type ListPage, type MultipartUpload } from './s3-xml.js';
 
-export type { ListedPart, MultipartUpload };
-
 export interface S3Location {
   /** `http(s)://host:port` of the S3 API. */
   endpoint: string;
