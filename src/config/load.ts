@@ -11,7 +11,7 @@ import { ConfigError } from './config-error.js';
 import { formatAjvErrors } from './format-errors.js';
 import { adminTokenOf, adminTokenProblems } from './schema/admin.js';
 import { configSchema } from './schema/index.js';
-import { routingConfigProblems, secretFileLines, type SecretFileContents } from './schema/routing.js';
+import { blobRedirectProblems, routingConfigProblems, secretFileLines, type SecretFileContents } from './schema/routing.js';
 import { resolveS3Settings, type S3Resolved } from './s3-settings.js';
 import type { Config } from './types.js';
 
@@ -114,6 +114,7 @@ function crossFieldProblems(config: Config, files: NamedFiles): string[] {
   // Port 0 asks the kernel for a free port, so two of them never collide.
   if (config.listen === config.adminListen && !config.listen.endsWith(':0')) problems.push('adminListen: must differ from listen');
   problems.push(...routingConfigProblems(config, files.routingSecrets));
+  problems.push(...blobRedirectProblems(config));
   if (files.adminToken !== undefined) problems.push(...adminTokenProblems(files.adminToken));
   problems.push(...tlsFileProblems(config));
   return problems;

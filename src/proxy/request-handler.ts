@@ -14,6 +14,7 @@ import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
 import { clientOrigin, hasRequestBody, isDeletedAnswer, prepareRequestHeaders, rewriteLocation, stripReplicaResponseHeaders } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
+import { sendRedirect } from './routing/blob-redirect.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
 
@@ -61,6 +62,10 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const { code, message } = decision.reject;
       sendOciError(res, code, message);
       return { status: res.statusCode, retries: 0, reason: decision.reason };
+    }
+    if (decision.redirect !== undefined) {
+      sendRedirect(res, decision.redirect);
+      return { status: 307, backend: candidates[0], retries: 0, reason: decision.reason };
     }
     if (candidates.length === 0) {
       sendOciError(res, 'UNAVAILABLE', 'no healthy backend', { status: 503 });

@@ -15,7 +15,8 @@
 //   - fall back to the next candidate on a 404 for GET/HEAD: `fallbackOn404: true`, or decide
 //     per response with `checkResponse` (e.g. a digest mismatch) -> 'next';
 //   - edit the forwarded request headers: `requestHeaders` (e.g. strip a routing cookie);
-//   - answer at once with an OCI error and contact no backend: `reject`.
+//   - answer at once with an OCI error and contact no backend: `reject`;
+//   - answer at once with a 307 to another URL and contact no backend: `redirect`.
 // `facts.path` is the raw path (not decoded), `facts.query` the raw query without `?`.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { OciErrorCode } from '../errors/oci-codes.js';
@@ -72,6 +73,11 @@ export interface RouteDecision {
   readonly requestHeaders?: Readonly<Record<string, string | undefined>>;
   /** Answer with this OCI error at once (with the code's status), contacting no backend. */
   readonly reject?: { readonly code: RejectCode; readonly message: string };
+  /**
+   * Answer `307 Temporary Redirect` to this absolute URL at once, contacting no backend (a blob
+   * redirect to `candidates[0]`'s public URL: routing/blob-redirect.ts).
+   */
+  readonly redirect?: string;
   /**
    * When the last candidate fails without an answer (connect error, reset, timeout), answer with
    * this OCI error instead of the generic 502/503/504 UNAVAILABLE (e.g. an upload whose owner

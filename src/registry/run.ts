@@ -6,6 +6,7 @@ import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
 import { reloadCertificatesLogged, type ClientListener, type ClientServer } from '../net/client-server.js';
 import { listenOn } from '../net/listen.js';
+import { deriveKeyring, type Keyring } from '../oci/signing.js';
 import { startAdminServer } from '../observability/admin-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
@@ -33,6 +34,14 @@ function loadAuth(path: string | undefined, throttle: ThrottleLimits): HtpasswdA
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ConfigError([`registry.htpasswd: cannot use ${path} (${reason})`]);
   }
+}
+
+/** The keys of routing.secret and its previous secrets, when signed blob URLs are accepted here. */
+function signedBlobUrlKeys(routing: Config['routing']): Keyring | undefined {
+  // The loader refuses blobRedirect.enabled without a secret in registry mode.
+  if (!routing.blobRedirect.enabled || routing.secret === undefined) return undefined;
+  const secrets = [routing.secret, ...routing.previousSecrets].map((s) => Buffer.from(s, 'utf8'));
+  return deriveKeyring(secrets as [Buffer, ...Buffer[]], 'blob-redirect');
 }
 
 export interface RunningRegistry {
@@ -68,6 +77,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     maxManifestBytes: config.registry.maxManifestBytes,
     sessionLimits: { ...config.registry.uploads, maxAgeMs: config.registry.uploadPurgeAgeMs },
     blobRedirectMs: storage.kind === 's3' ? storage.redirectMs : undefined,
+    signedBlobUrlKeys: signedBlobUrlKeys(config.routing),
   });
   const listener = createApiServer(app, { ...config.registry.timeouts, maxConnections: config.registry.maxConnections }, config.tls);
   const server = listener.server;

@@ -22,6 +22,8 @@ export interface PlanInput {
   logLevel: string;
   /** Replication settings from the embedding config (ack, pollIntervalMs, ...); peers are filled in. */
   replication: PlainObject;
+  /** routing.blobRedirect is on: the replicas accept URLs signed with the secrets in this file. */
+  blobRedirect?: { secretFile: string };
 }
 
 export function replicaName(index: number): string {
@@ -50,6 +52,7 @@ export function planReplicas(input: PlanInput): ReplicaPlan[] {
         // registry is the user's own, so deletes are allowed (and replicated as tombstones).
         registry: { storage, deleteEnabled: true },
         replication: { ...input.replication, peers: urls.filter((_, j) => j !== i).map((url) => ({ url })) },
+        ...(input.blobRedirect ? { routing: { secretFile: input.blobRedirect.secretFile, blobRedirect: { enabled: true } } } : {}),
       },
     };
   });

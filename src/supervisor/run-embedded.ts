@@ -1,10 +1,12 @@
 // Embedded mode: `ha-proxy --mode active-standby` (or active-active) with no backends starts
 // `embedded.replicas` built-in registry replicas as supervised child processes, each with its own
 // storage under `embedded.data`, replicating to each other, and runs the proxy in front of them.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlainObject } from '../config/load.js';
+import { secretFileLines } from '../config/schema/routing.js';
 import type { Config } from '../config/types.js';
 import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
@@ -15,6 +17,7 @@ import { SupervisedChild } from './supervised-child.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/ha-proxy.js', import.meta.url));
 const STATE_FILE = 'embedded.json';
+const SECRET_FILE = 'blob-redirect.secret';
 /** How long start-up waits for the replicas before starting the proxy anyway (its health checks take over). */
 const REPLICA_START_TIMEOUT_MS = 30_000;
 
@@ -26,8 +29,36 @@ async function rememberedPorts(dataDir: string, count: number): Promise<ReplicaP
   }
 }
 
-function backendsOf(ports: readonly ReplicaPorts[]): Config['backends'] {
-  return ports.map((p, i) => ({ name: replicaName(i), url: replicaUrl(p), weight: 1 }));
+/** The replicas as the proxy's backends; with blob redirects, clients reach them where the proxy does. */
+function backendsOf(ports: readonly ReplicaPorts[], blobRedirect: boolean): Config['backends'] {
+  return ports.map((p, i) => ({ name: replicaName(i), url: replicaUrl(p), weight: 1, ...(blobRedirect ? { publicUrl: replicaUrl(p) } : {}) }));
+}
+
+/**
+ * The proxy's config in front of the replicas. With blob redirects, the secret the replicas check
+ * signatures with (writeBlobRedirectSecret) becomes routing.secret, unless one is configured already.
+ */
+async function proxyConfigOf(config: Config, dataDir: string, ports: readonly ReplicaPorts[]): Promise<Config> {
+  const blobRedirect = config.routing.blobRedirect.enabled;
+  const backends = backendsOf(ports, blobRedirect);
+  if (!blobRedirect || config.routing.secret !== undefined) return { ...config, backends };
+  const { current, previous } = secretFileLines(await readFile(join(dataDir, SECRET_FILE), 'utf8'));
+  return { ...config, backends, routing: { ...config.routing, secret: current, previousSecrets: previous } };
+}
+
+/**
+ * The file the replicas read the blob redirect secrets from (current first, one a line): the
+ * configured routing secrets, else a random secret made on the first run and kept, so redirect
+ * URLs and upload tokens stay valid across restarts and every --workers process signs alike.
+ */
+async function writeBlobRedirectSecret(config: Config, dataDir: string): Promise<string> {
+  const path = join(dataDir, SECRET_FILE);
+  const configured = config.routing.secret === undefined ? undefined : [config.routing.secret, ...config.routing.previousSecrets];
+  const kept = await readFile(path, 'utf8').then(secretFileLines, () => undefined);
+  const lines = configured ?? (kept?.current ? [kept.current, ...kept.previous] : [randomBytes(32).toString('base64url')]);
+  await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return path;
 }
 
 /**
@@ -77,7 +108,7 @@ export async function runEmbedded(config: Config): Promise<void> {
     // A proxy worker (--workers): the primary started the replicas and recorded their ports.
     const ports = await rememberedPorts(resolve(config.embedded.data), config.embedded.replicas);
     if (!ports) throw new Error(`embedded mode: no replica ports in ${join(resolve(config.embedded.data), STATE_FILE)}`);
-    await runProxyMode({ ...config, backends: backendsOf(ports) });
+    await runProxyMode(await proxyConfigOf(config, resolve(config.embedded.data), ports));
     return;
   }
   const logger = createLogger(config.logLevel, { component: 'supervisor' });
@@ -88,7 +119,8 @@ export async function runEmbedded(config: Config): Promise<void> {
   const ports = await choosePorts(dataDir, embedded.replicas, proxyPorts);
   await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify({ ports }, null, 2)}\n`);
   const { peers: _ignored, ...replication } = config.replication;
-  const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject });
+  const blobRedirect = config.routing.blobRedirect.enabled ? { secretFile: await writeBlobRedirectSecret(config, dataDir) } : undefined;
+  const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject, blobRedirect });
 
   const children: SupervisedChild[] = [];
   for (const plan of plans) {
@@ -115,7 +147,7 @@ export async function runEmbedded(config: Config): Promise<void> {
   logger.info({ replicas: plans.map((p) => ({ name: p.name, url: p.url, storage: p.storage })) }, 'embedded replicas running');
 
   try {
-    await runProxyMode({ ...config, backends: backendsOf(ports) });
+    await runProxyMode(await proxyConfigOf(config, dataDir, ports));
   } catch (err) {
     // No proxy (its port is taken, say): replicas nobody can reach must not run on.
     await Promise.all(children.map((c) => c.stop()));

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { rendezvousOwner } from '../../src/proxy/routing/rendezvous.js';
-import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { signUploadToken, UPLOAD_TOKEN_PARAM } from '../../src/proxy/routing/upload-token.js';
 import { hasManifest, PushClient, pushImage, sha256 } from '../helpers/chunked-push.js';
 import { startDockerRegistry, type DockerRegistry } from '../helpers/docker-registry.js';

@@ -9,7 +9,7 @@ import { createModeRouter, type ModeConfig } from '../../src/proxy/mode-router.j
 import type { RequestFacts, RoutingContext } from '../../src/proxy/route-decision.js';
 import { createRegistryRouter } from '../../src/proxy/routing/registry-router.js';
 import { compileRoutes } from '../../src/proxy/routing/route-rules.js';
-import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { signCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 import { signUploadToken } from '../../src/proxy/routing/upload-token.js';
 

@@ -10,7 +10,7 @@ import { createRegistryRouter } from '../../src/proxy/routing/registry-router.js
 import { rendezvousOwner } from '../../src/proxy/routing/rendezvous.js';
 import { compileRoutes, type RouteRuleConfig } from '../../src/proxy/routing/route-rules.js';
 import { createRoutingMetrics } from '../../src/proxy/routing/routing-metrics.js';
-import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { signCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 import { signUploadToken } from '../../src/proxy/routing/upload-token.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { privateCacheControl, signCookieValue, stickyCookieHeader, takeCookie, verifyCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 
 const key = deriveKeyring([resolveSecret('sixteen chars at least').value], 'sticky-cookie');

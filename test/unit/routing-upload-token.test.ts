@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deriveKeyring, resolveSecret } from '../../src/proxy/routing/signing.js';
+import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { signUploadToken, verifyUploadToken } from '../../src/proxy/routing/upload-token.js';
 import { setQueryParam, takeQueryParam } from '../../src/proxy/routing/query-param.js';
 

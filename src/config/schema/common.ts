@@ -21,6 +21,13 @@ export const httpUrl = {
   reason: 'must be an http(s) URL (a port, if given, from 0 to 65535)',
 } as const;
 
+/** `scheme://host[:port]` and nothing else: where a client is sent, with a path of our choosing. */
+export const originUrl = {
+  type: 'string',
+  pattern: `^https?://${URL_HOST}(:${PORT})?/?$`,
+  reason: 'must be scheme://host[:port] (http or https, no path, no user:password@)',
+} as const;
+
 export const redisUrl = {
   type: 'string',
   pattern: `^rediss?://${USERINFO}${URL_HOST}?(:${PORT})?([/?][^\\s]*)?$`,

@@ -1,5 +1,5 @@
 // Proxy-side settings: backends, health checks, balancing, retries, timeouts.
-import { durationMs, httpUrl } from './common.js';
+import { durationMs, httpUrl, originUrl } from './common.js';
 import { upstreamTlsSchema } from './tls.js';
 
 /** Health checks: the shortest interval between probes of one backend. */
@@ -15,6 +15,9 @@ export const backendSchema = {
     name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' },
     url: httpUrl,
     weight: { type: 'integer', minimum: 1, maximum: 256, default: 1 },
+    // Where clients reach this backend directly (routing.blobRedirect sends blob GETs there);
+    // `url` may be an address only the proxy can reach.
+    publicUrl: originUrl,
     // Used for https:// URLs: forwarding and health checks alike.
     tls: upstreamTlsSchema,
   },

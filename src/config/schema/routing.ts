@@ -1,6 +1,11 @@
-// Registry-aware routing settings (upload affinity, per-repository routing, read fallback, cookies).
+// Registry-aware routing settings (upload affinity, per-repository routing, read fallback, cookies,
+// blob redirects).
+import { durationMs } from './common.js';
+
 // Below this a secret is guessable offline from one observed token.
 const MIN_SECRET_LENGTH = 16;
+/** A redirect URL is a bearer credential for one blob: a day bounds how long a leaked one works. */
+const MAX_REDIRECT_EXPIRY_MS = 86_400_000;
 // The name grammar's characters plus the glob wildcards (`*`, `**`, `?`).
 const GLOB_PATTERN = '^[a-z0-9._/*?-]+$';
 
@@ -45,8 +50,47 @@ export const routingSchema = {
     // Stickiness for non-registry traffic (web UIs): HAProxy's `cookie NAME insert indirect nocache`.
     sticky: { enum: ['none', 'cookie'], default: 'none' },
     cookieName: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$", default: 'ha_proxy_backend', reason: 'must be 1-64 cookie-name characters' },
+    // Blob GETs answered 307 to the chosen backend's publicUrl with a signed query, so blob bytes
+    // bypass the proxy. On a built-in registry (`--mode registry`) the same switch makes it
+    // accept such URLs without other auth. Both sides need the same routing.secret.
+    blobRedirect: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        // How long a redirect URL stays valid: the client follows it at once, but clocks of the
+        // proxy and replica hosts may differ by some seconds. Checked when the GET starts, so
+        // a long download is never cut. At most a day (MAX_REDIRECT_EXPIRY_MS).
+        expiresMs: { ...durationMs(60000, 1000), maximum: MAX_REDIRECT_EXPIRY_MS },
+      },
+    },
   },
 } as const;
+
+interface BlobRedirectProblemInput {
+  mode: string;
+  backends: ReadonlyArray<{ publicUrl?: string }>;
+  routing: { secret?: string; secretFile?: string; blobRedirect: { enabled: boolean } };
+}
+
+/**
+ * Blob redirects need a secret both sides share (the embedded default, a proxy mode without
+ * backends, makes one up for its replicas), and a proxy needs a backend to send clients to.
+ */
+export function blobRedirectProblems(config: BlobRedirectProblemInput): string[] {
+  if (!config.routing.blobRedirect.enabled) return [];
+  const embedded = config.mode !== 'registry' && config.backends.length === 0;
+  if (embedded) return [];
+  const problems: string[] = [];
+  if (config.routing.secret === undefined && config.routing.secretFile === undefined) {
+    problems.push('routing.blobRedirect.enabled: needs routing.secret (or routing.secretFile), the same on the proxy and the registries it redirects to');
+  }
+  if (config.mode !== 'registry' && !config.backends.some((b) => b.publicUrl !== undefined)) {
+    problems.push('routing.blobRedirect.enabled: no backend has a publicUrl to redirect clients to (backends[].publicUrl)');
+  }
+  return problems;
+}
 
 interface RoutingProblemInput {
   backends: ReadonlyArray<{ name?: string }>;

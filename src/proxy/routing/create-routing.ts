@@ -4,10 +4,11 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Router } from '../route-decision.js';
+import { redirectOrigin, withBlobRedirect } from './blob-redirect.js';
 import { createRegistryRouter } from './registry-router.js';
 import { compileRoutes } from './route-rules.js';
-import { createRoutingMetrics } from './routing-metrics.js';
-import { deriveKeyring, resolveSecret } from './signing.js';
+import { createBlobRedirectMetrics, createRoutingMetrics } from './routing-metrics.js';
+import { deriveKeyring, resolveSecret } from '../../oci/signing.js';
 
 export interface RoutingDeps {
   logger?: Logger;
@@ -33,7 +34,7 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
       'routing.secret is not set: upload tokens and sticky cookies are signed with a random per-process secret, so uploads in progress fail after a restart and a second proxy cannot continue them; set the same routing.secret on every proxy',
     );
   }
-  return createRegistryRouter(inner, {
+  const router = createRegistryRouter(inner, {
     mode: config.mode,
     retries: config.retries,
     routes: compileRoutes(config.routing.routes),
@@ -42,5 +43,13 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     uploadKeys: deriveKeyring(secrets, 'upload-token'),
     sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, keys: deriveKeyring(secrets, 'sticky-cookie') } : undefined,
     events: deps.metrics ? createRoutingMetrics(deps.metrics) : undefined,
+  });
+  const { blobRedirect } = config.routing;
+  if (!blobRedirect.enabled) return router;
+  return withBlobRedirect(router, {
+    keys: deriveKeyring(secrets, 'blob-redirect'),
+    expiresMs: blobRedirect.expiresMs,
+    publicUrls: config.backends.map((b) => redirectOrigin(b.publicUrl)),
+    onRedirect: deps.metrics ? createBlobRedirectMetrics(deps.metrics) : undefined,
   });
 }

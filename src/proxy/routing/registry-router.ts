@@ -25,7 +25,7 @@ import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } 
 import { classifyRequest, pathOf, repositoryOf, type RegistryRequest } from './classify-request.js';
 import { setQueryParam, takeQueryParam } from './query-param.js';
 import { rendezvousOrder } from './rendezvous.js';
-import type { Keyring } from './signing.js';
+import type { Keyring } from '../../oci/signing.js';
 import type { RouteTable } from './route-rules.js';
 import { privateCacheControl, signCookieValue, stickyCookieHeader, takeCookie, verifyCookieValue } from './sticky-cookie.js';
 import { signUploadToken, UPLOAD_TOKEN_PARAM, verifyUploadToken } from './upload-token.js';

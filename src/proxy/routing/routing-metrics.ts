@@ -1,6 +1,7 @@
 // Counters for routing decisions on the proxy's prom-client registry. Labels are small closed
 // sets: never a repository or backend-chosen value (one series per value: unbounded cardinality).
 import { Counter, type Registry } from 'prom-client';
+import type { Backend } from '../backend.js';
 import type { RouteKind, RoutingEvents } from './registry-router.js';
 
 export function createRoutingMetrics(registry: Registry, prefix = 'haproxy_'): RoutingEvents {
@@ -42,5 +43,21 @@ export function createRoutingMetrics(registry: Registry, prefix = 'haproxy_'): R
     tokenRejected: () => tokenRejections.inc(),
     cookieRedispatch: () => redispatches.inc(),
     readFallback: (reason) => (reason === 'not_found' ? notFound : mismatch).inc(),
+  };
+}
+
+/** Counts blob GETs answered with a redirect, per backend redirected to (configured names only). */
+export function createBlobRedirectMetrics(registry: Registry, prefix = 'haproxy_'): (backend: Backend) => void {
+  const redirects = new Counter({
+    name: `${prefix}blob_redirects_total`,
+    help: 'Blob GETs answered 307 to a backend\'s publicUrl (routing.blobRedirect): their bytes did not pass through the proxy',
+    labelNames: ['server'],
+    registers: [registry],
+  });
+  const byServer = new Map<string, Counter.Internal>();
+  return (backend) => {
+    let counter = byServer.get(backend.name);
+    if (!counter) byServer.set(backend.name, (counter = redirects.labels({ server: backend.name })));
+    counter.inc();
   };
 }

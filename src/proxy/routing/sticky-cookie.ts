@@ -5,7 +5,7 @@
 // - nocache: a response that sets the cookie is marked private, so a shared cache never hands
 //   one client's backend assignment to everyone.
 // The value is signed: a client cannot steer itself to a backend of its choice by editing it.
-import { fromBase64Url, macMatches, macOf, type Keyring } from './signing.js';
+import { fromBase64Url, macMatches, macOf, type Keyring } from '../../oci/signing.js';
 
 const VERSION = 'c1';
 

@@ -2,7 +2,7 @@
 // naming the backend that owns it. Any proxy holding the same secret can route the next PATCH or
 // PUT there, whether it restarted in between or never saw the POST. The token is tamper-evident,
 // not secret: it names a backend, which is no secret, and binds it to the repository.
-import { fromBase64Url, macMatches, macOf, type Keyring } from './signing.js';
+import { fromBase64Url, macMatches, macOf, type Keyring } from '../../oci/signing.js';
 
 /** The query parameter the proxy adds to upload Locations and removes before forwarding. */
 export const UPLOAD_TOKEN_PARAM = '_ha_upload';

@@ -21,6 +21,8 @@ import { handleReferrers } from './referrers.js';
 import { handleReplicationState } from './replication-state.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { handleTags } from './tags.js';
+import { signedBlobAccess } from './signed-blob.js';
+import type { Keyring } from '../../oci/signing.js';
 import { handleUploadSession, handleUploadStart } from './uploads.js';
 import { clientAddress } from './client-address.js';
 import { discardThenClose } from './linger.js';
@@ -40,6 +42,8 @@ export interface RegistryAppOptions {
   sessionLimits?: SessionLimits;
   /** Answer blob GETs with a 307 to a URL of the storage valid this long (S3 presigned GET). */
   blobRedirectMs?: number;
+  /** Keys that verify the proxy's signed blob URLs (routing.blobRedirect); undefined: not accepted. */
+  signedBlobUrlKeys?: Keyring;
 }
 
 const DEFAULT_SESSION_LIMITS: SessionLimits = { maxOpenPerRepository: 1000, maxOpenPerClient: 200, maxAgeMs: 86_400_000 };
@@ -167,7 +171,8 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     const run = async () => {
       // Node keeps a bounded number of header lines and drops the rest, Content-Length included.
       if (tooManyHeaders(req)) throw new OciError('UNSUPPORTED', `more than ${MAX_REQUEST_HEADERS} header lines`, undefined, 431);
-      if (auth && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization, r.client);
+      const signed = signedBlobAccess(options.signedBlobUrlKeys, route, req.method, q === -1 ? '' : url.slice(q + 1), Date.now());
+      if (auth && !signed && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization, r.client);
       await dispatch(ctx, route, r);
     };
     run().catch((err: unknown) => fail(req, res, socket, err));

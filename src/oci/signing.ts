@@ -1,13 +1,15 @@
-// HMAC signing shared by upload tokens and sticky cookies. One configured secret, one derived key
-// per purpose, so a cookie value can never be replayed as an upload token or the other way round.
-// Rotation: values are signed with the current secret's key and accepted under it or under the
-// keys of `routing.previousSecrets`, so uploads and cookies issued before a rotation keep working.
+// HMAC signing shared by upload tokens, sticky cookies (the proxy) and blob redirect URLs (signed
+// by the proxy, checked by the built-in registry: so it lives here, where both may import it).
+// One configured secret, one derived key per purpose, so a cookie value can never be replayed as
+// an upload token or a blob URL signature, or the other way round. Rotation: values are signed
+// with the current secret's key and accepted under it or under the keys of
+// `routing.previousSecrets`, so values issued before a rotation keep working.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // 128 bits of HMAC-SHA256 are far beyond guessing range and keep URLs and cookies short.
 const MAC_BYTES = 16;
 
-export type SigningPurpose = 'upload-token' | 'sticky-cookie';
+export type SigningPurpose = 'upload-token' | 'sticky-cookie' | 'blob-redirect';
 
 export interface RoutingSecret {
   value: Buffer;
