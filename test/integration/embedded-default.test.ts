@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildImageLayout } from '../helpers/oci-layout.js';
+import { buildImageLayout, sha256 } from '../helpers/oci-layout.js';
 import { freePort } from '../helpers/ports.js';
 import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { call, pushBlob } from '../helpers/registry-process.js';
 import { eventually } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
 import { requireTool } from '../helpers/tools.js';
@@ -77,5 +78,30 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
     assert.ok(pids.every(alive));
     await main.stop('SIGKILL');
     await eventually(async () => pids.every((pid) => !alive(pid)), () => `orphaned replicas: ${pids.filter(alive).join(', ')}`, 20_000);
+  });
+
+  it('routing.blobRedirect: the replicas get a kept secret of their own, every worker redirects blob GETs to them', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'embedded-'));
+    const port = await freePort();
+    const file = join(data, 'config.json');
+    writeFileSync(file, JSON.stringify({ mode: 'active-standby', listen: `127.0.0.1:${port}`, adminListen: `127.0.0.1:${await freePort()}`, routing: { blobRedirect: { enabled: true } } }));
+    const main = startHaProxy(['--config', file, '--data', data, '--workers', '2', '--log-level', 'warn']);
+    cleanup.push(main);
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
+    assert.equal(statSync(join(data, 'blob-redirect.secret')).mode & 0o777, 0o600);
+    const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
+    const digest = await pushBlob(base, 'embedded/app', 'a layer served by the replica itself');
+    // Several requests: with two workers both answer some of them, and each one's signature holds.
+    for (let i = 0; i < 6; i++) {
+      const res = await call(base, 'GET', `/v2/embedded/app/blobs/${digest}`);
+      assert.equal(res.status, 307);
+      const location = res.headers.get('location')!;
+      assert.ok(location.startsWith(`http://127.0.0.1:${ports[0].listen}/v2/embedded/app/blobs/${digest}?_ha_blob=`), location);
+      const blob = await call(`http://127.0.0.1:${ports[0].listen}`, 'GET', location.slice(location.indexOf('/v2/')));
+      assert.equal(blob.status, 200, blob.body.toString());
+      assert.equal(sha256(blob.body), digest);
+    }
+    assert.equal(await main.stop('SIGTERM'), 0);
   });
 });

@@ -23,9 +23,17 @@ function problemsOf(routing: Record<string, unknown>): string[] {
 }
 
 describe('routing config', () => {
-  it('defaults to read fallback on, no rules, no stickiness, no configured secret, strict upload affinity', () => {
+  it('defaults to read fallback on, no rules, no stickiness, no configured secret, strict upload affinity, no blob redirects', () => {
     const config = validateConfigObject({ mode: 'active-active', backends });
-    assert.deepEqual(config.routing, { readFallback: true, routes: [], sticky: 'none', cookieName: 'ha_proxy_backend', previousSecrets: [], uploadAffinity: 'required' });
+    assert.deepEqual(config.routing, {
+      readFallback: true,
+      routes: [],
+      sticky: 'none',
+      cookieName: 'ha_proxy_backend',
+      previousSecrets: [],
+      uploadAffinity: 'required',
+      blobRedirect: { enabled: false, expiresMs: 60000 },
+    });
   });
 
   it('accepts rules, a secret and cookie stickiness', () => {
@@ -37,6 +45,7 @@ describe('routing config', () => {
       sticky: 'cookie',
       cookieName: 'SERVERID',
       uploadAffinity: 'preferred',
+      blobRedirect: { enabled: false, expiresMs: 30000 },
     };
     assert.deepEqual(validateConfigObject({ mode: 'active-active', backends, routing }).routing, routing);
   });
@@ -77,5 +86,46 @@ describe('routing config', () => {
     const rotated = validateConfigObject({ mode: 'active-active', backends, routing: { secretFile: file, previousSecrets: ['older-secret-0123456789'] } });
     assert.deepEqual(configuredSecrets(rotated.routing), ['new-secret-0123456789', 'old-secret-0123456789', 'older-secret-0123456789']);
     assert.equal(configuredSecrets(validateConfigObject({ mode: 'active-active', backends }).routing), undefined);
+  });
+
+  describe('blobRedirect', () => {
+    const SECRET = 'a secret of enough length';
+    const withPublic = [{ ...backends[0], publicUrl: 'https://r1.example.com' }, backends[1]];
+    const problems = (config: Record<string, unknown>): string[] => {
+      try {
+        validateConfigObject(config);
+        return [];
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+    };
+
+    it('needs a shared secret on the proxy and on a registry, and a backend with a publicUrl', () => {
+      const on = { blobRedirect: { enabled: true } };
+      assert.deepEqual(problems({ mode: 'active-active', backends: withPublic, routing: on }), [
+        'routing.blobRedirect.enabled: needs routing.secret (or routing.secretFile), the same on the proxy and the registries it redirects to',
+      ]);
+      assert.deepEqual(problems({ mode: 'active-active', backends, routing: { ...on, secret: SECRET } }), [
+        'routing.blobRedirect.enabled: no backend has a publicUrl to redirect clients to (backends[].publicUrl)',
+      ]);
+      assert.equal(problems({ mode: 'registry', registry: { storage: '/tmp/x' }, routing: on }).length, 1);
+      assert.deepEqual(problems({ mode: 'registry', registry: { storage: '/tmp/x' }, routing: { ...on, secret: SECRET } }), []);
+      assert.deepEqual(problems({ mode: 'active-standby', backends: withPublic, routing: { ...on, secret: SECRET } }), []);
+      // The embedded default (no backends) makes up a secret for its replicas.
+      assert.deepEqual(problems({ mode: 'active-standby', routing: on }), []);
+    });
+
+    it('bounds expiresMs and takes publicUrl as scheme://host[:port] only', () => {
+      assert.deepEqual(problems({ mode: 'active-active', backends: withPublic, routing: { secret: SECRET, blobRedirect: { enabled: true, expiresMs: 999 } } }), [
+        'routing.blobRedirect.expiresMs: must be >= 1000',
+      ]);
+      assert.equal(problems({ mode: 'active-active', backends: withPublic, routing: { secret: SECRET, blobRedirect: { enabled: true, expiresMs: 86_400_001 } } }).length, 1);
+      for (const publicUrl of ['https://r1.example.com/v2', 'https://u:p@r1.example.com', 'ftp://r1', 'https://r1:99999']) {
+        assert.deepEqual(problems({ mode: 'active-active', backends: [{ ...backends[0], publicUrl }] }), [
+          'backends[0].publicUrl: must be scheme://host[:port] (http or https, no path, no user:password@)',
+        ], publicUrl);
+      }
+    });
   });
 });
