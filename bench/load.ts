@@ -68,9 +68,12 @@ export interface DownloadResult {
   status: number;
 }
 
-/** One GET of `url` into /dev/null; curl costs far less CPU per byte than a Node client would. */
+/**
+ * One GET of `url` into /dev/null, following a redirect (a blob redirect to the replica); curl
+ * costs far less CPU per byte than a Node client would.
+ */
 export async function download(url: string): Promise<DownloadResult> {
-  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url], { timeout: 300_000 });
+  const { stdout } = await run('curl', ['-s', '-L', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url], { timeout: 300_000 });
   const [status, bytes, seconds] = stdout.trim().split(' ').map(Number);
   return { status, bytes, seconds };
 }

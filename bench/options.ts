@@ -2,7 +2,10 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export const ALL_TARGETS = ['direct', 'ha-proxy', 'node-floor', 'haproxy', 'nginx'] as const;
+// ha-proxy-redirect: ha-proxy with routing.blobRedirect, measured on the built-in registry set
+// only (a static backend checks no signature): small GETs are its 307 answers, blobs are fetched
+// from the replica the 307 names.
+export const ALL_TARGETS = ['direct', 'ha-proxy', 'ha-proxy-redirect', 'node-floor', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof ALL_TARGETS)[number];
 
 export interface BenchOptions {
@@ -18,13 +21,15 @@ export interface BenchOptions {
   failover: boolean;
   /** Also measure with the built-in registry as the backend. */
   registry: boolean;
+  /** The 16-client pull workload (pull-workload.ts) at the end. */
+  workload: boolean;
   outDir: string;
   haProxyArgs: string[];
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
-  --quick              2 short rounds, 1 blob round, short failover (under two minutes)
+  --quick              2 short rounds, 1 blob round, short failover, 1 workload round
   --rounds N           small-request rounds per target, interleaved (default 3)
   --seconds S          length of one small-request round (default 10)
   --blob-rounds N      512 MiB downloads per target (default 3)
@@ -34,6 +39,7 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --targets LIST       comma-separated subset of ${ALL_TARGETS.join(',')}
   --no-failover        skip the SIGKILL-under-load scenario
   --no-registry        skip the built-in registry backend set (static nginx backends only)
+  --no-workload        skip the 16-client image pull workload (embedded default, HAProxy, blobRedirect)
   --ha-proxy-arg ARG   extra flag for ha-proxy (repeatable)
   --out DIR            where the raw JSON goes (default bench/results)
 `;
@@ -54,6 +60,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       targets: { type: 'string' },
       'no-failover': { type: 'boolean' },
       'no-registry': { type: 'boolean' },
+      'no-workload': { type: 'boolean' },
       'ha-proxy-arg': { type: 'string', multiple: true },
       out: { type: 'string' },
     },
@@ -80,6 +87,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     targets,
     failover: !(v['no-failover'] ?? false),
     registry: !(v['no-registry'] ?? false),
+    workload: !(v['no-workload'] ?? false),
     outDir: v.out ?? 'bench/results',
     haProxyArgs: v['ha-proxy-arg'] ?? [],
   };

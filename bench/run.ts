@@ -10,6 +10,8 @@ import { runFailover } from './failover.js';
 import { download, failedRequests, wrk } from './load.js';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { measureWhile, processTree } from './proc-stats.js';
+import { formatWorkloadTable, runPullWorkload } from './pull-workload.js';
+import { rotation } from './rotation.js';
 import { formatFailoverTable, formatTable, summarize, withRatios, type BlobRound, type FailoverResult, type SmallRound, type TargetSummary } from './report.js';
 import { blobPath, startBuiltinRegistries, startProxy, startStaticBackend, type Backend, type Running } from './servers.js';
 import { describeMachine, ensureFiles, ensureTools, type BenchFiles } from './setup.js';
@@ -23,12 +25,6 @@ interface Target extends Running {
 interface BackendSet {
   name: 'static' | 'registry';
   backends: Backend[];
-}
-
-/** Each round visits every target, starting one further along, so no target always goes first. */
-export function rotation<T>(items: T[], round: number): T[] {
-  const k = round % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
 }
 
 interface Paths {
@@ -76,7 +72,8 @@ async function measureSet(set: BackendSet, files: BenchFiles, options: BenchOpti
   const small = new Map<string, SmallRound[]>();
   const blob = new Map<string, BlobRound[]>();
   try {
-    for (const name of options.targets) {
+    // A static backend checks no signature: a redirect row there would measure nothing real.
+    for (const name of options.targets.filter((t) => set.name === 'registry' || t !== 'ha-proxy-redirect')) {
       const running =
         name === 'direct'
           ? { name, url: set.backends[0].url, stop: async () => {} }
@@ -146,18 +143,22 @@ async function main(): Promise<void> {
   let failover: FailoverResult[] = [];
   if (options.failover) {
     // The Node floor has no health checks: there is no failover to measure.
-    const kinds = options.targets.filter((t): t is Exclude<typeof t, 'direct' | 'node-floor'> => t !== 'direct' && t !== 'node-floor');
+    // Failover runs on static backends: no redirect row there either.
+    const kinds = options.targets.filter((t): t is Exclude<typeof t, 'direct' | 'node-floor' | 'ha-proxy-redirect'> => t !== 'direct' && t !== 'node-floor' && t !== 'ha-proxy-redirect');
     failover = await runFailover(kinds, { ...options, files, scratch, log });
   }
+
+  const workload = options.workload ? await runPullWorkload({ rounds: options.quick ? 1 : 3, workers: options.workers, log }) : [];
 
   const rows = Object.values(results).flatMap((r) => r.rows);
   const table = formatTable(rows);
   const failoverTable = failover.length > 0 ? formatFailoverTable(failover) : '';
-  process.stdout.write(`\n${table}\n\n${failoverTable}${failoverTable ? '\n' : ''}`);
+  const workloadTable = workload.length > 0 ? formatWorkloadTable(workload) : '';
+  process.stdout.write(`\n${table}\n\n${[failoverTable, workloadTable].filter((t) => t !== '').map((t) => `${t}\n\n`).join('')}`);
   const outDir = resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const raw = { machine, options, seconds: (Date.now() - started) / 1000, rows, rounds: results, failover, table, failoverTable };
+  const raw = { machine, options, seconds: (Date.now() - started) / 1000, rows, rounds: results, failover, workload, table, failoverTable, workloadTable };
   writeFileSync(file, `${JSON.stringify(raw, null, 2)}\n`);
   log(`raw results in ${file}; took ${Math.round((Date.now() - started) / 1000)} s`);
   rmSync(scratch, { recursive: true, force: true });

@@ -15,6 +15,9 @@ import type { BenchFiles } from './setup.js';
 export const BENCH_REPOSITORY = 'bench';
 export const blobPath = (digest: string): string => `/v2/${BENCH_REPOSITORY}/blobs/${digest}`;
 
+/** routing for ha-proxy-redirect and the built-in registries it redirects to (one shared secret). */
+const BENCH_REDIRECT_ROUTING = { secret: 'the benchmark routing secret', blobRedirect: { enabled: true } };
+
 export interface Running {
   name: string;
   /** Base URL, no trailing slash. */
@@ -41,7 +44,7 @@ export async function startStaticBackend(filesDir: string, scratch: string, port
   return { name: `backend-${p}`, url, port: p, proc, stop: async () => void (await proc.stop('SIGKILL')) };
 }
 
-export type ProxyKind = 'ha-proxy' | 'node-floor' | 'haproxy' | 'nginx';
+export type ProxyKind = 'ha-proxy' | 'ha-proxy-redirect' | 'node-floor' | 'haproxy' | 'nginx';
 
 export interface ProxyOptions {
   kind: ProxyKind;
@@ -71,9 +74,15 @@ export async function startProxy(options: ProxyOptions): Promise<Running> {
   mkdirSync(dir, { recursive: true });
   const spec = { listenPort: port, backendPorts: options.backends.map((b) => b.port), workers: options.workers, dir };
   let proc: Managed;
-  if (options.kind === 'ha-proxy') {
+  if (options.kind === 'ha-proxy' || options.kind === 'ha-proxy-redirect') {
     const args = ['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--log-level', 'warn'];
-    for (const b of options.backends) args.push('--backend', b.url);
+    if (options.kind === 'ha-proxy') {
+      for (const b of options.backends) args.push('--backend', b.url);
+    } else {
+      const conf = join(dir, 'ha-proxy.json');
+      writeFileSync(conf, JSON.stringify({ mode: 'active-standby', backends: options.backends.map((b) => ({ url: b.url, publicUrl: b.url })), routing: BENCH_REDIRECT_ROUTING }));
+      args.push('--config', conf);
+    }
     if (haProxyHasWorkers()) args.push('--workers', String(options.workers));
     proc = startHaProxy([...args, ...(options.haProxyArgs ?? [])]);
   } else if (options.kind === 'node-floor') {
@@ -89,13 +98,13 @@ export async function startProxy(options: ProxyOptions): Promise<Running> {
     writeFileSync(conf, nginxProxyConf(spec));
     proc = startProcess('nginx', ['-p', dir, '-e', 'stderr', '-c', conf]);
   }
-  // Ready once a request goes all the way through to the active backend.
-  await waitForHttp(`${url}${options.readyPath}`, { proc, statuses: [200], timeoutMs: 60_000 });
+  // Ready once a request goes all the way through to the active backend (or is redirected there).
+  await waitForHttp(`${url}${options.readyPath}`, { proc, statuses: [options.kind === 'ha-proxy-redirect' ? 307 : 200], timeoutMs: 60_000 });
   return { name: options.kind, url, proc, stop: async () => void (await proc.stop('SIGTERM')) };
 }
 
 /** One monolithic upload (`POST ?digest=` with the body), streamed from the file. */
-function pushBlob(registryUrl: string, file: { path: string; digest: string; size: number }): Promise<void> {
+export function pushBlob(registryUrl: string, file: { path: string; digest: string; size: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const url = `${registryUrl}/v2/${BENCH_REPOSITORY}/blobs/uploads/?digest=${encodeURIComponent(file.digest)}`;
     const req = request(url, { method: 'POST', headers: { 'content-length': file.size, 'content-type': 'application/octet-stream' } }, (res) => {
@@ -115,12 +124,14 @@ function pushBlob(registryUrl: string, file: { path: string; digest: string; siz
 export async function startBuiltinRegistries(files: BenchFiles, scratch: string): Promise<Backend[]> {
   const storage = join(scratch, 'registry-storage');
   mkdirSync(storage, { recursive: true });
-  const first = await startRegistryProcess({ storage, logLevel: 'warn' });
+  // Accepting signed blob URLs changes nothing for requests without one.
+  const config = { routing: BENCH_REDIRECT_ROUTING };
+  const first = await startRegistryProcess({ storage, logLevel: 'warn', config });
   const toBackend = (r: RegistryProcess): Backend => ({ name: `registry-${r.port}`, url: r.url, port: r.port, proc: r, stop: async () => void (await r.stop('SIGKILL')) });
   try {
     await pushBlob(first.url, files.small);
     await pushBlob(first.url, files.big);
-    const second = await startRegistryProcess({ storage, logLevel: 'warn' });
+    const second = await startRegistryProcess({ storage, logLevel: 'warn', config });
     return [toBackend(first), toBackend(second)];
   } catch (err) {
     await first.stop('SIGKILL');
