@@ -98,8 +98,8 @@ export async function startProxy(options: ProxyOptions): Promise<Running> {
     writeFileSync(conf, nginxProxyConf(spec));
     proc = startProcess('nginx', ['-p', dir, '-e', 'stderr', '-c', conf]);
   }
-  // Ready once a request goes all the way through to the active backend (or is redirected there).
-  await waitForHttp(`${url}${options.readyPath}`, { proc, statuses: [options.kind === 'ha-proxy-redirect' ? 307 : 200], timeoutMs: 60_000 });
+  // Ready once a request goes all the way through to the active backend (or, followed, is redirected there).
+  await waitForHttp(`${url}${options.readyPath}`, { proc, statuses: [200], timeoutMs: 60_000 });
   return { name: options.kind, url, proc, stop: async () => void (await proc.stop('SIGTERM')) };
 }
 

@@ -14,7 +14,7 @@ import { forward, type AttemptResult, type BodyOutcome } from './forwarder.js';
 import { clientOrigin, hasRequestBody, isDeletedAnswer, prepareRequestHeaders, rewriteLocation, stripReplicaResponseHeaders } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
-import { sendRedirect } from './routing/blob-redirect.js';
+import { backendServesBlob, sendRedirect } from './routing/blob-redirect.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
 
@@ -63,9 +63,9 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       sendOciError(res, code, message);
       return { status: res.statusCode, retries: 0, reason: decision.reason };
     }
-    if (decision.redirect !== undefined) {
+    if (decision.redirect && (await backendServesBlob(candidates[0], req))) {
       sendRedirect(res, decision.redirect);
-      return { status: 307, backend: candidates[0], retries: 0, reason: decision.reason };
+      return { status: 307, backend: candidates[0], retries: 0, reason: 'blob-redirect' };
     }
     if (candidates.length === 0) {
       sendOciError(res, 'UNAVAILABLE', 'no healthy backend', { status: 503 });

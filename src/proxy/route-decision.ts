@@ -16,7 +16,7 @@
 //     per response with `checkResponse` (e.g. a digest mismatch) -> 'next';
 //   - edit the forwarded request headers: `requestHeaders` (e.g. strip a routing cookie);
 //   - answer at once with an OCI error and contact no backend: `reject`;
-//   - answer at once with a 307 to another URL and contact no backend: `redirect`.
+//   - answer with a 307 to another URL instead of forwarding: `redirect`.
 // `facts.path` is the raw path (not decoded), `facts.query` the raw query without `?`.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { OciErrorCode } from '../errors/oci-codes.js';
@@ -74,10 +74,11 @@ export interface RouteDecision {
   /** Answer with this OCI error at once (with the code's status), contacting no backend. */
   readonly reject?: { readonly code: RejectCode; readonly message: string };
   /**
-   * Answer `307 Temporary Redirect` to this absolute URL at once, contacting no backend (a blob
-   * redirect to `candidates[0]`'s public URL: routing/blob-redirect.ts).
+   * Answer `307 Temporary Redirect` to `location` (a blob redirect to `candidates[0]`'s public
+   * URL: routing/blob-redirect.ts) once `candidates[0]` confirmed, with the client's credentials,
+   * that it serves the blob; otherwise the rest of the decision is carried out as usual.
    */
-  readonly redirect?: string;
+  readonly redirect?: { readonly location: string; /** Told when the 307 went out (metrics). */ readonly sent?: () => void };
   /**
    * When the last candidate fails without an answer (connect error, reset, timeout), answer with
    * this OCI error instead of the generic 502/503/504 UNAVAILABLE (e.g. an upload whose owner

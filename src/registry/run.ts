@@ -93,7 +93,7 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
     await hooks.close();
     throw err;
   }
-  logger.info({ listen: config.listen, port, tls: listener.tls, storage: where, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled }, 'registry listening');
+  logger.info({ listen: config.listen, port, tls: listener.tls, storage: where, auth: auth !== undefined, deleteEnabled: config.registry.deleteEnabled, signedBlobUrls: config.routing.blobRedirect.enabled }, 'registry listening');
   const purge = () =>
     store.purgeStaleUploads(config.registry.uploadPurgeAgeMs).then(
       (removed) => removed > 0 && logger.info({ removed }, 'removed abandoned upload sessions'),

@@ -162,6 +162,29 @@ describe('signed blob URLs on a registry with auth', () => {
     await registry?.stop();
   });
 
+  it('the proxy hands out a redirect only to a client the registry lets read the blob', async () => {
+    const proxy = await startProxy({ mode: 'active-standby', backends: [{ name: 'private', url: registry.url, publicUrl: registry.url }], routing: ROUTING });
+    try {
+      const anonymous = await call(proxy.url, 'GET', `/v2/private/app/blobs/${digest}`);
+      assert.equal(anonymous.status, 401, 'forwarded: the registry\'s challenge, no signature');
+      assert.equal(anonymous.headers.get('location'), null);
+      const wrong = await call(proxy.url, 'GET', `/v2/private/app/blobs/${digest}`, { headers: { authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}` } });
+      assert.equal(wrong.status, 401);
+      const missing = await call(proxy.url, 'GET', `/v2/private/app/blobs/sha256:${'0'.repeat(64)}`, { headers: basic });
+      assert.equal(missing.status, 404, 'a blob the registry lacks is forwarded, not redirected');
+      const allowed = await call(proxy.url, 'GET', `/v2/private/app/blobs/${digest}`, { headers: basic });
+      assert.equal(allowed.status, 307);
+      const location = allowed.headers.get('location')!;
+      // Followed without credentials, as clients do across hosts.
+      const blob = await call(registry.url, 'GET', location.slice(registry.url.length));
+      assert.equal(blob.status, 200);
+      assert.equal(sha256(blob.body), digest);
+      assert.equal(await proxy.metric('haproxy_blob_redirects_total', 'server="private"'), 1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('the signature is the only credential for that one GET', async () => {
     assert.equal((await call(registry.url, 'GET', `/v2/private/app/blobs/${digest}`)).status, 401);
     const signed = await call(registry.url, 'GET', signedPath('private/app', digest));

@@ -48,15 +48,18 @@ describe('blob redirect routing', () => {
   it('redirects a blob GET to the active backend\'s public URL, signed for repository and digest', () => {
     const { route, redirected } = makeRouter();
     const decision = route(facts('GET', `/v2/team/app/blobs/${D}?ns=docker.io`));
-    assert.equal(decision.reason, 'blob-redirect');
-    assert.deepEqual(decision.candidates, [list[0]]);
-    const url = new URL(decision.redirect!);
+    // The usual decision stays whole: it is carried out when the backend does not confirm.
+    assert.deepEqual(decision.candidates, list);
+    assert.ok(decision.checkResponse, 'with its read checks');
+    const url = new URL(decision.redirect!.location);
     assert.equal(url.origin, 'https://r1.example.com');
     assert.equal(url.pathname, `/v2/team/app/blobs/${D}`);
     assert.deepEqual([...url.searchParams.keys()], [BLOB_SIGNATURE_PARAM], 'the client\'s own query is not passed on');
     const signature = url.searchParams.get(BLOB_SIGNATURE_PARAM)!;
     assert.deepEqual(verifyBlobSignature(keys, signature, 'team/app', D, NOW + 59_000), { ok: true });
     assert.equal(verifyBlobSignature(keys, signature, 'team/app', D, NOW + 61_000).ok, false, 'expires after expiresMs');
+    assert.deepEqual(redirected, [], 'counted only once the 307 is sent');
+    decision.redirect!.sent!();
     assert.deepEqual(redirected, ['r1']);
   });
 
@@ -82,7 +85,7 @@ describe('blob redirect routing', () => {
     for (const state of [{ drain: ['r1'] }, { maint: ['r1'] }, { down: ['r1'] }]) {
       const { route } = makeRouter();
       const decision = route(facts('GET', `/v2/team/app/blobs/${D}`), ctx(state));
-      assert.ok(decision.redirect?.startsWith('https://r2.example.com/'), `${JSON.stringify(state)}: ${decision.redirect}`);
+      assert.ok(decision.redirect?.location.startsWith('https://r2.example.com/'), `${JSON.stringify(state)}: ${decision.redirect?.location}`);
     }
   });
 

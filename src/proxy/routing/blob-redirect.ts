@@ -8,10 +8,14 @@
 // Redirected only when that target can take new requests right now (up, not drained, not in
 // maintenance) and has a publicUrl; anything else is forwarded as before. HEAD, manifests and
 // uploads are never redirected: they are small, and uploads need the proxy's affinity token.
+// The proxy checks no credentials itself, and a signature is a credential: so before the 307
+// the target is asked `HEAD` with the client's own headers, and only its 200 (authorised, and
+// the blob is there) turns into a redirect. Anything else (401, a 404 of replication lag, no
+// answer) carries out the usual decision instead: forwarded, with read fallback and retries.
 // Once redirected, the proxy sees nothing of the download: a client whose target died in between
 // gets a connection error there and comes back through the proxy, which by then (health checks,
 // rise/fall) sends it to another backend.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BLOB_SIGNATURE_PARAM, signBlobUrl } from '../../oci/blob-url-signature.js';
 import type { Keyring } from '../../oci/signing.js';
 import { takesNewRequests } from '../../health/admin-state.js';
@@ -31,7 +35,7 @@ export interface BlobRedirectOptions {
 
 /** The backend a blob GET would be sent to, when a redirect to it is allowed; else undefined. */
 function redirectTarget(decision: RouteDecision, ctx: RoutingContext, publicUrls: readonly (string | undefined)[]): Backend | undefined {
-  if (decision.reject || decision.redirect !== undefined) return undefined;
+  if (decision.reject || decision.redirect) return undefined;
   const target = decision.candidates[0];
   if (target === undefined || publicUrls[target.index] === undefined) return undefined;
   if (!ctx.health[target.index]?.up || !takesNewRequests(ctx.admin?.[target.index])) return undefined;
@@ -47,15 +51,16 @@ export function withBlobRedirect(inner: Router, options: BlobRedirectOptions): R
       if (request.kind !== 'blob') return decision;
       const target = redirectTarget(decision, ctx, options.publicUrls);
       if (target === undefined) return decision;
-      options.onRedirect?.(target);
       // The client's own query (e.g. containerd's `ns=`) is dropped: it only tells a mirror
       // which upstream is meant, and the signature must be the URL's only parameter.
       const signature = signBlobUrl(options.keys, request.name, request.digest, ctx.now + options.expiresMs);
+      const onRedirect = options.onRedirect;
       return {
-        candidates: [target],
-        retries: 0,
-        redirect: `${options.publicUrls[target.index]}${facts.path}?${BLOB_SIGNATURE_PARAM}=${signature}`,
-        reason: 'blob-redirect',
+        ...decision,
+        redirect: {
+          location: `${options.publicUrls[target.index]}${facts.path}?${BLOB_SIGNATURE_PARAM}=${signature}`,
+          sent: onRedirect ? () => onRedirect(target) : undefined,
+        },
       };
     },
   };
@@ -66,8 +71,30 @@ export function redirectOrigin(publicUrl: string | undefined): string | undefine
   return publicUrl === undefined ? undefined : publicUrl.replace(/\/$/, '');
 }
 
+/**
+ * Whether `backend` answers the client's blob request (as a HEAD, with the client's headers)
+ * with 200. Any failure is a no: the request is then forwarded, and the forwarding attempt
+ * reports on the backend's health; this check reports nothing.
+ */
+export async function backendServesBlob(backend: Backend, req: IncomingMessage): Promise<boolean> {
+  try {
+    const answer = await backend.pool.request({
+      path: backend.pathPrefix + (req.url ?? '/'),
+      method: 'HEAD',
+      headers: req.headers as Record<string, string | string[]>,
+      // undici reads it (core/request.js); its types do not list it.
+      ...({ servername: backend.dispatchServername } as object),
+    });
+    await answer.body.dump();
+    return answer.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
 /** The 307 for a decision's `redirect`; never stored by a cache, since the signature expires. */
-export function sendRedirect(res: ServerResponse, location: string): void {
-  res.writeHead(307, { location, 'content-length': 0, 'cache-control': 'no-store' });
+export function sendRedirect(res: ServerResponse, redirect: NonNullable<RouteDecision['redirect']>): void {
+  res.writeHead(307, { location: redirect.location, 'content-length': 0, 'cache-control': 'no-store' });
   res.end();
+  redirect.sent?.();
 }
