@@ -237,6 +237,8 @@ interface Target {
   name: string;
   url: string;
   pids: () => number[];
+  /** What the target's processes printed, to show why pulls failed (e.g. a replica marked DOWN). */
+  output: () => string;
 }
 
 async function measureTargets(targets: Target[], image: Image, options: WorkloadOptions): Promise<WorkloadRow[]> {
@@ -247,6 +249,7 @@ async function measureTargets(targets: Target[], image: Image, options: Workload
     for (const t of rotation(targets, round)) {
       const r = await pullRound(t.url, image, t.pids());
       rounds.get(t.name)!.push(r);
+      if (r.failed > 0) for (const line of t.output().split('\n').filter((l) => /DOWN|error/i.test(l)).slice(-3)) options.log(`  ${t.name}: ${line.slice(0, 300)}`);
       options.log(`workload round ${round + 1} ${t.name}: ${(r.pullSeconds.length / r.seconds).toFixed(2)} pulls/s, ${Math.round(r.bytes / r.seconds / 1e6)} MB/s, slowest ${Math.max(...r.pullSeconds).toFixed(1)} s, peak RSS ${Math.round(r.peakRssMiB)} MiB, failed ${r.failed}${r.firstError ? ` (${r.firstError})` : ''}`);
     }
   }
@@ -270,8 +273,8 @@ export async function runPullWorkload(options: WorkloadOptions): Promise<Workloa
       const e = embedded;
       const h = haproxy;
       rows.push(...(await measureTargets([
-        { name: 'ha-proxy embedded default', url: e.url, pids: () => processTree(e.proc.child.pid!) },
-        { name: 'haproxy -> same replicas', url: h.url, pids: () => [...processTree(h.proc.child.pid!), ...e.replicaPids()] },
+        { name: 'ha-proxy embedded default', url: e.url, pids: () => processTree(e.proc.child.pid!), output: e.proc.output },
+        { name: 'haproxy -> same replicas', url: h.url, pids: () => [...processTree(h.proc.child.pid!), ...e.replicaPids()], output: () => `${h.proc.output()}\n${e.proc.output()}` },
       ], image, options)));
     } finally {
       await haproxy?.proc.stop();
@@ -281,7 +284,7 @@ export async function runPullWorkload(options: WorkloadOptions): Promise<Workloa
     embedded = await startEmbedded(data, true);
     try {
       const e = embedded;
-      rows.push(...(await measureTargets([{ name: 'ha-proxy embedded + blobRedirect', url: e.url, pids: () => processTree(e.proc.child.pid!) }], image, options)));
+      rows.push(...(await measureTargets([{ name: 'ha-proxy embedded + blobRedirect', url: e.url, pids: () => processTree(e.proc.child.pid!), output: e.proc.output }], image, options)));
     } finally {
       await embedded.proc.stop();
     }
