@@ -243,7 +243,10 @@ interface Target {
 
 async function measureTargets(targets: Target[], image: Image, options: WorkloadOptions): Promise<WorkloadRow[]> {
   // Warm-up: one pull each (JIT, connection pools, page cache).
-  for (const t of targets) await pullImage(t.url, image, new Agent({ keepAlive: true }));
+  for (const t of targets) {
+    const agent = new Agent({ keepAlive: true });
+    await pullImage(t.url, image, agent).finally(() => agent.destroy());
+  }
   const rounds = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < options.rounds; round++) {
     for (const t of rotation(targets, round)) {

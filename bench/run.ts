@@ -1,8 +1,9 @@
 // `npm run bench`: ha-proxy beside HAProxy and nginx (and the backend direct), all running at
 // once and measured in interleaved rounds so a noisy neighbour hits every target alike. Two
 // backend sets: a fast static server (nginx), so the proxies' own cost shows, and the built-in
-// registry, as deployed. Prints one table with ratios to HAProxy from this run (per backend set)
-// and writes the raw rounds as JSON.
+// registry, as deployed (with an ha-proxy-redirect row: routing.blobRedirect). Then the 16-client
+// image pull workload (pull-workload.ts). Prints the tables, with ratios to HAProxy from this run
+// (per backend set), and writes the raw rounds as JSON.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

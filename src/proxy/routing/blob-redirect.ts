@@ -9,8 +9,8 @@
 // maintenance) and has a publicUrl; anything else is forwarded as before. HEAD, manifests and
 // uploads are never redirected: they are small, and uploads need the proxy's affinity token.
 // The proxy checks no credentials itself, and a signature is a credential: so before the 307
-// the target is asked `HEAD` with the client's own headers, and only its 200 (authorised, and
-// the blob is there) turns into a redirect. Anything else (401, a 404 of replication lag, no
+// the target is asked for the blob's first byte with the client's own headers, and only its
+// 206 (authorised, and the blob is there) turns into a redirect. Anything else (401, a 404 of replication lag, no
 // answer) carries out the usual decision instead: forwarded, with read fallback and retries.
 // Once redirected, the proxy sees nothing of the download: a client whose target died in between
 // gets a connection error there and comes back through the proxy, which by then (health checks,
@@ -72,21 +72,24 @@ export function redirectOrigin(publicUrl: string | undefined): string | undefine
 }
 
 /**
- * Whether `backend` answers the client's blob request (as a HEAD, with the client's headers)
- * with 200. Any failure is a no: the request is then forwarded, and the forwarding attempt
- * reports on the backend's health; this check reports nothing.
+ * Whether `backend` serves the client's blob request: its first byte, asked with the client's
+ * headers, comes back 206 (or 200 from a backend that ignores Range). A ranged GET, not a HEAD:
+ * undici closes the connection after every HEAD, and a new connection per blob GET cost the
+ * proxy 4 times the CPU of forwarding (bench: 1,080 against 246 us/req). Any failure is a no:
+ * the request is then forwarded, and that attempt reports on the backend's health.
  */
 export async function backendServesBlob(backend: Backend, req: IncomingMessage): Promise<boolean> {
   try {
     const answer = await backend.pool.request({
       path: backend.pathPrefix + (req.url ?? '/'),
-      method: 'HEAD',
-      headers: req.headers as Record<string, string | string[]>,
+      method: 'GET',
+      headers: { ...(req.headers as Record<string, string | string[]>), range: 'bytes=0-0' },
       // undici reads it (core/request.js); its types do not list it.
       ...({ servername: backend.dispatchServername } as object),
     });
+    // A whole blob (Range ignored) is not read: past dump's limit undici closes the connection.
     await answer.body.dump();
-    return answer.statusCode === 200;
+    return answer.statusCode === 206 || answer.statusCode === 200;
   } catch {
     return false;
   }
