@@ -1,6 +1,7 @@
 // Every OCI error code we emit, declared once: HTTP status and default message
 // (distribution-spec v1.1, "Error Codes"; UNAVAILABLE/TOO_MANY_REQUESTS as distribution uses them).
 import type { ServerResponse } from 'node:http';
+import { API_VERSION, API_VERSION_HEADER } from '../oci/protocol-headers.js';
 
 export const OCI_ERRORS = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -64,7 +65,7 @@ export function sendOciError(
   res.writeHead(options.status ?? OCI_ERRORS[code].status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    'docker-distribution-api-version': 'registry/2.0',
+    [API_VERSION_HEADER]: API_VERSION,
     ...options.headers,
   });
   res.end(body);

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { copyBlobToPeer } from '../../src/registry/replication/copy-to-peer.js';
 import { ImageStoreAdapter } from '../../src/registry/replication/image-store-adapter.js';
 import { PeerClient } from '../../src/registry/replication/peer-client.js';
-import { digestOf } from '../../src/registry/storage/digest.js';
+import { digestOf } from '../../src/oci/digest.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
 import { gcWarnings, settledOrCollected } from '../helpers/gc-warnings.js';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { digestOf } from '../../src/registry/storage/digest.js';
+import { digestOf } from '../../src/oci/digest.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
 import { settledOrCollected } from '../helpers/gc-warnings.js';
 

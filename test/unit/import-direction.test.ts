@@ -32,7 +32,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'registry/auth': ['errors', 'net', 'observability', 'registry/storage'],
   // Storage knows no HTTP and no replication: files, digests, names.
   'registry/storage': ['oci', 'observability', 'process'],
-  errors: [],
+  // The OCI error envelope carries the protocol's version header (oci/protocol-headers.ts).
+  errors: ['oci'],
   net: [],
   oci: [],
   process: [],
@@ -50,7 +51,6 @@ const KNOWN_BREACHES = [
   'registry/storage/blob-store.ts -> errors/oci-codes.ts',
   'registry/storage/manifest-store.ts -> errors/oci-codes.ts',
   'registry/storage/upload-store.ts -> errors/oci-codes.ts',
-  'registry/storage/garbage-collect.ts -> registry/replication/manifest-references.ts',
   // TLS file loading lives in src/net (the listener and the upstream pools use it) but takes the
   // config's types and reports ConfigError; it moves to config/ with net taking plain options.
   'net/client-server.ts -> config/config-error.ts',

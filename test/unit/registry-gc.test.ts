@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseDigest } from '../../src/registry/storage/digest.js';
+import { parseDigest } from '../../src/oci/digest.js';
 import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { collectGarbage } from '../../src/registry/storage/garbage-collect.js';
 import { storagePath, type StoragePath } from '../../src/registry/storage/paths.js';

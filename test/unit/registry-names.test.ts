@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDigest, isRepositoryName, isTag } from '../../src/oci/grammar.js';
-import { digestOf, parseDigest } from '../../src/registry/storage/digest.js';
+import { digestOf, parseDigest } from '../../src/oci/digest.js';
 import { isValidUploadId } from '../../src/registry/storage/names.js';
 import { storagePath } from '../../src/registry/storage/paths.js';
 

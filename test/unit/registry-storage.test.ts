@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { OciError } from '../../src/errors/oci-codes.js';
-import { digestOf } from '../../src/registry/storage/digest.js';
+import { digestOf } from '../../src/oci/digest.js';
 import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
 import { storagePath } from '../../src/registry/storage/paths.js';

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileContentFilter, globToRegExp } from '../../src/registry/replication/content-filter.js';
-import { manifestReferences } from '../../src/registry/replication/manifest-references.js';
 import { nextLink } from '../../src/registry/replication/peer-client.js';
 import { ackWait, missedAck, pumpAction } from '../../src/registry/replication/peer-state.js';
 import { prepareRequestHeaders } from '../../src/proxy/headers.js';
@@ -148,14 +147,6 @@ describe('replication content filters', () => {
 });
 
 describe('replication helpers', () => {
-  it('lists the blobs and child manifests a manifest needs first', () => {
-    const image = { config: { digest: 'sha256:c', size: 2 }, layers: [{ digest: 'sha256:l1', size: 3 }, { digest: 'sha256:c', size: 2 }] };
-    assert.deepEqual(manifestReferences(JSON.stringify(image)), { manifests: [], blobs: [{ digest: 'sha256:c', size: 2 }, { digest: 'sha256:l1', size: 3 }] });
-    const index = { manifests: [{ digest: 'sha256:m1', mediaType: 'application/vnd.oci.image.manifest.v1+json' }, { nodigest: true }] };
-    assert.deepEqual(manifestReferences(JSON.stringify(index)).manifests, [{ digest: 'sha256:m1', mediaType: 'application/vnd.oci.image.manifest.v1+json' }]);
-    assert.deepEqual(manifestReferences('not json'), { manifests: [], blobs: [] });
-  });
-
   it('recognises replication traffic by its header', () => {
     assert.equal(replicationMark({}), undefined);
     assert.deepEqual(replicationMark({ 'x-ha-proxy-replication': '127.0.0.1:5001', 'x-ha-proxy-replication-time': '1700000000000' }), {

@@ -19,6 +19,7 @@
 // facts, the health snapshot and the admin states, so every proxy process decides alike.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { takesNewRequests, takesOwnRequests } from '../../health/admin-state.js';
+import { DIGEST_HEADER } from '../../oci/protocol-headers.js';
 import type { Backend } from '../backend.js';
 import { isDeletedAnswer } from '../headers.js';
 import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';
@@ -202,7 +203,7 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
       return 'next';
     }
     if (digest !== undefined && status >= 200 && status < 300) {
-      const answered = firstHeader(headers['docker-content-digest']);
+      const answered = firstHeader(headers[DIGEST_HEADER]);
       if (answered !== undefined && answered !== digest) {
         events.readFallback('digest_mismatch');
         return 'next';

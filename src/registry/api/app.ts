@@ -20,6 +20,7 @@ import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
 import { handleReplicationState } from './replication-state.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
+import { API_VERSION, API_VERSION_HEADER } from '../../oci/protocol-headers.js';
 import { handleTags } from './tags.js';
 import { signedBlobAccess } from './signed-blob.js';
 import type { Keyring } from '../../oci/signing.js';
@@ -139,7 +140,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = parseApiPath(path);
-    res.setHeader('docker-distribution-api-version', 'registry/2.0');
+    res.setHeader(API_VERSION_HEADER, API_VERSION);
     res.once('close', () => {
       const ms = performance.now() - started;
       // Body bytes received: Content-Length when the body was read whole (a small body often

@@ -1,6 +1,7 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
 import { OciError } from '../../errors/oci-codes.js';
-import type { Digest } from '../storage/digest.js';
+import type { Digest } from '../../oci/digest.js';
+import { DIGEST_HEADER } from '../../oci/protocol-headers.js';
 import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import { parseRangeHeader } from './range.js';
 
@@ -27,7 +28,7 @@ export async function handleBlob(ctx: ApiContext, r: ApiRequest, name: string, r
   }
   const headers: Record<string, string | number> = {
     'content-type': 'application/octet-stream',
-    'docker-content-digest': digest.value,
+    [DIGEST_HEADER]: digest.value,
     'accept-ranges': 'bytes',
     etag: `"${digest.value}"`,
     'cache-control': 'max-age=31536000',
@@ -83,6 +84,6 @@ async function deleteBlob(ctx: ApiContext, r: ApiRequest, name: string, rawDiges
     throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
   }
   await awaitHook(ctx.hooks.afterDelete(event));
-  r.res.writeHead(202, { 'content-length': 0, 'docker-content-digest': digest.value });
+  r.res.writeHead(202, { 'content-length': 0, [DIGEST_HEADER]: digest.value });
   r.res.end();
 }

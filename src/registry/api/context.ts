@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OciError, type OciErrorCode } from '../../errors/oci-codes.js';
 import { isDigest } from '../../oci/grammar.js';
-import { parseDigest, type Digest } from '../storage/digest.js';
+import { parseDigest, type Digest } from '../../oci/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { DELETED_HEADER } from '../../oci/replication-headers.js';
 import type { DeletedTarget, RegistryHooks } from './hooks.js';

@@ -40,7 +40,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Registry } from 'prom-client';
-import type { Digest } from '../storage/digest.js';
+import type { Digest } from '../../oci/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 
 export interface BlobCommitEvent {

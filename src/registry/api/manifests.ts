@@ -1,12 +1,13 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>   (reference: a tag or a digest)
 import type { IncomingMessage } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
-import { digestOf, parseDigest, type Digest } from '../storage/digest.js';
+import { digestOf, parseDigest, type Digest } from '../../oci/digest.js';
 import type { ManifestRecord } from '../storage/manifest-store.js';
 import { isDigest, isTag } from '../../oci/grammar.js';
+import { InvalidManifestError, manifestReferences, parseManifest, referrerDescriptor, type Manifest } from '../../oci/manifest.js';
+import { DIGEST_HEADER, OCI_SUBJECT_HEADER, OCI_TAG_HEADER } from '../../oci/protocol-headers.js';
 import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import type { DeleteEvent, ManifestReference } from './hooks.js';
-import { inspectManifest, referrerDescriptor } from './manifest-inspect.js';
 
 export function parseReference(reference: string): ManifestReference {
   if (isTag(reference)) return { tag: reference };
@@ -40,7 +41,7 @@ async function getManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   r.res.writeHead(200, {
     'content-type': record.mediaType,
     'content-length': record.size,
-    'docker-content-digest': record.digest.value,
+    [DIGEST_HEADER]: record.digest.value,
     etag: `"${record.digest.value}"`,
   });
   r.res.end(head ? undefined : record.bytes);
@@ -94,6 +95,16 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The pushed manifest as the registry accepts it, or MANIFEST_INVALID. */
+function parsePushed(bytes: Buffer, contentType: string | undefined): Manifest {
+  try {
+    return parseManifest(bytes, contentType);
+  } catch (err) {
+    if (err instanceof InvalidManifestError) throw new OciError('MANIFEST_INVALID', err.message);
+    throw err;
+  }
+}
+
 /**
  * `?tag=a&tag=b` on a push by digest (distribution-spec 1.1): tags to point at the manifest in
  * the same request, each answered with an `OCI-Tag` header. Checked before the body is read.
@@ -111,7 +122,7 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   const ref = parseReference(reference);
   const queried = queryTags(r, ref);
   const bytes = await readLimited(req, ctx.maxManifestBytes);
-  const facts = inspectManifest(bytes, req.headers['content-type']);
+  const manifest = parsePushed(bytes, req.headers['content-type']);
   let digest: Digest;
   if ('digest' in ref) {
     digest = digestOf(ref.digest.algorithm, bytes);
@@ -121,7 +132,7 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   } else {
     digest = digestOf('sha256', bytes);
   }
-  for (const blob of facts.blobs) {
+  for (const blob of manifest.blobs) {
     // A blob missing here may sit on a peer replica (a push that spanned a failover): the
     // on-demand hook may fetch it before the push is refused.
     if ((await ctx.store.blobs.stat(name, blob)) === undefined && !(await ctx.hooks.onMissingBlob(name, blob, req.headers, 'manifest-put'))) {
@@ -131,9 +142,9 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
   const tags = 'tag' in ref ? [ref.tag] : queried;
   const scope = await ctx.hooks.beforeManifestCommit({ repo: name, digest, tags, headers: req.headers });
   if (scope.manifest) {
-    const referrer = facts.subject ? { subject: facts.subject, descriptor: referrerDescriptor(facts, digest, bytes.length) } : undefined;
+    const referrer = manifest.subject ? { subject: manifest.subject, descriptor: referrerDescriptor(manifest, digest, bytes.length) } : undefined;
     for (const tag of scope.tags.length > 0 ? scope.tags : [undefined]) {
-      await ctx.store.manifests.put(name, { bytes, digest, mediaType: facts.mediaType, tag, referrer });
+      await ctx.store.manifests.put(name, { bytes, digest, mediaType: manifest.mediaType, manifest, tag, referrer });
     }
     // A hook call per tag: each is its own tag write for replication (stamp, queue, write concern).
     // Started together: each tag is queued for the peers even when another one's ack fails.
@@ -142,21 +153,21 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
       reference: tag ?? digest.value,
       tag,
       digest,
-      mediaType: facts.mediaType,
+      mediaType: manifest.mediaType,
       size: bytes.length,
       bytes,
-      references: [...facts.blobs, ...facts.children],
-      subject: facts.subject,
+      references: manifestReferences(manifest),
+      subject: manifest.subject,
       headers: req.headers,
     }))));
   }
   const headers: Record<string, string | number | string[]> = {
     location: `/v2/${name}/manifests/${digest.value}`,
-    'docker-content-digest': digest.value,
+    [DIGEST_HEADER]: digest.value,
     'content-length': 0,
   };
-  if (facts.subject) headers['oci-subject'] = facts.subject.value;
-  if (queried.length > 0) headers['oci-tag'] = queried;
+  if (manifest.subject) headers[OCI_SUBJECT_HEADER] = manifest.subject.value;
+  if (queried.length > 0) headers[OCI_TAG_HEADER] = queried;
   res.writeHead(201, headers);
   res.end();
 }

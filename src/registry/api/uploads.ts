@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { OciError } from '../../errors/oci-codes.js';
 import { isRepositoryName } from '../../oci/grammar.js';
+import { DIGEST_HEADER, UPLOAD_UUID_HEADER } from '../../oci/protocol-headers.js';
 import type { ChunkRange, UploadStatus } from '../storage/upload-store.js';
 import type { BlobInfo } from '../storage/blob-store.js';
 import { hasBody, methodNotAllowed, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
@@ -18,7 +19,7 @@ function sessionHeaders(status: UploadStatus): Record<string, string | number> {
   return {
     location: `/v2/${status.repo}/blobs/uploads/${status.id}`,
     range: uploadRangeHeader(status.size),
-    'docker-upload-uuid': status.id,
+    [UPLOAD_UUID_HEADER]: status.id,
     'content-length': 0,
   };
 }
@@ -26,7 +27,7 @@ function sessionHeaders(status: UploadStatus): Record<string, string | number> {
 function created(res: ServerResponse, name: string, info: BlobInfo): void {
   res.writeHead(201, {
     location: `/v2/${name}/blobs/${info.digest.value}`,
-    'docker-content-digest': info.digest.value,
+    [DIGEST_HEADER]: info.digest.value,
     'content-length': 0,
   });
   res.end();

@@ -2,7 +2,7 @@
 // that keeps the peer consistent: blobs first (skipping those it has), then child manifests, then
 // the manifest itself. A peer answers the final PUT only once it holds the manifest durably.
 import { blobLinkReference } from './blob-links.js';
-import { manifestReferences } from './manifest-references.js';
+import { readStoredManifest } from '../../oci/manifest.js';
 import type { PeerClient } from './peer-client.js';
 import type { ReplicaStore } from './replica-store.js';
 import { incomingWins } from './tag-resolution.js';
@@ -74,12 +74,12 @@ export async function copyManifestToPeer(
 ): Promise<void> {
   const manifest = await store.getManifest(repo, digest);
   if (!manifest) throw new MissingLocallyError(`manifest ${repo}@${digest}`);
-  const refs = manifestReferences(manifest.body);
-  await eachLimited(refs.blobs, COPY_CONCURRENCY, (b) => copyBlob(b.digest));
+  const refs = manifest.parsed ?? readStoredManifest(manifest.body, manifest.mediaType);
+  await eachLimited(refs.blobs, COPY_CONCURRENCY, (b) => copyBlob(b.value));
   if (depth < MAX_MANIFEST_DEPTH) {
-    await eachLimited(refs.manifests, COPY_CONCURRENCY, async (child) => {
-      if (await peer.headManifest(repo, child.digest)) return;
-      await copyManifestToPeer(store, peer, repo, child.digest, child.digest, time, stats, copyBlob, depth + 1);
+    await eachLimited(refs.children, COPY_CONCURRENCY, async (child) => {
+      if (await peer.headManifest(repo, child.value)) return;
+      await copyManifestToPeer(store, peer, repo, child.value, child.value, time, stats, copyBlob, depth + 1);
     });
   }
   // A push by tag names the manifest by its sha256 on the peer: a tag on a manifest under another
@@ -110,18 +110,20 @@ export async function copyManifestFromPeer(
   const manifest = await peer.getManifest(repo, reference);
   if (!manifest) return false;
   const digest = verify(manifest.body, reference.includes(':') ? reference : manifest.digest);
-  const refs = manifestReferences(manifest.body);
-  if (deletedHere(digest) || refs.manifests.some((m) => deletedHere(m.digest)) || refs.blobs.some((b) => deletedHere(blobLinkReference(b.digest)))) return false;
-  await eachLimited(refs.blobs, COPY_CONCURRENCY, async (b) => {
-    if (await store.hasBlob(repo, b.digest)) return;
-    const remote = await peer.getBlob(repo, b.digest);
-    if (!remote) throw new Error(`peer ${peer.url} lacks blob ${repo}@${b.digest}`);
-    await store.putBlob(repo, b.digest, remote.stream, remote.size);
+  const refs = readStoredManifest(manifest.body, manifest.mediaType);
+  const blobs = refs.blobs.map((b) => b.value);
+  const children = refs.children.map((c) => c.value);
+  if (deletedHere(digest) || children.some((m) => deletedHere(m)) || blobs.some((b) => deletedHere(blobLinkReference(b)))) return false;
+  await eachLimited(blobs, COPY_CONCURRENCY, async (b) => {
+    if (await store.hasBlob(repo, b)) return;
+    const remote = await peer.getBlob(repo, b);
+    if (!remote) throw new Error(`peer ${peer.url} lacks blob ${repo}@${b}`);
+    await store.putBlob(repo, b, remote.stream, remote.size);
   });
   if (depth < MAX_MANIFEST_DEPTH) {
-    for (const child of refs.manifests) {
-      if (await store.getManifest(repo, child.digest)) continue;
-      await copyManifestFromPeer(store, peer, repo, child.digest, verify, deletedHere, depth + 1);
+    for (const child of children) {
+      if (await store.getManifest(repo, child)) continue;
+      await copyManifestFromPeer(store, peer, repo, child, verify, deletedHere, depth + 1);
     }
   }
   await store.putManifest(repo, reference.includes(':') ? digest : reference, manifest.body, manifest.mediaType, digest);

@@ -2,12 +2,13 @@
 // HTTP handlers, so they never fire the registry hooks (replication does not replicate its own
 // repairs and fetches).
 import type { Readable } from 'node:stream';
-import { parseDigest, digestOf, type Digest } from '../storage/digest.js';
+import { parseDigest, digestOf, type Digest } from '../../oci/digest.js';
 import { ifFound } from '../storage/driver.js';
 import type { ImageStore } from '../storage/image-store.js';
-import type { ReferrerDescriptor } from '../storage/manifest-store.js';
 import { storagePath } from '../storage/paths.js';
 import { isDigest } from '../../oci/grammar.js';
+import { readStoredManifest, referrerDescriptor, type Manifest } from '../../oci/manifest.js';
+import { MEDIA_TYPES } from '../../oci/media-types.js';
 import type { ReplicaStore, StoredManifest } from './replica-store.js';
 
 function digestOrThrow(value: string): Digest {
@@ -17,31 +18,13 @@ function digestOrThrow(value: string): Digest {
 }
 
 /** The `subject` descriptor entry a manifest lists under, as the registry's PUT handler records it. */
-function referrerOf(body: Buffer, digest: Digest, mediaType: string): { subject: Digest; descriptor: ReferrerDescriptor } | undefined {
-  let doc: { subject?: { digest?: unknown }; artifactType?: unknown; config?: { mediaType?: unknown }; annotations?: unknown };
-  try {
-    doc = JSON.parse(body.toString('utf8')) as typeof doc;
-  } catch {
-    return undefined;
-  }
-  const subject = typeof doc.subject?.digest === 'string' ? parseDigest(doc.subject.digest) : undefined;
-  if (!subject) return undefined;
-  const descriptor: ReferrerDescriptor = { mediaType, digest: digest.value, size: body.length };
-  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : typeof doc.config?.mediaType === 'string' ? doc.config.mediaType : undefined;
-  if (artifactType) descriptor.artifactType = artifactType;
-  if (doc.annotations && typeof doc.annotations === 'object') descriptor.annotations = doc.annotations as Record<string, string>;
-  return { subject, descriptor };
+function referrerOf(manifest: Manifest, digest: Digest, size: number) {
+  return manifest.subject ? { subject: manifest.subject, descriptor: referrerDescriptor(manifest, digest, size) } : undefined;
 }
 
 /** The manifest's own `mediaType` field (a stamp written before stamps kept it), else OCI's image manifest. */
 function declaredMediaType(body: Buffer): string {
-  try {
-    const field = (JSON.parse(body.toString('utf8')) as { mediaType?: unknown }).mediaType;
-    if (typeof field === 'string' && field !== '') return field;
-  } catch {
-    // Stored manifests are JSON (checked on PUT); fall through all the same.
-  }
-  return 'application/vnd.oci.image.manifest.v1+json';
+  return readStoredManifest(body).mediaType || MEDIA_TYPES.ociManifest;
 }
 
 export class ImageStoreAdapter implements ReplicaStore {
@@ -64,7 +47,16 @@ export class ImageStoreAdapter implements ReplicaStore {
     const digest = isDigest(reference) ? parseDigest(reference) : await this.store.manifests.resolveTag(repo, reference);
     if (!digest) return undefined;
     const record = await this.store.manifests.get(repo, digest);
-    return record ? { body: record.bytes, mediaType: record.mediaType, digest: record.digest.value } : undefined;
+    if (!record) return undefined;
+    return {
+      body: record.bytes,
+      mediaType: record.mediaType,
+      digest: record.digest.value,
+      // A getter: the store parses a manifest read from disk only when asked (a push's is parsed already).
+      get parsed() {
+        return record.manifest;
+      },
+    };
   }
 
   async referrers(repo: string, digest: string): Promise<{ digest: string; mediaType: string }[]> {
@@ -104,7 +96,8 @@ export class ImageStoreAdapter implements ReplicaStore {
   async putManifest(repo: string, reference: string, body: Buffer, mediaType: string, named?: string): Promise<string> {
     const digest = isDigest(reference) ? digestOrThrow(reference) : named !== undefined ? digestOrThrow(named) : digestOf('sha256', body);
     const tag = isDigest(reference) ? undefined : reference;
-    await this.store.manifests.put(repo, { bytes: body, digest, mediaType, tag, referrer: referrerOf(body, digest, mediaType) });
+    const manifest = readStoredManifest(body, mediaType);
+    await this.store.manifests.put(repo, { bytes: body, digest, mediaType, manifest, tag, referrer: referrerOf(manifest, digest, body.length) });
     return digest.value;
   }
 

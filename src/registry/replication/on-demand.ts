@@ -1,7 +1,7 @@
 // On-demand fetches: a manifest or blob a client asks for that is not stored here is fetched from
 // a peer that answers, verified, stored, then served by the registry from local storage.
 // Identical concurrent requests share one fetch.
-import { createHash } from 'node:crypto';
+import { digestOf } from '../../oci/digest.js';
 import type { Logger } from '../../observability/logger.js';
 import { copyManifestFromPeer } from './copy-to-peer.js';
 import type { PeerState } from './peer-state.js';
@@ -91,7 +91,7 @@ export class OnDemandFetcher {
 export function verifyDigest(body: Buffer, expected: string | undefined): string {
   const algorithm = expected?.split(':')[0] ?? 'sha256';
   if (algorithm !== 'sha256' && algorithm !== 'sha512') throw new Error(`unsupported digest algorithm ${algorithm}`);
-  const actual = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+  const actual = digestOf(algorithm, body).value;
   if (expected !== undefined && actual !== expected) throw new Error(`digest mismatch: expected ${expected}, got ${actual}`);
   return actual;
 }

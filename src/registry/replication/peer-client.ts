@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { splitCredentials } from '../../net/credentials.js';
 import type { UpstreamTls } from '../../net/upstream-tls.js';
 import { deletedAtHeader, REPLICATION_HEADER, REPLICATION_STATE_PATH, REPLICATION_TIME_HEADER } from '../../oci/replication-headers.js';
+import { MANIFEST_ACCEPT, MEDIA_TYPES } from '../../oci/media-types.js';
+import { DIGEST_HEADER, OCI_TAG_HEADER } from '../../oci/protocol-headers.js';
 
 export interface PeerOptions {
   url: string;
@@ -37,14 +39,6 @@ export interface PeerManifest {
   mediaType: string;
   digest?: string;
 }
-
-const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.artifact.manifest.v1+json',
-].join(', ');
 
 interface Call {
   method: string;
@@ -166,13 +160,13 @@ export class PeerClient {
   async headManifest(repo: string, reference: string): Promise<{ digest?: string; mediaType?: string } | undefined> {
     const { res } = await this.exchange({ method: 'HEAD', path: `/v2/${repo}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } }, [200, 404]);
     if (res.statusCode === 404) return undefined;
-    return { digest: headerValue(res.headers['docker-content-digest']), mediaType: headerValue(res.headers['content-type']) };
+    return { digest: headerValue(res.headers[DIGEST_HEADER]), mediaType: headerValue(res.headers['content-type']) };
   }
 
   async getManifest(repo: string, reference: string): Promise<PeerManifest | undefined> {
     const { res, body } = await this.exchange({ method: 'GET', path: `/v2/${repo}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } }, [200, 404]);
     if (res.statusCode === 404) return undefined;
-    return { body, mediaType: headerValue(res.headers['content-type']) ?? 'application/vnd.oci.image.manifest.v1+json', digest: headerValue(res.headers['docker-content-digest']) };
+    return { body, mediaType: headerValue(res.headers['content-type']) ?? MEDIA_TYPES.ociManifest, digest: headerValue(res.headers[DIGEST_HEADER]) };
   }
 
   async putManifest(repo: string, reference: string, body: Buffer, mediaType: string, time: number): Promise<void> {
@@ -186,7 +180,7 @@ export class PeerClient {
   async putManifestWithTag(repo: string, digest: string, tag: string, body: Buffer, mediaType: string, time: number): Promise<boolean> {
     const path = `/v2/${repo}/manifests/${digest}?tag=${encodeURIComponent(tag)}`;
     const { res } = await this.exchange({ method: 'PUT', path, headers: { 'content-type': mediaType }, body }, [201], time);
-    return headerValue(res.headers['oci-tag'])?.split(',').some((t) => t.trim() === tag) ?? false;
+    return headerValue(res.headers[OCI_TAG_HEADER])?.split(',').some((t) => t.trim() === tag) ?? false;
   }
 
   /** Deletes a manifest or tag; a peer that never had it counts as done. */

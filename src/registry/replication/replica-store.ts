@@ -2,11 +2,14 @@
 // the registry adapts its image store to this, and tests can run replication against any
 // implementation of it.
 import type { Readable } from 'node:stream';
+import type { Manifest } from '../../oci/manifest.js';
 
 export interface StoredManifest {
   body: Buffer;
   mediaType: string;
   digest: string;
+  /** What `body` references, when the store has it parsed already (a manifest just pushed). */
+  readonly parsed?: Manifest;
 }
 
 export interface ReplicaStore {

@@ -4,7 +4,7 @@
 // unreferenced blob, never a visible partial one.
 import type { Readable } from 'node:stream';
 import { OciError } from '../../errors/oci-codes.js';
-import { digestFromHash, newHasher, type Digest } from './digest.js';
+import { digestFromHash, newHasher, type Digest } from '../../oci/digest.js';
 import { ifFound, PathNotFoundError, type OpenFile, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
 import { pipeHashed } from './stream-hash.js';

@@ -10,8 +10,8 @@
 //   2. a blob that no manifest references and no remaining link names: removed.
 // Anything modified less than `minAgeMs` ago is kept (a push that was under way when the
 // registry stopped can still be completed after it restarts).
-import { manifestReferences } from '../replication/manifest-references.js';
-import { parseDigest } from './digest.js';
+import { parseDigest } from '../../oci/digest.js';
+import { manifestReferences, readStoredManifest } from '../../oci/manifest.js';
 import { ifFound, type StorageDriver } from './driver.js';
 import { BLOBS_DIR, storagePath } from './paths.js';
 import { repositoryDirectories } from './repository-tree.js';
@@ -76,8 +76,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
       referenced.add(value);
       const bytes = await ifFound(driver.getContent(storagePath({ kind: 'blobData', digest })));
       if (!bytes) continue;
-      const refs = manifestReferences(bytes);
-      for (const d of [...refs.blobs, ...refs.manifests]) referenced.add(d.digest);
+      for (const d of manifestReferences(readStoredManifest(bytes))) referenced.add(d.value);
     }
     for (const value of await digestsUnder(driver, storagePath({ kind: 'layersDir', repo }))) {
       const digest = parseDigest(value)!;

@@ -1,32 +1,31 @@
 // Manifests: bytes in the content-addressed blob area, a per-repository revision link carrying the
 // pushed media type, tag links, and a referrers index keyed by subject. Write order on push:
 // bytes, revision, referrer entry, tag, so a crash at any point leaves at most unreferenced data.
+// A push leaves its record (with the manifest as the API parsed it) in the cache, so replication,
+// which copies the manifest to the peers right after, neither reads the files back nor parses the
+// bytes again.
 import { OciError } from '../../errors/oci-codes.js';
-import { parseDigest, type Digest } from './digest.js';
+import { parseDigest, type Digest } from '../../oci/digest.js';
+import { readStoredManifest, type Manifest, type ReferrerDescriptor } from '../../oci/manifest.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
 import type { TtlCache } from './ttl-cache.js';
 
 export interface ManifestRecord {
-  digest: Digest;
-  mediaType: string;
-  size: number;
-  bytes: Buffer;
-}
-
-/** A descriptor as the referrers API lists it. */
-export interface ReferrerDescriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly bytes: Buffer;
+  /** What the manifest references: the pushed parse, else read from the bytes once, when asked. */
+  readonly manifest: Manifest;
 }
 
 export interface PutManifestInput {
   bytes: Buffer;
   digest: Digest;
   mediaType: string;
+  /** The manifest as parsed from `bytes`, when the caller has it (a push): kept with the record. */
+  manifest?: Manifest;
   /** Set the tag to this manifest too. */
   tag?: string;
   /** The manifest's `subject`, with the descriptor to list under it. */
@@ -38,6 +37,19 @@ export interface PutManifestInput {
  * cache then holds at most 64 MiB, while typical manifests (1-10 KiB) are all cached.
  */
 const MAX_CACHED_MANIFEST_BYTES = 64 * 1024;
+
+function manifestRecord(digest: Digest, mediaType: string, bytes: Buffer, parsed?: Manifest): ManifestRecord {
+  let manifest = parsed;
+  return {
+    digest,
+    mediaType,
+    size: bytes.length,
+    bytes,
+    get manifest() {
+      return (manifest ??= readStoredManifest(bytes, mediaType));
+    },
+  };
+}
 
 interface RevisionLink {
   digest: string;
@@ -81,13 +93,15 @@ export class ManifestStore {
     if (!link) return undefined;
     const bytes = await ifFound(this.driver.getContent(storagePath({ kind: 'blobData', digest })));
     if (!bytes) return undefined;
-    const record: ManifestRecord = { digest, mediaType: link.mediaType, size: bytes.length, bytes };
+    const record = manifestRecord(digest, link.mediaType, bytes);
     if (bytes.length <= MAX_CACHED_MANIFEST_BYTES) this.records.fill(key, record, mark);
     return record;
   }
 
   async put(repo: string, input: PutManifestInput): Promise<void> {
     const { digest } = input;
+    // Taken before the writes: a delete meanwhile (of this manifest, say) leaves the cache empty.
+    const recordMark = this.records.mark();
     const blobPath = storagePath({ kind: 'blobData', digest });
     try {
       await this.driver.stat(blobPath);
@@ -102,7 +116,14 @@ export class ManifestStore {
       const entry = storagePath({ kind: 'referrerEntry', repo, subject: input.referrer.subject, digest });
       await this.driver.putContent(entry, JSON.stringify(input.referrer.descriptor));
     }
-    this.records.delete(`${repo}\0${digest.value}`);
+    const key = `${repo}\0${digest.value}`;
+    if (input.bytes.length <= MAX_CACHED_MANIFEST_BYTES && this.records.mark() === recordMark) {
+      this.records.set(key, manifestRecord(digest, input.mediaType, input.bytes, input.manifest));
+    } else {
+      this.records.delete(key);
+    }
+    // The tag is not cached here: two pushes of one tag at once finish in either order, and only
+    // the file says which one won.
     if (input.tag !== undefined) {
       await this.driver.putContent(storagePath({ kind: 'tagLink', repo, tag: input.tag }), digest.value);
       this.tags.delete(`${repo}\0${input.tag}`);
@@ -164,12 +185,8 @@ export class ManifestStore {
 
   /** The `subject` of stored manifest bytes (for revision links written without it). */
   private async subjectFromBytes(digest: Digest): Promise<Digest | undefined> {
-    try {
-      const doc = JSON.parse((await this.driver.getContent(storagePath({ kind: 'blobData', digest }))).toString()) as { subject?: { digest?: unknown } };
-      return typeof doc.subject?.digest === 'string' ? parseDigest(doc.subject.digest) : undefined;
-    } catch {
-      return undefined;
-    }
+    const bytes = await ifFound(this.driver.getContent(storagePath({ kind: 'blobData', digest })));
+    return bytes && readStoredManifest(bytes).subject;
   }
 
   private async readRevision(repo: string, digest: Digest): Promise<RevisionLink | undefined> {

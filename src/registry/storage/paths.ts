@@ -29,7 +29,7 @@
 //
 // Path components of a repository name always start with [a-z0-9] (spec grammar), so the
 // `_`-prefixed directories can never collide with a repository component.
-import type { Digest } from './digest.js';
+import type { Digest } from '../../oci/digest.js';
 
 export const BLOBS_DIR = 'blobs';
 export const REPOSITORIES_DIR = 'repositories';

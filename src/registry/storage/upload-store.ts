@@ -6,7 +6,7 @@ import { randomUUID, type Hash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import { OciError } from '../../errors/oci-codes.js';
 import type { BlobStore, BlobInfo } from './blob-store.js';
-import { digestFromHash, newHasher, type Digest } from './digest.js';
+import { digestFromHash, newHasher, type Digest } from '../../oci/digest.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { isValidUploadId } from './names.js';
 import { storagePath } from './paths.js';

@@ -1,4 +1,6 @@
-// Digests (`algorithm:hex`) as the spec defines them, and the hashers we compute while streaming.
+// Digests (`algorithm:hex`) as the spec defines them, and the hashers computed while streaming: the
+// one digest module of the API, storage and replication. Syntax alone (any algorithm) is
+// grammar.ts's isDigest; parseDigest accepts only the algorithms we can verify.
 import { createHash, type Hash } from 'node:crypto';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
