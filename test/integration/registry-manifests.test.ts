@@ -1,6 +1,8 @@
 // The built-in registry's manifest, tag, catalog and referrers endpoints over HTTP.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, pushBlob, pushImage, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 import { storagesUnderTest } from '../helpers/storage-under-test.js';
@@ -136,6 +138,22 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     }
     assert.equal((await call(base, 'GET', '/v2/known/manifests/bad!tag')).status, 400);
     assert.equal((await call(base, 'GET', '/v2/known/manifests/sha256:abc')).code(), 'DIGEST_INVALID');
+  });
+
+  it('answers 503 UNAVAILABLE for a corrupt revision link, and stays up', async () => {
+    // Caches off: the manifest is read from the file that is corrupted below.
+    const own = await startRegistryProcess({ registry: { cacheTtlMs: 0 } });
+    try {
+      const { digest } = await pushImage(own.url, 'broken', 'v1');
+      const [algorithm, hex] = digest.split(':');
+      writeFileSync(join(own.storage, 'repositories/broken/_manifests/revisions', algorithm, hex, 'link'), '{not json');
+      const res = await call(own.url, 'GET', `/v2/broken/manifests/${digest}`);
+      assert.equal(res.status, 503);
+      assert.equal(res.code(), 'UNAVAILABLE');
+      assert.equal((await call(own.url, 'GET', '/v2/')).status, 200);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('lists tags in order with n/last pagination and a Link header', async () => {

@@ -42,15 +42,10 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 
 /**
  * Breaches that exist today and are not fixed yet, each `from-file -> imported-file` (paths under
- * src/). Storage still throws OciError (HTTP codes), and garbage collection reads manifest
- * references through replication's parser: both go when storage gets typed errors of its own and
- * the OCI manifest knowledge moves to src/oci (issue 12, items 3 and 4). A new breach is never
- * added here; an entry whose import is gone fails below, so the list only shrinks.
+ * src/). A new breach is never added here; an entry whose import is gone fails below, so the list
+ * only shrinks.
  */
 const KNOWN_BREACHES = [
-  'registry/storage/blob-store.ts -> errors/oci-codes.ts',
-  'registry/storage/manifest-store.ts -> errors/oci-codes.ts',
-  'registry/storage/upload-store.ts -> errors/oci-codes.ts',
   // TLS file loading lives in src/net (the listener and the upstream pools use it) but takes the
   // config's types and reports ConfigError; it moves to config/ with net taking plain options.
   'net/client-server.ts -> config/config-error.ts',

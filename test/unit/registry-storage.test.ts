@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { OciError } from '../../src/errors/oci-codes.js';
+import { StorageError } from '../../src/registry/storage/storage-error.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
@@ -17,7 +17,7 @@ const fresh = () => {
   return { root, store: ImageStore.onDirectory(root) };
 };
 const body = (...chunks: (Buffer | string)[]) => Readable.from(chunks.map((c) => Buffer.from(c)));
-const code = (c: string) => (e: unknown) => e instanceof OciError && e.code === c;
+const fault = (kind: string) => (e: unknown) => e instanceof StorageError && e.fault.kind === kind;
 const collect = async (r: Readable) => {
   const parts: Buffer[] = [];
   for await (const c of r) parts.push(c as Buffer);
@@ -40,7 +40,7 @@ describe('image store', () => {
   it('keeps nothing of a blob whose digest does not match', async () => {
     const { root, store } = fresh();
     const claimed = digestOf('sha256', 'claimed');
-    await assert.rejects(store.blobs.put('a', body('actual'), claimed), code('DIGEST_INVALID'));
+    await assert.rejects(store.blobs.put('a', body('actual'), claimed), fault('digestMismatch'));
     assert.equal(existsSync(join(root, storagePath({ kind: 'blobData', digest: claimed }))), false);
     assert.deepEqual(readdirSync(join(root, '_tmp')), []);
     assert.equal(await store.blobs.stat('a', claimed), undefined);
@@ -55,14 +55,14 @@ describe('image store', () => {
     await store.uploads.append('r', upload.id, body(a), { start: 0, length: 1000 });
     const status = await other.uploads.status('r', upload.id);
     assert.equal(status.size, 1000);
-    await assert.rejects(other.uploads.append('r', upload.id, body(b), { start: 999, length: 500 }), code('RANGE_INVALID'));
+    await assert.rejects(other.uploads.append('r', upload.id, body(b), { start: 999, length: 500 }), fault('chunkOutOfOrder'));
     await other.uploads.append('r', upload.id, body(b), { start: 1000, length: 500 });
     const whole = Buffer.concat([a, b]);
     // The first instance's running hash is stale (it never saw `b`): it must re-hash from disk.
     const info = await store.uploads.commit('r', upload.id, digestOf('sha256', whole));
     assert.equal(info.size, 1500);
     assert.deepEqual(await collect(await store.blobs.read('r', info.digest)), whole);
-    await assert.rejects(other.uploads.status('r', upload.id), code('BLOB_UPLOAD_UNKNOWN'));
+    await assert.rejects(other.uploads.status('r', upload.id), fault('uploadUnknown'));
   });
 
   it('ignores a torn tail left in the upload data by a crash mid-chunk', async () => {
@@ -135,8 +135,8 @@ describe('abandoned uploads', () => {
     const recent = await store.uploads.create('c');
     const now = Date.now() + 10_000;
     assert.equal(await store.purgeStaleUploads(5_000, now), 2);
-    await assert.rejects(store.uploads.status('a/b', old.id), code('BLOB_UPLOAD_UNKNOWN'));
-    await assert.rejects(store.uploads.status('c', recent.id), code('BLOB_UPLOAD_UNKNOWN'));
+    await assert.rejects(store.uploads.status('a/b', old.id), fault('uploadUnknown'));
+    await assert.rejects(store.uploads.status('c', recent.id), fault('uploadUnknown'));
     const fresh2 = await store.uploads.create('c');
     assert.equal(await store.purgeStaleUploads(60_000), 0);
     assert.equal((await store.uploads.status('c', fresh2.id)).size, 0);

@@ -1,6 +1,7 @@
 // The registry's HTTP request listener: routing, authentication, the one error boundary that
 // writes OCI error envelopes, the access log line and request metrics. Handlers live in one file
-// per resource and only throw OciError for client-visible failures.
+// per resource and throw OciError for client-visible failures; storage's own faults
+// (StorageError) become OciErrors here, at the boundary (storage-faults.ts).
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -21,6 +22,8 @@ import { handleReferrers } from './referrers.js';
 import { handleReplicationState } from './replication-state.js';
 import { parseApiPath, type ApiPath } from '../../oci/api-path.js';
 import { API_VERSION, API_VERSION_HEADER } from '../../oci/protocol-headers.js';
+import { clientError } from './storage-faults.js';
+import { StorageError } from '../storage/storage-error.js';
 import { handleTags } from './tags.js';
 import { signedBlobAccess } from './signed-blob.js';
 import type { Keyring } from '../../oci/signing.js';
@@ -97,7 +100,9 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
   // Decided once: with access logging off, no log object is built per request.
   const logAccess = logger.isLevelEnabled('info');
 
-  const fail = (req: IncomingMessage, res: ServerResponse, socket: Socket, err: unknown): void => {
+  const fail = (req: IncomingMessage, res: ServerResponse, socket: Socket, failure: unknown): void => {
+    if (failure instanceof StorageError && failure.fault.kind === 'corrupt') logger.error({ err: failure, method: req.method, url: req.url }, 'corrupt storage');
+    const err = clientError(failure);
     const code = (err as NodeJS.ErrnoException).code;
     // The client is gone when its socket is. Not `req.destroyed`: Node 20 sets that as soon as a
     // body has been read in full, which made every storage failure after the body (a full disk

@@ -5,6 +5,7 @@ import { isDigest } from '../../oci/grammar.js';
 import { parseDigest, type Digest } from '../../oci/digest.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { DELETED_HEADER } from '../../oci/replication-headers.js';
+import { StorageError } from '../storage/storage-error.js';
 import type { DeletedTarget, RegistryHooks } from './hooks.js';
 import type { OpenSessions } from './upload-sessions.js';
 
@@ -53,14 +54,15 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Awaits a replication hook; an OciError passes through (its code/status reach the client), any
- * other failure becomes 503 UNAVAILABLE, as documented in hooks.ts.
+ * Awaits a replication hook; an OciError (or a storage fault, mapped at the boundary) passes
+ * through (its code/status reach the client), any other failure becomes 503 UNAVAILABLE, as
+ * documented in hooks.ts.
  */
 export async function awaitHook(p: Promise<void>): Promise<void> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof OciError) throw err;
+    if (err instanceof OciError || err instanceof StorageError) throw err;
     throw new OciError('UNAVAILABLE', `replication failed: ${(err as Error).message}`);
   }
 }

@@ -12,6 +12,7 @@ import { isRepositoryName } from '../../oci/grammar.js';
 import { DIGEST_HEADER, UPLOAD_UUID_HEADER } from '../../oci/protocol-headers.js';
 import type { ChunkRange, UploadStatus } from '../storage/upload-store.js';
 import type { BlobInfo } from '../storage/blob-store.js';
+import { StorageError } from '../storage/storage-error.js';
 import { hasBody, methodNotAllowed, requireDigest, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import { parseContentRange, uploadRangeHeader } from './range.js';
 
@@ -88,7 +89,7 @@ export async function handleUploadSession(ctx: ApiContext, r: ApiRequest, name: 
     await onSession(ctx, r, name, id);
   } catch (err) {
     // The session is gone (finished elsewhere, purged) or was removed with a rejected digest.
-    if (err instanceof OciError && (err.code === 'BLOB_UPLOAD_UNKNOWN' || err.code === 'DIGEST_INVALID')) ctx.sessions.closed(name, id);
+    if (err instanceof StorageError && (err.fault.kind === 'uploadUnknown' || err.fault.kind === 'digestMismatch')) ctx.sessions.closed(name, id);
     throw err;
   }
 }

@@ -3,10 +3,10 @@
 // rename into place, then link into the repository. A crash before the link leaves only an
 // unreferenced blob, never a visible partial one.
 import type { Readable } from 'node:stream';
-import { OciError } from '../../errors/oci-codes.js';
 import { digestFromHash, newHasher, type Digest } from '../../oci/digest.js';
 import { ifFound, PathNotFoundError, type OpenFile, type StorageDriver } from './driver.js';
 import { storagePath } from './paths.js';
+import { StorageError } from './storage-error.js';
 import { pipeHashed } from './stream-hash.js';
 import type { TtlCache } from './ttl-cache.js';
 
@@ -39,12 +39,12 @@ export class BlobStore {
     return (await ifFound(this.driver.stat(storagePath({ kind: 'blobData', digest }))))?.size;
   }
 
-  /** Bytes [start, end] of a blob; throws BLOB_UNKNOWN if it vanished since `stat`. */
+  /** Bytes [start, end] of a blob; throws StorageError (blobUnknown) if it vanished since `stat`. */
   read(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
     return this.ofBlobData(repo, digest, (path) => this.driver.reader(path, range));
   }
 
-  /** Opens the blob for copying ranges into a response; throws BLOB_UNKNOWN if it vanished. */
+  /** Opens the blob for copying ranges into a response; throws StorageError (blobUnknown) if it vanished. */
   open(repo: string, digest: Digest): Promise<OpenFile> {
     return this.ofBlobData(repo, digest, (path) => this.driver.openFile(path));
   }
@@ -57,14 +57,14 @@ export class BlobStore {
     return this.driver.downloadUrl?.(storagePath({ kind: 'blobData', digest }), expiresMs);
   }
 
-  /** Runs `op` on the blob's data file; a file gone since `stat` forgets the link and is BLOB_UNKNOWN. */
+  /** Runs `op` on the blob's data file; a file gone since `stat` forgets the link and is blobUnknown. */
   private async ofBlobData<T>(repo: string, digest: Digest, op: (path: string) => Promise<T>): Promise<T> {
     try {
       return await op(storagePath({ kind: 'blobData', digest }));
     } catch (err) {
       if (err instanceof PathNotFoundError) {
         this.linked.delete(`${repo}\0${digest.value}`);
-        throw new OciError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+        throw new StorageError({ kind: 'blobUnknown', digest: digest.value }, `blob ${digest.value} is gone from storage`);
       }
       throw err;
     }
@@ -78,9 +78,8 @@ export class BlobStore {
   async unlink(repo: string, digest: Digest): Promise<boolean> {
     const key = `${repo}\0${digest.value}`;
     this.linked.delete(key);
-    const path = storagePath({ kind: 'layerLink', repo, digest });
-    if (!(await ifFound(this.driver.stat(path)))) return false;
-    await this.driver.delete(path.slice(0, -'/link'.length));
+    if (!(await ifFound(this.driver.stat(storagePath({ kind: 'layerLink', repo, digest }))))) return false;
+    await this.driver.delete(storagePath({ kind: 'layerDir', repo, digest }));
     // Again once the link is gone: a lookup that read it meanwhile must not cache it (TtlCache.fill).
     this.linked.delete(key);
     return true;
@@ -107,10 +106,10 @@ export class BlobStore {
       size = await pipeHashed(source, writer.stream, [hash]);
       const actual = digestFromHash(expected.algorithm, hash);
       if (actual.value !== expected.value) {
-        throw new OciError('DIGEST_INVALID', undefined, { expected: expected.value, actual: actual.value });
+        throw new StorageError({ kind: 'digestMismatch', expected: expected.value, actual: actual.value }, `the body hashes to ${actual.value}, not ${expected.value}`);
       }
       if (expectedSize !== undefined && size !== expectedSize) {
-        throw new OciError('SIZE_INVALID', undefined, { expected: expectedSize, actual: size });
+        throw new StorageError({ kind: 'sizeMismatch', expected: expectedSize, actual: size }, `the body had ${size} bytes, ${expectedSize} were announced`);
       }
       if ((await this.statGlobal(expected)) === undefined) await writer.commit();
       else await writer.cancel();

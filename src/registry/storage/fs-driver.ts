@@ -8,7 +8,7 @@ import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, 
 import { copyRange } from './file-copy.js';
 import { FileSink } from './file-sink.js';
 import { fsyncDir } from './fsync-dir.js';
-import { TMP_DIR } from './paths.js';
+import { storagePath } from './paths.js';
 
 /** 1 MiB buffers: measured ~2x the MB/s of the 64 KiB default on 512 MiB blobs (fewer syscalls). */
 const STREAM_HIGH_WATER_MARK = 1024 * 1024;
@@ -39,7 +39,7 @@ export class FsDriver implements StorageDriver {
   }
 
   private tmpPath(): string {
-    return join(this.root, TMP_DIR, randomUUID());
+    return join(this.root, storagePath({ kind: 'tmpFile', name: randomUUID() }));
   }
 
   async getContent(path: string): Promise<Buffer> {

@@ -10,10 +10,10 @@
 //   2. a blob that no manifest references and no remaining link names: removed.
 // Anything modified less than `minAgeMs` ago is kept (a push that was under way when the
 // registry stopped can still be completed after it restarts).
-import { parseDigest } from '../../oci/digest.js';
+import { parseDigest, type Digest } from '../../oci/digest.js';
 import { manifestReferences, readStoredManifest } from '../../oci/manifest.js';
 import { ifFound, type StorageDriver } from './driver.js';
-import { BLOBS_DIR, storagePath } from './paths.js';
+import { storagePath } from './paths.js';
 import { repositoryDirectories } from './repository-tree.js';
 
 export interface GcOptions {
@@ -45,13 +45,13 @@ async function repositories(driver: StorageDriver): Promise<string[]> {
   return out.sort();
 }
 
-/** `<dir>/<alg>/<hex>` entries as digests (revision and layer links are laid out alike). */
-async function digestsUnder(driver: StorageDriver, dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const algorithm of (await ifFound(driver.list(dir))) ?? []) {
-    for (const hex of (await ifFound(driver.list(`${dir}/${algorithm}`))) ?? []) {
+/** A repository's revisions or layer links (`<alg>/<hex>` entries alike) as digests. */
+async function digestsUnder(driver: StorageDriver, repo: string, kind: 'revisionsDir' | 'layersDir'): Promise<Digest[]> {
+  const out: Digest[] = [];
+  for (const algorithm of (await ifFound(driver.list(storagePath({ kind, repo })))) ?? []) {
+    for (const hex of (await ifFound(driver.list(storagePath({ kind, repo, algorithm })))) ?? []) {
       const digest = parseDigest(`${algorithm}:${hex}`);
-      if (digest) out.push(digest.value);
+      if (digest) out.push(digest);
     }
   }
   return out;
@@ -70,45 +70,41 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   for (const repo of await repositories(driver)) {
     report.repositories++;
     const referenced = new Set<string>();
-    for (const value of await digestsUnder(driver, `${storagePath({ kind: 'manifestsDir', repo })}/revisions`)) {
-      const digest = parseDigest(value)!;
+    for (const digest of await digestsUnder(driver, repo, 'revisionsDir')) {
       report.manifests++;
-      referenced.add(value);
+      referenced.add(digest.value);
       const bytes = await ifFound(driver.getContent(storagePath({ kind: 'blobData', digest })));
       if (!bytes) continue;
       for (const d of manifestReferences(readStoredManifest(bytes))) referenced.add(d.value);
     }
-    for (const value of await digestsUnder(driver, storagePath({ kind: 'layersDir', repo }))) {
-      const digest = parseDigest(value)!;
-      const link = storagePath({ kind: 'layerLink', repo, digest });
-      if (referenced.has(value) || !(await old(link))) {
-        referenced.add(value);
+    for (const digest of await digestsUnder(driver, repo, 'layersDir')) {
+      if (referenced.has(digest.value) || !(await old(storagePath({ kind: 'layerLink', repo, digest })))) {
+        referenced.add(digest.value);
         continue;
       }
       report.layerLinksRemoved++;
       // The link's own directory (`_layers/<alg>/<hex>`), so the digest is not listed again.
-      if (!options.dryRun) await driver.delete(link.slice(0, -'/link'.length));
+      if (!options.dryRun) await driver.delete(storagePath({ kind: 'layerDir', repo, digest }));
     }
     for (const value of referenced) marked.add(value);
   }
 
-  for (const algorithm of (await ifFound(driver.list(BLOBS_DIR))) ?? []) {
-    for (const prefix of (await ifFound(driver.list(`${BLOBS_DIR}/${algorithm}`))) ?? []) {
-      for (const hex of (await ifFound(driver.list(`${BLOBS_DIR}/${algorithm}/${prefix}`))) ?? []) {
+  for (const algorithm of (await ifFound(driver.list(storagePath({ kind: 'blobsDir' })))) ?? []) {
+    for (const prefix of (await ifFound(driver.list(storagePath({ kind: 'blobsListing', algorithm })))) ?? []) {
+      for (const hex of (await ifFound(driver.list(storagePath({ kind: 'blobsListing', algorithm, prefix })))) ?? []) {
         const digest = parseDigest(`${algorithm}:${hex}`);
         if (!digest || marked.has(digest.value)) {
           report.blobsKept++;
           continue;
         }
-        const data = storagePath({ kind: 'blobData', digest });
-        const info = await ifFound(driver.stat(data));
+        const info = await ifFound(driver.stat(storagePath({ kind: 'blobData', digest })));
         if (!info || now - info.modifiedMs < options.minAgeMs) {
           report.blobsKept++;
           continue;
         }
         report.blobsRemoved++;
         report.bytesFreed += info.size;
-        if (!options.dryRun) await driver.delete(data.slice(0, -'/data'.length));
+        if (!options.dryRun) await driver.delete(storagePath({ kind: 'blobDir', digest }));
       }
     }
   }

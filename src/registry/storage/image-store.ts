@@ -12,7 +12,7 @@ import { BlobStore } from './blob-store.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { FsDriver } from './fs-driver.js';
 import { ManifestStore, type ManifestRecord } from './manifest-store.js';
-import { storagePath, TMP_DIR } from './paths.js';
+import { storagePath } from './paths.js';
 import { TtlCache } from './ttl-cache.js';
 import { repositoryDirectories, repositoryNamesAfter } from './repository-tree.js';
 import { UploadStore } from './upload-store.js';
@@ -84,19 +84,19 @@ export class ImageStore {
    */
   async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
-    for await (const { path: rel, children } of repositoryDirectories(this.driver)) {
+    for await (const { name: repo, children } of repositoryDirectories(this.driver)) {
       if (children.includes('_uploads')) {
-        for (const id of await this.driver.list(`${rel}/_uploads`).catch(() => [] as string[])) {
+        for (const id of await this.driver.list(storagePath({ kind: 'uploadsDir', repo })).catch(() => [] as string[])) {
           try {
-            const state = JSON.parse((await this.driver.getContent(`${rel}/_uploads/${id}/state`)).toString()) as { startedAt: string };
+            const state = JSON.parse((await this.driver.getContent(storagePath({ kind: 'uploadState', repo, id }))).toString()) as { startedAt: string };
             if (now - Date.parse(state.startedAt) <= maxAgeMs) continue;
           } catch (err) {
             // A session without a readable state is a crash leftover from before its first write.
             if (!(err instanceof PathNotFoundError) && !(err instanceof SyntaxError)) throw err;
-            const info = await this.driver.stat(`${rel}/_uploads/${id}`).catch(() => undefined);
+            const info = await this.driver.stat(storagePath({ kind: 'uploadDir', repo, id })).catch(() => undefined);
             if (info && now - info.modifiedMs <= maxAgeMs) continue;
           }
-          await this.driver.delete(`${rel}/_uploads/${id}`);
+          await this.driver.delete(storagePath({ kind: 'uploadDir', repo, id }));
           removed++;
         }
       }
@@ -106,7 +106,7 @@ export class ImageStore {
 
   /** Writes, reads back and removes a probe file: the /readyz check. */
   async checkWritable(): Promise<string | undefined> {
-    const probe = `${TMP_DIR}/readyz-${randomUUID()}`;
+    const probe = storagePath({ kind: 'tmpFile', name: `readyz-${randomUUID()}` });
     try {
       await this.driver.putContent(probe, 'ok');
       await this.driver.getContent(probe);
@@ -120,13 +120,14 @@ export class ImageStore {
   /** Removes temporary files a crash left behind (old enough that no live writer owns them). */
   async removeStaleTemporaries(now = Date.now()): Promise<number> {
     let removed = 0;
-    const names = await ifFound(this.driver.list(TMP_DIR));
+    const names = await ifFound(this.driver.list(storagePath({ kind: 'tmpDir' })));
     if (!names) return 0;
     for (const name of names) {
+      const path = storagePath({ kind: 'tmpFile', name });
       try {
-        const info = await this.driver.stat(`${TMP_DIR}/${name}`);
+        const info = await this.driver.stat(path);
         if (now - info.modifiedMs > STALE_TMP_MS) {
-          await this.driver.delete(`${TMP_DIR}/${name}`);
+          await this.driver.delete(path);
           removed++;
         }
       } catch (err) {

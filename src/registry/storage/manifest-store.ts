@@ -4,11 +4,11 @@
 // A push leaves its record (with the manifest as the API parsed it) in the cache, so replication,
 // which copies the manifest to the peers right after, neither reads the files back nor parses the
 // bytes again.
-import { OciError } from '../../errors/oci-codes.js';
 import { parseDigest, type Digest } from '../../oci/digest.js';
 import { readStoredManifest, type Manifest, type ReferrerDescriptor } from '../../oci/manifest.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
-import { storagePath } from './paths.js';
+import { referrerEntryDigest, storagePath } from './paths.js';
+import { StorageError } from './storage-error.js';
 import type { TtlCache } from './ttl-cache.js';
 
 export interface ManifestRecord {
@@ -143,8 +143,7 @@ export class ManifestStore {
     }
     const subject = link.subject ? parseDigest(link.subject) : await this.subjectFromBytes(digest);
     if (subject) await this.driver.delete(storagePath({ kind: 'referrerEntry', repo, subject, digest }));
-    const revision = storagePath({ kind: 'revisionLink', repo, digest });
-    await this.driver.delete(revision.slice(0, -'/link'.length));
+    await this.driver.delete(storagePath({ kind: 'revisionDir', repo, digest }));
     // After the removal: a lookup that read the revision meanwhile must not cache it (TtlCache.fill).
     this.records.delete(`${repo}\0${digest.value}`);
     return { tags: removedTags };
@@ -168,17 +167,16 @@ export class ManifestStore {
 
   /** Descriptors of the manifests whose subject is `subject`, in digest order. */
   async referrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
-    const dir = storagePath({ kind: 'referrersDir', repo, subject });
-    const names = await ifFound(this.driver.list(dir));
+    const names = await ifFound(this.driver.list(storagePath({ kind: 'referrersDir', repo, subject })));
     if (!names) return [];
     names.sort();
     const out: ReferrerDescriptor[] = [];
     for (const name of names) {
-      try {
-        out.push(JSON.parse((await this.driver.getContent(`${dir}/${name}`)).toString()) as ReferrerDescriptor);
-      } catch (err) {
-        if (!(err instanceof PathNotFoundError)) throw err;
-      }
+      const digest = parseDigest(referrerEntryDigest(name));
+      // Not an entry this store wrote (a temporary file of another tool, say): not a referrer.
+      if (!digest) continue;
+      const entry = await ifFound(this.driver.getContent(storagePath({ kind: 'referrerEntry', repo, subject, digest })));
+      if (entry) out.push(JSON.parse(entry.toString()) as ReferrerDescriptor);
     }
     return out;
   }
@@ -190,11 +188,12 @@ export class ManifestStore {
   }
 
   private async readRevision(repo: string, digest: Digest): Promise<RevisionLink | undefined> {
+    const path = storagePath({ kind: 'revisionLink', repo, digest });
     try {
-      return JSON.parse((await this.driver.getContent(storagePath({ kind: 'revisionLink', repo, digest }))).toString()) as RevisionLink;
+      return JSON.parse((await this.driver.getContent(path)).toString()) as RevisionLink;
     } catch (err) {
       if (err instanceof PathNotFoundError) return undefined;
-      if (err instanceof SyntaxError) throw new OciError('UNAVAILABLE', 'corrupt revision link in storage');
+      if (err instanceof SyntaxError) throw new StorageError({ kind: 'corrupt', path }, `corrupt revision link in storage: ${path}`);
       throw err;
     }
   }

@@ -1,6 +1,8 @@
 // The on-disk layout, documented in one place next to the one pure function that builds paths.
 // Every path below is relative to the storage root; callers never concatenate paths themselves,
-// so a validated repository name and a validated digest are the only inputs that reach the disk.
+// so a validated repository name and a validated digest are the only inputs that reach the disk
+// (besides names storage listed from its own directories: an algorithm, a prefix, an upload id or
+// a temporary file's name, one path component each).
 //
 //   <root>/
 //     blobs/<alg>/<hex[0:2]>/<hex>/data                     content-addressed bytes (layers, configs,
@@ -31,45 +33,77 @@
 // `_`-prefixed directories can never collide with a repository component.
 import type { Digest } from '../../oci/digest.js';
 
-export const BLOBS_DIR = 'blobs';
-export const REPOSITORIES_DIR = 'repositories';
-export const TMP_DIR = '_tmp';
+const BLOBS_DIR = 'blobs';
+const REPOSITORIES_DIR = 'repositories';
+const TMP_DIR = '_tmp';
 export const REPLICATION_DIR = '_replication';
 
 export type StoragePath =
+  | { kind: 'blobsDir' }
+  /** `blobs/<alg>`, and `blobs/<alg>/<prefix>` with a prefix. */
+  | { kind: 'blobsListing'; algorithm: string; prefix?: string }
+  | { kind: 'blobDir'; digest: Digest }
   | { kind: 'blobData'; digest: Digest }
+  | { kind: 'repositoriesDir' }
   | { kind: 'repo'; repo: string }
   | { kind: 'layerLink'; repo: string; digest: Digest }
-  | { kind: 'layersDir'; repo: string }
+  | { kind: 'layerDir'; repo: string; digest: Digest }
+  /** `_layers`, and `_layers/<alg>` with an algorithm. */
+  | { kind: 'layersDir'; repo: string; algorithm?: string }
   | { kind: 'manifestsDir'; repo: string }
+  /** `_manifests/revisions`, and `_manifests/revisions/<alg>` with an algorithm. */
+  | { kind: 'revisionsDir'; repo: string; algorithm?: string }
+  | { kind: 'revisionDir'; repo: string; digest: Digest }
   | { kind: 'revisionLink'; repo: string; digest: Digest }
   | { kind: 'tagsDir'; repo: string }
   | { kind: 'tagDir'; repo: string; tag: string }
   | { kind: 'tagLink'; repo: string; tag: string }
   | { kind: 'referrersDir'; repo: string; subject: Digest }
   | { kind: 'referrerEntry'; repo: string; subject: Digest; digest: Digest }
+  | { kind: 'uploadsDir'; repo: string }
   | { kind: 'uploadDir'; repo: string; id: string }
   | { kind: 'uploadData'; repo: string; id: string }
   | { kind: 'uploadState'; repo: string; id: string }
+  | { kind: 'tmpDir' }
+  | { kind: 'tmpFile'; name: string }
   | { kind: 'replicationEpoch' }
   | { kind: 'replicationStamps' }
   | { kind: 'replicationStamp'; key: string }
   | { kind: 'replicationQueue'; peer: string }
   | { kind: 'replicationTask'; peer: string; key: string };
 
+/** The digest string a referrer entry's name (`<alg>-<hex>`) stands for; parse it (a stray file names none). */
+export function referrerEntryDigest(name: string): string {
+  return name.replace('-', ':');
+}
+
 /** The relative path (POSIX separators) of a storage object. Pure; inputs must be validated. */
 export function storagePath(p: StoragePath): string {
   switch (p.kind) {
+    case 'blobsDir':
+      return BLOBS_DIR;
+    case 'blobsListing':
+      return p.prefix === undefined ? `${BLOBS_DIR}/${p.algorithm}` : `${BLOBS_DIR}/${p.algorithm}/${p.prefix}`;
+    case 'blobDir':
+      return `${BLOBS_DIR}/${p.digest.algorithm}/${p.digest.hex.slice(0, 2)}/${p.digest.hex}`;
     case 'blobData':
       return `${BLOBS_DIR}/${p.digest.algorithm}/${p.digest.hex.slice(0, 2)}/${p.digest.hex}/data`;
+    case 'repositoriesDir':
+      return REPOSITORIES_DIR;
     case 'repo':
       return `${REPOSITORIES_DIR}/${p.repo}`;
     case 'layersDir':
-      return `${REPOSITORIES_DIR}/${p.repo}/_layers`;
+      return p.algorithm === undefined ? `${REPOSITORIES_DIR}/${p.repo}/_layers` : `${REPOSITORIES_DIR}/${p.repo}/_layers/${p.algorithm}`;
+    case 'layerDir':
+      return `${REPOSITORIES_DIR}/${p.repo}/_layers/${p.digest.algorithm}/${p.digest.hex}`;
     case 'layerLink':
       return `${REPOSITORIES_DIR}/${p.repo}/_layers/${p.digest.algorithm}/${p.digest.hex}/link`;
     case 'manifestsDir':
       return `${REPOSITORIES_DIR}/${p.repo}/_manifests`;
+    case 'revisionsDir':
+      return p.algorithm === undefined ? `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions` : `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions/${p.algorithm}`;
+    case 'revisionDir':
+      return `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions/${p.digest.algorithm}/${p.digest.hex}`;
     case 'revisionLink':
       return `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions/${p.digest.algorithm}/${p.digest.hex}/link`;
     case 'tagsDir':
@@ -82,12 +116,18 @@ export function storagePath(p: StoragePath): string {
       return `${REPOSITORIES_DIR}/${p.repo}/_referrers/${p.subject.algorithm}/${p.subject.hex}`;
     case 'referrerEntry':
       return `${REPOSITORIES_DIR}/${p.repo}/_referrers/${p.subject.algorithm}/${p.subject.hex}/${p.digest.algorithm}-${p.digest.hex}`;
+    case 'uploadsDir':
+      return `${REPOSITORIES_DIR}/${p.repo}/_uploads`;
     case 'uploadDir':
       return `${REPOSITORIES_DIR}/${p.repo}/_uploads/${p.id}`;
     case 'uploadData':
       return `${REPOSITORIES_DIR}/${p.repo}/_uploads/${p.id}/data`;
     case 'uploadState':
       return `${REPOSITORIES_DIR}/${p.repo}/_uploads/${p.id}/state`;
+    case 'tmpDir':
+      return TMP_DIR;
+    case 'tmpFile':
+      return `${TMP_DIR}/${p.name}`;
     case 'replicationEpoch':
       return `${REPLICATION_DIR}/epoch.json`;
     case 'replicationStamps':

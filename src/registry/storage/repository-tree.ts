@@ -3,7 +3,7 @@
 // `_` (spec grammar), so the walk never descends into a repository's own `_manifests`,
 // `_layers` or `_uploads`. The catalog, the stale-upload purge and garbage collection share it.
 import { ifFound, type StorageDriver } from './driver.js';
-import { REPOSITORIES_DIR } from './paths.js';
+import { storagePath } from './paths.js';
 
 export interface RepositoryDirectory {
   name: string;
@@ -12,7 +12,7 @@ export interface RepositoryDirectory {
 }
 
 export async function* repositoryDirectories(driver: StorageDriver, name = ''): AsyncGenerator<RepositoryDirectory> {
-  const path = name === '' ? REPOSITORIES_DIR : `${REPOSITORIES_DIR}/${name}`;
+  const path = storagePath(name === '' ? { kind: 'repositoriesDir' } : { kind: 'repo', repo: name });
   const children = await ifFound(driver.list(path));
   if (!children) return;
   yield { name, path, children };
@@ -35,7 +35,7 @@ export async function* repositoryDirectories(driver: StorageDriver, name = ''): 
  * `last` (all are below `P/c0`, as `0` follows `/`) is skipped whole.
  */
 export async function* repositoryNamesAfter(driver: StorageDriver, last?: string): AsyncGenerator<string> {
-  const root = await ifFound(driver.list(REPOSITORIES_DIR));
+  const root = await ifFound(driver.list(storagePath({ kind: 'repositoriesDir' })));
   if (root) yield* namesBelow(driver, '', root, last);
 }
 
@@ -49,7 +49,7 @@ async function* namesBelow(driver: StorageDriver, prefix: string, children: read
   // A child read for its own entry is kept for its subtree's entry (which may come later).
   const read = new Map<string, string[] | undefined>();
   const list = async (child: string) => {
-    if (!read.has(child)) read.set(child, await ifFound(driver.list(`${REPOSITORIES_DIR}/${prefix}${child}`)));
+    if (!read.has(child)) read.set(child, await ifFound(driver.list(storagePath({ kind: 'repo', repo: `${prefix}${child}` }))));
     return read.get(child);
   };
   for (const { key, child, self } of entries) {

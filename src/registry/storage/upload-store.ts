@@ -4,12 +4,12 @@
 // matches the stored state, otherwise the data file is re-hashed at commit.
 import { randomUUID, type Hash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
-import { OciError } from '../../errors/oci-codes.js';
 import type { BlobStore, BlobInfo } from './blob-store.js';
 import { digestFromHash, newHasher, type Digest } from '../../oci/digest.js';
 import { ifFound, PathNotFoundError, type StorageDriver } from './driver.js';
 import { isValidUploadId } from './names.js';
 import { storagePath } from './paths.js';
+import { StorageError } from './storage-error.js';
 import { pipeHashed, TooLargeError } from './stream-hash.js';
 
 export interface UploadStatus {
@@ -35,14 +35,15 @@ interface StoredState {
 const MAX_CACHED_HASHES = 1024;
 
 /** A chunk whose body is longer or shorter than its Content-Range: nothing of it is kept. */
-class ChunkLengthError extends OciError {
-  constructor(range: ChunkRange, received: number | undefined) {
-    const got = received === undefined ? 'more' : String(received);
-    super('SIZE_INVALID', `Content-Range ${range.start}-${range.start + range.length - 1} announces ${range.length} bytes, the body had ${got}`, {
-      expected: range.length,
-    });
-  }
+function chunkLengthError(range: ChunkRange, received: number | undefined): StorageError {
+  const got = received === undefined ? 'more' : String(received);
+  return new StorageError(
+    { kind: 'sizeMismatch', expected: range.length, actual: received },
+    `Content-Range ${range.start}-${range.start + range.length - 1} announces ${range.length} bytes, the body had ${got}`,
+  );
 }
+
+const unknownUpload = (id: string) => new StorageError({ kind: 'uploadUnknown', id }, `no upload session ${id}`);
 
 export class UploadStore {
   private readonly hashes = new Map<string, { hash: Hash; size: number }>();
@@ -62,12 +63,12 @@ export class UploadStore {
   }
 
   async status(repo: string, id: string): Promise<UploadStatus> {
-    if (!isValidUploadId(id)) throw new OciError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    if (!isValidUploadId(id)) throw unknownUpload(id);
     try {
       const state = JSON.parse((await this.driver.getContent(storagePath({ kind: 'uploadState', repo, id }))).toString()) as StoredState;
       return { id, repo, ...state };
     } catch (err) {
-      if (err instanceof PathNotFoundError) throw new OciError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      if (err instanceof PathNotFoundError) throw unknownUpload(id);
       throw err;
     }
   }
@@ -95,7 +96,7 @@ export class UploadStore {
       if (actual.value !== digest.value) {
         // The spec lets a client retry, but the issue demands nothing of a rejected blob is kept.
         await this.remove(repo, id);
-        throw new OciError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
+        throw new StorageError({ kind: 'digestMismatch', expected: digest.value, actual: actual.value }, `the upload hashes to ${actual.value}, not ${digest.value}`);
       }
       const info = await this.blobs.adopt(repo, dataPath, digest, status.size);
       await this.remove(repo, id);
@@ -111,7 +112,7 @@ export class UploadStore {
   private async appendLocked(repo: string, id: string, source: Readable, range?: ChunkRange, persist = true): Promise<UploadStatus> {
     const status = await this.status(repo, id);
     if (range !== undefined && range.start !== status.size) {
-      throw new OciError('RANGE_INVALID', `chunk starts at ${range.start}, upload has ${status.size} bytes`, { size: status.size });
+      throw new StorageError({ kind: 'chunkOutOfOrder', start: range.start, size: status.size }, `chunk starts at ${range.start}, upload has ${status.size} bytes`);
     }
     const key = `${repo}\0${id}`;
     const running = this.hashes.get(key);
@@ -121,12 +122,12 @@ export class UploadStore {
     let bytes: number;
     try {
       bytes = await pipeHashed(source, writer.stream, useRunning ? [running.hash] : [], range?.length);
-      if (range !== undefined && bytes !== range.length) throw new ChunkLengthError(range, bytes);
+      if (range !== undefined && bytes !== range.length) throw chunkLengthError(range, bytes);
       await writer.commit();
     } catch (err) {
       this.hashes.delete(key);
       await writer.cancel();
-      if (err instanceof TooLargeError) throw new ChunkLengthError(range as ChunkRange, undefined);
+      if (err instanceof TooLargeError) throw chunkLengthError(range as ChunkRange, undefined);
       throw err;
     }
     const next: StoredState = { startedAt: status.startedAt, size: status.size + bytes };
