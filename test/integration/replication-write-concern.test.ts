@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, type Layout } from '../helpers/oci-layout.js';
 import { pushLayoutBlobs, putLayoutManifest } from '../helpers/push-layout.js';
+import { call, pushBlob } from '../helpers/registry-process.js';
 import { eventually, registryState, startReplicaSet, type Replica } from '../helpers/replicas.js';
 
 const started: Replica[] = [];
@@ -37,6 +39,29 @@ describe('replication write concern', () => {
     const error = (JSON.parse(without.body) as { errors: { code: string; message: string }[] }).errors[0];
     assert.equal(error.code, 'UNAVAILABLE');
     assert.match(error.message, /ack: majority.*1 of 3 replicas hold the manifest, 2 required/);
+  });
+
+  it('ack: all copies an image with a foreign layer, which is never pushed anywhere, before answering', async () => {
+    // Replication read foreign layers (with `urls`) as blobs to copy; not finding one here, it
+    // took the manifest for deleted and dropped the copy, while the push was answered 201.
+    const [a, b] = await startReplicaSet(2, { replication: { ack: 'all', pollIntervalMs: 0 } });
+    started.push(a, b);
+    const sha256 = (d: string) => `sha256:${createHash('sha256').update(d).digest('hex')}`;
+    const dockerManifest = 'application/vnd.docker.distribution.manifest.v2+json';
+    const config = await pushBlob(a.url, 'foreign/app', '{}');
+    const layer = await pushBlob(a.url, 'foreign/app', 'layer bytes');
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: dockerManifest,
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: 2 },
+      layers: [
+        { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: sha256('a base layer'), size: 12, urls: ['https://example.invalid/base'] },
+        { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer, size: 11 },
+      ],
+    });
+    const res = await call(a.url, 'PUT', '/v2/foreign/app/manifests/v1', { body: manifest, headers: { 'content-type': dockerManifest } });
+    assert.equal(res.status, 201, res.body.toString());
+    assert.equal((await registryState(b.url))['foreign/app']?.v1, sha256(manifest), 'the peer holds the manifest once the push is answered');
   });
 
   it('ack: all drops a peer that stays silent for ackTimeoutMs, counts it, and repairs it later', async () => {
