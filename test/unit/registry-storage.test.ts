@@ -11,6 +11,8 @@ import { digestOf } from '../../src/oci/digest.js';
 import { FsDriver } from '../../src/registry/storage/fs-driver.js';
 import { ImageStore } from '../../src/registry/storage/image-store.js';
 import { storagePath } from '../../src/registry/storage/paths.js';
+import { parseManifest } from '../../src/oci/manifest.js';
+import { ImageStoreAdapter } from '../../src/registry/replication/image-store-adapter.js';
 
 const fresh = () => {
   const root = mkdtempSync(join(tmpdir(), 'image-store-'));
@@ -147,15 +149,15 @@ describe('abandoned uploads', () => {
  * The filesystem driver, with the answer of one call (`method` on `path`) held back until
  * `release()`: a lookup that has read from disk but not yet cached what it read.
  */
-function heldDriver(root: string, method: 'stat' | 'getContent', path: string) {
+function heldDriver(root: string, method: 'stat' | 'getContent' | 'putContent', path: string) {
   const driver = new FsDriver(root);
   let reached!: () => void;
   let release!: () => void;
   const held = { reached: new Promise<void>((r) => { reached = r; }), gate: new Promise<void>((r) => { release = r; }) };
   let armed = false;
-  const original = driver[method].bind(driver) as (p: string) => Promise<unknown>;
-  (driver as unknown as Record<string, (p: string) => Promise<unknown>>)[method] = async (p: string) => {
-    const answer = await original(p);
+  const original = driver[method].bind(driver) as (p: string, ...rest: unknown[]) => Promise<unknown>;
+  (driver as unknown as Record<string, (p: string, ...rest: unknown[]) => Promise<unknown>>)[method] = async (p: string, ...rest: unknown[]) => {
+    const answer = await original(p, ...rest);
     if (armed && p === path) {
       armed = false;
       reached();
@@ -229,5 +231,43 @@ describe('streaming a body into storage', () => {
     const done = pipeHashed(source, sink, []);
     setImmediate(() => source.destroy());
     await assert.rejects(done, (e: unknown) => (e as NodeJS.ErrnoException).code === 'ECONNRESET');
+  });
+});
+
+describe('a manifest just pushed, as replication reads it to copy it', () => {
+  const OCI = 'application/vnd.oci.image.manifest.v1+json';
+  const config = digestOf('sha256', '{}');
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.value, size: 2 }, layers: [] }));
+  const digest = digestOf('sha256', bytes);
+
+  it('comes from memory with the references parsed at the push: no file read back, no second parse', async () => {
+    const driver = new FsDriver(mkdtempSync(join(tmpdir(), 'image-store-')));
+    const reads: string[] = [];
+    const getContent = driver.getContent.bind(driver);
+    driver.getContent = (path) => {
+      reads.push(path);
+      return getContent(path);
+    };
+    const store = new ImageStore(driver);
+    const manifest = parseManifest(bytes, OCI);
+    await store.manifests.put('a', { bytes, digest, mediaType: OCI, manifest });
+    const stored = await new ImageStoreAdapter(store).getManifest('a', digest.value);
+    assert.deepEqual(reads, [], 'nothing read back from storage');
+    assert.equal(stored?.parsed, manifest, 'the push parse itself, not a new one');
+    assert.deepEqual(stored?.parsed?.blobs.map((b) => b.value), [config.value]);
+  });
+
+  it('is not left in the cache when a delete ran while the push was writing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'image-store-'));
+    const subject = digestOf('sha256', 'subject');
+    const held = heldDriver(root, 'putContent', storagePath({ kind: 'referrerEntry', repo: 'a', subject, digest }));
+    const store = new ImageStore(held.driver);
+    held.arm();
+    const push = store.manifests.put('a', { bytes, digest, mediaType: OCI, referrer: { subject, descriptor: { mediaType: OCI, digest: digest.value, size: bytes.length } } });
+    await held.reached;
+    assert.ok(await store.manifests.delete('a', digest));
+    held.release();
+    await push;
+    assert.equal(await store.manifests.get('a', digest), undefined, 'the deleted manifest is not served from the cache');
   });
 });

@@ -41,6 +41,7 @@ import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Registry } from 'prom-client';
 import type { Digest } from '../../oci/digest.js';
+import type { Manifest } from '../../oci/manifest.js';
 import type { ImageStore } from '../storage/image-store.js';
 
 export interface BlobCommitEvent {
@@ -61,9 +62,11 @@ export interface ManifestCommitEvent {
   size: number;
   /** The exact pushed bytes. */
   bytes: Buffer;
-  /** Digests of blobs the manifest references (config, layers) and child manifests (index). */
-  references: Digest[];
-  subject?: Digest;
+  /**
+   * The bytes as the PUT parsed them (what they reference, their subject). The store keeps this
+   * parse with the manifest's cached record too, so a copy read back from it is not parsed again.
+   */
+  manifest: Manifest;
   headers: IncomingHttpHeaders;
 }
 

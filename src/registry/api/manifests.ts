@@ -4,7 +4,7 @@ import { OciError } from '../../errors/oci-codes.js';
 import { digestOf, parseDigest, type Digest } from '../../oci/digest.js';
 import type { ManifestRecord } from '../storage/manifest-store.js';
 import { isDigest, isTag } from '../../oci/grammar.js';
-import { InvalidManifestError, manifestReferences, parseManifest, referrerDescriptor, type Manifest } from '../../oci/manifest.js';
+import { InvalidManifestError, parseManifest, referrerDescriptor, type Manifest } from '../../oci/manifest.js';
 import { DIGEST_HEADER, OCI_SUBJECT_HEADER, OCI_TAG_HEADER } from '../../oci/protocol-headers.js';
 import { methodNotAllowed, refuseIfDeleted, requireDeleteEnabled, type ApiContext, type ApiRequest, awaitHook } from './context.js';
 import type { DeleteEvent, ManifestReference } from './hooks.js';
@@ -156,8 +156,7 @@ async function putManifest(ctx: ApiContext, r: ApiRequest, name: string, referen
       mediaType: manifest.mediaType,
       size: bytes.length,
       bytes,
-      references: manifestReferences(manifest),
-      subject: manifest.subject,
+      manifest,
       headers: req.headers,
     }))));
   }
