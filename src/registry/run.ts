@@ -22,8 +22,6 @@ import { requireUsableStorage } from './storage-check.js';
 
 /** How often abandoned upload sessions are looked for. */
 const UPLOAD_PURGE_INTERVAL_MS = 3600_000;
-/** How long shutdown waits for in-flight requests before closing sockets. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** A broken htpasswd file is a configuration error (exit 2), not a crash. */
 function loadAuth(path: string | undefined, throttle: ThrottleLimits): HtpasswdAuth | undefined {
@@ -104,7 +102,8 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   purgeTimer.unref();
   const close = async () => {
     clearInterval(purgeTimer);
-    const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    // In-flight requests get registry.drainTimeoutMs, then their connections are closed.
+    const timer = setTimeout(() => server.closeAllConnections(), config.registry.drainTimeoutMs);
     timer.unref();
     server.closeIdleConnections();
     await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);

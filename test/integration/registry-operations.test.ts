@@ -2,6 +2,7 @@
 // start-up errors.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,22 @@ describe('registry operations', () => {
     } finally {
       await reg.stop();
     }
+  });
+
+  it('SIGTERM: gives a request in flight registry.drainTimeoutMs, then closes it and exits 0', async () => {
+    const reg = await startRegistryProcess({ registry: { drainTimeoutMs: 200 } });
+    const session = await call(reg.url, 'POST', '/v2/ops/drain/blobs/uploads/');
+    assert.equal(session.status, 202);
+    // A chunk whose body never ends: only the drain's end closes its connection.
+    const stalled = request(`${reg.url}${session.headers.get('location')}`, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream' } });
+    const cut = new Promise<string>((resolve) => {
+      stalled.once('response', (res) => resolve(`answered ${res.statusCode}`));
+      stalled.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    stalled.write('some bytes');
+    await new Promise((resolve) => stalled.once('socket', (socket) => socket.once('connect', resolve)));
+    assert.equal(await reg.stop('SIGTERM'), 0);
+    assert.equal(await cut, 'ECONNRESET');
   });
 
   it('exits with code 2 and a clear message when registry mode has no storage', async () => {

@@ -25,6 +25,10 @@ export const registrySchema = {
     // distribution keeps them 7 days; a day is plenty for any real push and frees a full disk
     // sooner. Checked at start-up and every hour.
     uploadPurgeAgeMs: durationMs(86400000, 60000),
+    // SIGTERM/SIGINT: requests in flight get this long to finish before their connections are
+    // closed (the proxy's own drainTimeoutMs is the same thing on its side). 10 s covers a
+    // manifest PUT waiting on its replicas; a blob upload cut here is resumed by the client.
+    drainTimeoutMs: durationMs(10000),
     timeouts: {
       type: 'object',
       additionalProperties: false,
