@@ -150,4 +150,18 @@ describe('registry against hostile clients', () => {
     assert.equal((await call(reg.url, 'DELETE', a[0].headers.get('location') as string)).status, 204);
     assert.equal((await open('10.0.0.2')).status, 202, 'a cancelled session frees its place');
   });
+
+  it('keeps counting a session whose commit named a malformed digest: it is still open', async () => {
+    // A refused ?digest= used to count the session as closed although storage kept it, so a
+    // client could hold more open sessions than maxOpenPerClient by committing with bad digests.
+    const open = () => call(reg.url, 'POST', '/v2/badcommit/blobs/uploads/', { headers: { 'x-forwarded-for': '10.0.0.3' } });
+    const sessions = [];
+    for (let i = 0; i < 3; i++) sessions.push(await open());
+    assert.deepEqual(sessions.map((r) => r.status), [202, 202, 202]);
+    const location = sessions[0].headers.get('location') as string;
+    const refused = await call(reg.url, 'PUT', `${location}?digest=sha256:short`, { headers: { 'x-forwarded-for': '10.0.0.3' } });
+    assert.equal(refused.code(), 'DIGEST_INVALID');
+    assert.equal((await call(reg.url, 'GET', location)).status, 204, 'the session is still there');
+    assert.equal((await open()).status, 429, 'and still counts against the client');
+  });
 });
