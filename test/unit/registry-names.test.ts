@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isDigest, isRepositoryName, isTag } from '../../src/oci/grammar.js';
 import { digestOf, parseDigest } from '../../src/oci/digest.js';
 import { isValidUploadId } from '../../src/registry/storage/names.js';
-import { storagePath } from '../../src/registry/storage/paths.js';
+import { referrerEntryDigest, storagePath } from '../../src/registry/storage/paths.js';
 
 describe('repository names, tags and digests', () => {
   it('accepts names of the spec grammar', () => {
@@ -47,5 +47,18 @@ describe('storage paths', () => {
     assert.equal(storagePath({ kind: 'tagLink', repo: 'a', tag: 'v1' }), 'repositories/a/_manifests/tags/v1/current/link');
     assert.equal(storagePath({ kind: 'uploadState', repo: 'a', id: 'u' }), 'repositories/a/_uploads/u/state');
     assert.equal(storagePath({ kind: 'referrerEntry', repo: 'a', subject: digest, digest }), `repositories/a/_referrers/sha256/${digest.hex}/sha256-${digest.hex}`);
+  });
+  it('names each directory that is removed or listed whole as the parent of what it holds', () => {
+    const parent = (path: string) => path.slice(0, path.lastIndexOf('/'));
+    assert.equal(storagePath({ kind: 'blobDir', digest }), parent(storagePath({ kind: 'blobData', digest })));
+    assert.equal(storagePath({ kind: 'layerDir', repo: 'a', digest }), parent(storagePath({ kind: 'layerLink', repo: 'a', digest })));
+    assert.equal(storagePath({ kind: 'revisionDir', repo: 'a', digest }), parent(storagePath({ kind: 'revisionLink', repo: 'a', digest })));
+    assert.equal(storagePath({ kind: 'uploadDir', repo: 'a', id: 'u' }), parent(storagePath({ kind: 'uploadState', repo: 'a', id: 'u' })));
+    assert.equal(storagePath({ kind: 'uploadsDir', repo: 'a' }), parent(storagePath({ kind: 'uploadDir', repo: 'a', id: 'u' })));
+    assert.equal(storagePath({ kind: 'layersDir', repo: 'a', algorithm: 'sha256' }), parent(storagePath({ kind: 'layerDir', repo: 'a', digest })));
+    assert.equal(storagePath({ kind: 'revisionsDir', repo: 'a', algorithm: 'sha256' }), parent(storagePath({ kind: 'revisionDir', repo: 'a', digest })));
+    assert.equal(storagePath({ kind: 'blobsListing', algorithm: 'sha256', prefix: digest.hex.slice(0, 2) }), parent(storagePath({ kind: 'blobDir', digest })));
+    const entry = storagePath({ kind: 'referrerEntry', repo: 'a', subject: digest, digest });
+    assert.equal(referrerEntryDigest(entry.slice(entry.lastIndexOf('/') + 1)), digest.value);
   });
 });

@@ -50,7 +50,6 @@ export type StoragePath =
   | { kind: 'layerDir'; repo: string; digest: Digest }
   /** `_layers`, and `_layers/<alg>` with an algorithm. */
   | { kind: 'layersDir'; repo: string; algorithm?: string }
-  | { kind: 'manifestsDir'; repo: string }
   /** `_manifests/revisions`, and `_manifests/revisions/<alg>` with an algorithm. */
   | { kind: 'revisionsDir'; repo: string; algorithm?: string }
   | { kind: 'revisionDir'; repo: string; digest: Digest }
@@ -98,8 +97,6 @@ export function storagePath(p: StoragePath): string {
       return `${REPOSITORIES_DIR}/${p.repo}/_layers/${p.digest.algorithm}/${p.digest.hex}`;
     case 'layerLink':
       return `${REPOSITORIES_DIR}/${p.repo}/_layers/${p.digest.algorithm}/${p.digest.hex}/link`;
-    case 'manifestsDir':
-      return `${REPOSITORIES_DIR}/${p.repo}/_manifests`;
     case 'revisionsDir':
       return p.algorithm === undefined ? `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions` : `${REPOSITORIES_DIR}/${p.repo}/_manifests/revisions/${p.algorithm}`;
     case 'revisionDir':
