@@ -36,7 +36,7 @@ import type { Digest } from '../../oci/digest.js';
 const BLOBS_DIR = 'blobs';
 const REPOSITORIES_DIR = 'repositories';
 const TMP_DIR = '_tmp';
-export const REPLICATION_DIR = '_replication';
+const REPLICATION_DIR = '_replication';
 
 export type StoragePath =
   | { kind: 'blobsDir' }
