@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseDigest, type Digest } from '../src/registry/storage/digest.js';
+import { parseDigest, type Digest } from '../src/oci/digest.js';
 import { FsDriver } from '../src/registry/storage/fs-driver.js';
 import { ImageStore } from '../src/registry/storage/image-store.js';
 import { S3Client } from '../src/registry/storage/s3-client.js';
