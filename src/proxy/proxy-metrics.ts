@@ -3,9 +3,11 @@
 // children are resolved once at start-up so the request path only increments numbers; gauges
 // that mirror state (health, in-flight) are computed when /metrics is scraped.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BackendAdmin } from '../health/admin-state.js';
 import type { BackendHealth } from '../health/health-state.js';
 import { DURATION_BUCKETS } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
+import { displayState, type DisplayState } from './proxy-status.js';
 import { FAILURES, type FailureCode } from './upstream-failure.js';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
@@ -16,6 +18,13 @@ export function codeClass(status: number): CodeClass {
 }
 
 type ByClass<T> = Record<CodeClass, T>;
+
+/**
+ * The `state` label values of haproxy_server_status, as HAProxy's exporter spells them: one
+ * series per state, 1 for the state the backend is in. HAProxy's fifth, NOLB (going down after
+ * a 404 check with disable-on-404), has no counterpart here: a drain is DRAIN.
+ */
+const SERVER_STATES: readonly DisplayState[] = ['DOWN', 'UP', 'MAINT', 'DRAIN'];
 
 export interface BackendMetrics {
   responses: ByClass<Counter.Internal>;
@@ -40,6 +49,7 @@ export interface ProxyMetrics {
 
 export interface MetricsSources {
   health: () => readonly BackendHealth[];
+  admin: () => readonly BackendAdmin[];
   inflight: () => readonly number[];
   /** Whether a backend takes traffic now (the active one in active-standby, any UP one otherwise). */
   takesTraffic: (index: number) => boolean;
@@ -78,14 +88,15 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
   const standby = new Counter({ name: 'haproxy_backend_failovers_total', help: 'active-standby changes of the active backend, by kind (failover, failback, activate, deactivate)', labelNames: ['kind'], registers });
   new Gauge({
     name: 'haproxy_server_status',
-    help: 'Current health state of each backend (1 for the state it is in)',
+    help: 'Current state of each backend, health and admin state together (1 for the state it is in: MAINT wins, DRAIN only while UP)',
     labelNames: ['server', 'state'],
     registers,
     collect() {
       const health = sources.health();
+      const admin = sources.admin();
       for (const b of backends) {
-        this.set({ server: b.name, state: 'UP' }, health[b.index].up ? 1 : 0);
-        this.set({ server: b.name, state: 'DOWN' }, health[b.index].up ? 0 : 1);
+        const current = displayState(health[b.index].up, admin[b.index].state);
+        for (const state of SERVER_STATES) this.set({ server: b.name, state }, state === current ? 1 : 0);
       }
     },
   });

@@ -150,7 +150,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     config.mode === 'active-standby'
       ? modeRouter.activeIndex() === i && health.snapshot()[i].up
       : health.snapshot()[i].up && takesNewRequests(adminStore.snapshot()[i]);
-  metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), inflight: () => inflight, takesTraffic });
+  metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), admin: () => adminStore.snapshot(), inflight: () => inflight, takesTraffic });
   const proxyMetrics = metrics;
   const router = createRouting(config, modeRouter, { logger, metrics: registry });
 

@@ -52,6 +52,14 @@ async function served(proxy: ProxyProcess, name: string): Promise<number> {
   return total;
 }
 
+/** The haproxy_server_status series of one backend: state -> value. */
+async function serverStatus(proxy: ProxyProcess, name: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
+  const series: Record<string, number> = {};
+  for (const m of text.matchAll(/^haproxy_server_status\{server="([^"]+)",state="([A-Z]+)"\} (\S+)$/gm)) if (m[1] === name) series[m[2]] = Number(m[3]);
+  return series;
+}
+
 async function get(proxy: ProxyProcess, path: string): Promise<number> {
   const res = await fetch(`${proxy.url}${path}`);
   await res.arrayBuffer();
@@ -130,6 +138,8 @@ describe('admin control: drain, maint, weights and the token', { timeout: 180_00
     const status = await proxy.status();
     assert.equal(status.active, 'b');
     assert.deepEqual((await backendsOf(proxy)).map((b) => b.state), ['DRAIN', 'UP']);
+    assert.deepEqual(await serverStatus(proxy, 'a'), { DOWN: 0, UP: 0, MAINT: 0, DRAIN: 1 }, 'HAProxy\'s exporter series for a drained server');
+    assert.deepEqual(await serverStatus(proxy, 'b'), { DOWN: 0, UP: 1, MAINT: 0, DRAIN: 0 });
 
     const before = await served(proxy, 'a');
     await pushImage(new PushClient({ base: () => proxy.url }), 'drain/second', 'v1', { layerBytes: 32 * 1024, chunkBytes: 8 * 1024 });
@@ -153,6 +163,7 @@ describe('admin control: drain, maint, weights and the token', { timeout: 180_00
     const a = (await backendsOf(proxy))[0];
     assert.notEqual(a.lastCheck!.at, checked, 'health checks go on in maintenance');
     assert.equal(a.state, 'MAINT');
+    assert.deepEqual(await serverStatus(proxy, 'a'), { DOWN: 0, UP: 0, MAINT: 1, DRAIN: 0 });
   });
 
   it('/readyz is not ready while every healthy backend is drained or in maintenance', async () => {
@@ -227,6 +238,8 @@ describe('admin control with --workers 2', { timeout: 120_000 }, () => {
     const before = await served(proxy, 'a');
     for (let i = 0; i < 20; i++) assert.equal(await get(proxy, '/v2/'), 200);
     assert.equal(await served(proxy, 'a'), before);
+    // The primary's series alone (not summed over workers): exactly one state at 1.
+    assert.deepEqual(await serverStatus(proxy, 'a'), { DOWN: 0, UP: 0, MAINT: 0, DRAIN: 1 });
   });
 });
 
