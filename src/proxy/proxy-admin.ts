@@ -1,5 +1,5 @@
-// The proxy's admin listener: the status page, /status with traffic totals, /readyz's reason and
-// the operator actions, wired to the running proxy's parts.
+// The proxy's admin listener: the status page, /status with traffic totals and the replicas'
+// replication figures, /readyz's reason and the operator actions, wired to the running proxy's parts.
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
@@ -9,11 +9,12 @@ import { startAdminServer } from '../observability/admin-server.js';
 import { proxyActions } from './admin/admin-actions.js';
 import { takesNewRequests, type BackendAdmin } from '../health/admin-state.js';
 import type { AdminStore } from '../health/admin-store.js';
+import { ReplicationPoller } from './admin/replica-replication.js';
 import { statusPage } from './admin/status-page.js';
 import { trafficTotals } from './admin/traffic-totals.js';
 import type { Backend } from './backend.js';
 import type { ModeRouter } from './mode-router.js';
-import { withTraffic, type ProxyStatus } from './proxy-status.js';
+import { withReplication, withTraffic, type ProxyStatus } from './proxy-status.js';
 
 export interface ProxyAdminDeps {
   config: Config;
@@ -38,7 +39,7 @@ export function servingProblem(health: readonly BackendHealth[], admin: readonly
   return undefined;
 }
 
-export function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
+export async function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
   const failback = (): ProxyStatus => {
     deps.router.requestFailback();
     deps.health.election?.requestFailback();
@@ -47,16 +48,24 @@ export function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
     return deps.status();
   };
   const names = deps.backends.map((b) => b.name);
-  return startAdminServer({
+  // Only the process serving /status reads the replicas' replication figures (the primary with --workers).
+  const replication = new ReplicationPoller(
+    deps.backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
+    deps.config.healthCheck.timeoutMs,
+  );
+  const server = await startAdminServer({
     listen: deps.config.adminListen,
     registry: deps.registry,
     notReadyReason: () =>
       deps.isDraining() ? 'draining' : (deps.notReadyReason?.() ?? servingProblem(deps.health.snapshot(), deps.admin.snapshot())),
     extraRoutes: {
       '/': statusPage,
-      '/status': async () => withTraffic(deps.status(), trafficTotals(await deps.registry.metrics(), names)),
+      '/status': async () => withReplication(withTraffic(deps.status(), trafficTotals(await deps.registry.metrics(), names)), replication.snapshot()),
     },
     token: deps.config.admin.token,
     action: proxyActions({ backends: deps.backends, store: deps.admin, failback }),
   });
+  replication.start();
+  server.once('close', () => replication.stop());
+  return server;
 }

@@ -1,8 +1,10 @@
 // What GET /status on the admin listener answers: the mode, the active backend, the election
 // (active-standby with Redis) and every backend's health, admin state, weight, last changes and
-// traffic totals, as one JSON document (the status page at GET / reads it).
+// traffic totals and, for built-in replicas, their replication queue and lag per peer, as one
+// JSON document (the status page at GET / reads it).
 import type { ElectionStatus, HealthStore } from '../health/health-store.js';
 import type { AdminState, BackendAdmin } from '../health/admin-state.js';
+import type { ReplicaReplication } from './admin/replica-replication.js';
 import type { TrafficTotals } from './admin/traffic-totals.js';
 import type { Backend } from './backend.js';
 
@@ -32,6 +34,8 @@ export interface BackendStatus {
   /** The operator's last admin change (absent: as configured). */
   adminChange?: { at: string; reason: string };
   traffic?: TrafficTotals;
+  /** A built-in replica with peers: its queue depth and lag towards each, as last read. */
+  replication?: ReplicaReplication;
 }
 
 export interface ProxyStatus {
@@ -97,4 +101,9 @@ export function proxyStatus(s: StatusSources): ProxyStatus {
 /** The status with each backend's traffic totals added. */
 export function withTraffic(status: ProxyStatus, totals: ReadonlyMap<string, TrafficTotals>): ProxyStatus {
   return { ...status, backends: status.backends.map((b) => ({ ...b, traffic: totals.get(b.name) })) };
+}
+
+/** The status with each built-in replica's replication figures added (by backend index). */
+export function withReplication(status: ProxyStatus, replication: readonly (ReplicaReplication | undefined)[]): ProxyStatus {
+  return { ...status, backends: status.backends.map((b, i) => (replication[i] ? { ...b, replication: replication[i] } : b)) };
 }

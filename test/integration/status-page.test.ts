@@ -1,7 +1,8 @@
 // The status page at GET / in real headless Chromium (Debian's chromium, driven by
 // playwright-core): it shows the backends' states as the proxy sees them, follows a SIGKILL of
-// one within five seconds, and its drain button (with the token) changes the state shown and
-// the state the proxy serves. Also: served to GET only, under the Host rule, values as text.
+// one within five seconds, shows the replication queue the survivor builds up for the dead one,
+// and its drain button (with the token) changes the state shown and the state the proxy serves.
+// Also: served to GET only, under the Host rule, values as text.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
@@ -9,15 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { PushClient, pushImage } from '../helpers/chunked-push.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
-import { startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { startReplicaSet, type Replica } from '../helpers/replicas.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI) throw new Error('chromium is not installed (apt-get install chromium)');
 
 const stateShown = (page: Page, name: string) => page.locator(`tr[data-backend="${name}"] [data-role="state"]`);
+const replicationShown = (page: Page, name: string) => page.locator(`tr[data-backend="${name}"] [data-role="replication"]`);
+
+interface ReplicationView {
+  name: string;
+  replication?: { peers: { peer: string; up: boolean; queueDepth: number; lagSeconds: number }[] };
+}
 
 function getWithHost(url: string, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,13 +39,14 @@ function getWithHost(url: string, host: string): Promise<number> {
 }
 
 describe('status page in headless Chromium', { timeout: 120_000, skip: hasChromium ? false : 'chromium is not installed' }, () => {
-  let registries: RegistryProcess[] = [];
+  let registries: Replica[] = [];
   let proxy: ProxyProcess;
   let browser: BrowserContext;
   let page: Page;
 
   before(async () => {
-    registries = [await startRegistryProcess(), await startRegistryProcess()];
+    // Built-in replicas replicating to each other, as in the embedded default.
+    registries = await startReplicaSet(2);
     proxy = await startProxy({ mode: 'active-standby', backends: registries.map((r, i) => ({ name: i === 0 ? 'primary' : 'standby', url: r.url })) });
     await proxy.waitFor((s) => s.backends.every((b) => b.up), 'both backends up');
     browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'chromium-profile-')), {
@@ -66,6 +75,15 @@ describe('status page in headless Chromium', { timeout: 120_000, skip: hasChromi
     assert.equal(await getWithHost(`${proxy.adminUrl}/`, 'evil.example'), 403);
   });
 
+  it('the replicas give their replication figures only to a request with the replication header, which the proxy strips', async () => {
+    assert.equal((await fetch(`${registries[0].url}/v2/_replication/state`)).status, 404);
+    const forged = await fetch(`${proxy.url}/v2/_replication/state`, { headers: { 'x-ha-proxy-replication': 'a client' } });
+    assert.equal(forged.status, 404);
+    const asked = await fetch(`${registries[0].url}/v2/_replication/state`, { headers: { 'x-ha-proxy-replication': 'test' } });
+    const body = (await asked.json()) as { epoch: string; peers: { peer: string; queueDepth: number }[] };
+    assert.deepEqual(body.peers.map((p) => [p.peer, p.queueDepth]), [[registries[1].url, 0]]);
+  });
+
   it('shows both backends UP, one DOWN within five seconds of its SIGKILL, and drains with the token', async () => {
     // Some traffic, so the page has rates and bytes to show.
     for (let i = 0; i < 20; i++) await (await fetch(`${proxy.url}/v2/`)).arrayBuffer();
@@ -75,9 +93,22 @@ describe('status page in headless Chromium', { timeout: 120_000, skip: hasChromi
     assert.equal(await page.locator('#active').textContent(), 'primary');
     assert.equal(await page.locator('button[data-action]').count(), 0, 'no buttons without a token');
 
+    // Each replica's queue towards its one peer, empty while both are up.
+    for (const name of ['primary', 'standby']) await replicationShown(page, name).filter({ hasText: /queue 0 · lag 0\.0 s/ }).waitFor({ timeout: 10_000 });
+    assert.match((await replicationShown(page, 'primary').textContent()) ?? '', new RegExp(`to ${registries[1].url}`));
+
     await registries[1].stop('SIGKILL');
     await stateShown(page, 'standby').filter({ hasText: 'DOWN' }).waitFor({ timeout: 5000 });
     assert.equal(await stateShown(page, 'primary').textContent(), 'UP');
+
+    // A push lands on the survivor, which owes it to the dead peer: the page shows the queue.
+    await pushImage(new PushClient({ base: () => proxy.url }), 'status/app', 'v1', { layerBytes: 32 * 1024, chunkBytes: 16 * 1024 });
+    await replicationShown(page, 'primary').filter({ hasText: /queue [1-9][0-9]* · lag [0-9.]+ s · peer down/ }).waitFor({ timeout: 10_000 });
+    const owed = ((await (await fetch(`${proxy.adminUrl}/status`)).json()) as { backends: ReplicationView[] }).backends;
+    const peer = owed[0].replication!.peers[0];
+    assert.deepEqual([peer.peer, peer.up], [registries[1].url, false]);
+    assert.ok(peer.queueDepth >= 1, `queue depth ${peer.queueDepth}`);
+    assert.equal(owed[1].replication, undefined, 'no figures from a replica that does not answer');
 
     await page.fill('#token', proxy.adminToken);
     await page.click('#token-form button[type="submit"]');

@@ -1,10 +1,12 @@
 // The status page at GET / on the admin listener: one self-contained HTML document (inline CSS
-// and script, nothing fetched from elsewhere) that reads /status every second and draws a table.
+// and script, nothing fetched from elsewhere) that reads /status every second and draws a table,
+// with each built-in replica's replication queue depth and lag per peer.
 // Every value reaches the page through textContent, never as markup, so a backend name or a
 // check detail full of `<script>` shows as text. With a token entered (kept in sessionStorage,
 // gone with the tab) it offers drain / ready / maint buttons that post to the admin API with
 // `Authorization: Bearer`; the server checks the token as for any other client.
 import type { RouteAnswer } from '../../observability/admin-server.js';
+import { REPLICATION_POLL_MS } from './replica-replication.js';
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;background:#fafafa}
@@ -16,6 +18,7 @@ th{background:#eee;font-weight:600}
 .state{font-weight:700;text-align:center;border-radius:3px;padding:.1rem .4rem;color:#fff;display:inline-block;min-width:3.5rem}
 .UP{background:#2e7d32}.DOWN{background:#c62828}.DRAIN{background:#ef6c00}.MAINT{background:#6a1b9a}
 .small{color:#666;font-size:12px}
+.lagging{color:#c62828}
 #error{color:#c62828;font-weight:600}
 #token-form{margin:.8rem 0}
 button{margin:0 .15rem .15rem 0}
@@ -57,6 +60,16 @@ async function act(name, state) {
   $('action').textContent = res.ok ? name + ': ' + state : name + ': refused (' + res.status + ') ' + (await res.text()).trim();
   await refresh();
 }
+function replicationOf(r) {
+  if (!r || r.peers.length === 0) return [el('span', '-')];
+  const parts = [];
+  for (const p of r.peers) {
+    const line = el('div', 'queue ' + p.queueDepth + ' \u00b7 lag ' + p.lagSeconds.toFixed(1) + ' s' + (p.up ? '' : ' \u00b7 peer down'), p.up ? '' : 'lagging');
+    line.dataset.peer = p.peer;
+    parts.push(line, el('div', 'to ' + p.peer, 'small'));
+  }
+  return parts;
+}
 function rowOf(b, now) {
   const tr = document.createElement('tr');
   tr.dataset.backend = b.name;
@@ -76,6 +89,7 @@ function rowOf(b, now) {
   cell(tr, [el('span', rate.toFixed(1))]);
   cell(tr, [el('span', t.errors)]);
   cell(tr, [el('div', 'in ' + bytes(t.bytesIn)), el('div', 'out ' + bytes(t.bytesOut), 'small')]);
+  cell(tr, replicationOf(b.replication)).dataset.role = 'replication';
   const changes = [];
   if (b.lastChange) changes.push(el('div', b.lastChange.to.toUpperCase() + ' (' + b.lastChange.reason + ') ' + when(b.lastChange.at)), el('div', b.lastChange.detail, 'small'));
   if (b.adminChange) changes.push(el('div', b.adminChange.reason + ' ' + when(b.adminChange.at), 'small'));
@@ -137,11 +151,11 @@ const PAGE = `<!doctype html>
 <h1>ha-proxy</h1>
 <div class="meta">mode <b id="mode">-</b> &middot; active <b id="active">-</b> &middot; updated <span id="updated">-</span> <span id="error"></span></div>
 <table>
-<thead><tr><th>Backend</th><th>State</th><th>Active</th><th>Admin</th><th>Last check</th><th>In flight</th><th>Req/s</th><th>Errors</th><th>Bytes</th><th>Last change</th><th>Actions</th></tr></thead>
+<thead><tr><th>Backend</th><th>State</th><th>Active</th><th>Admin</th><th>Last check</th><th>In flight</th><th>Req/s</th><th>Errors</th><th>Bytes</th><th>Replication</th><th>Last change</th><th>Actions</th></tr></thead>
 <tbody id="rows"></tbody>
 </table>
 <form id="token-form">Admin token (for drain / ready / maint): <input id="token" type="password" autocomplete="off" size="32"> <button type="submit">Use</button> <button type="button" id="forget">Forget</button> <span id="token-state"></span> <span id="action"></span></form>
-<p class="small">Replication lag and queue depth of the built-in replicas are on each replica's own /metrics; this page does not show them.</p>
+<p class="small">Replication: for each built-in replica, the changes it still owes each peer (queue) and the age of the oldest (lag), read every ${REPLICATION_POLL_MS / 1000} s.</p>
 <script>${SCRIPT}</script>
 </body>
 </html>

@@ -30,7 +30,8 @@
 //   argument is 'manifest-put' when a manifest PUT lacks the blob: that push fails without it,
 //   so replication asks harder (every peer, not only those it believes up).
 // - replicationState(headers): the body of `GET /v2/_replication/state` (the replica's epoch for
-//   its peers' anti-entropy), or undefined for a 404 (no replication, or not asked by a peer).
+//   its peers' anti-entropy, and its queue depth and lag per peer for the proxy's status page),
+//   or undefined for a 404 (no replication, or not asked with the replication header).
 //
 // Each event carries the request headers so replication can recognise its own peer traffic
 // (e.g. a header it sets when pushing to peers) and not replicate it back.
@@ -42,6 +43,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Registry } from 'prom-client';
 import type { Digest } from '../../oci/digest.js';
 import type { Manifest } from '../../oci/manifest.js';
+import type { ReplicationStateBody } from '../../oci/replication-state.js';
 import type { ImageStore } from '../storage/image-store.js';
 
 export interface BlobCommitEvent {
@@ -112,7 +114,7 @@ export interface RegistryHooks {
   afterDelete(event: DeleteEvent): Promise<void>;
   onMissingManifest(repo: string, reference: ManifestReference, headers?: IncomingHttpHeaders): Promise<boolean>;
   onMissingBlob(repo: string, digest: Digest, headers?: IncomingHttpHeaders, purpose?: MissingBlobPurpose): Promise<boolean>;
-  replicationState(headers: IncomingHttpHeaders): Promise<{ epoch: string } | undefined>;
+  replicationState(headers: IncomingHttpHeaders): Promise<ReplicationStateBody | undefined>;
   deletedAt(repo: string, target: DeletedTarget): number | undefined;
   /** Called once on shutdown (flush queues, close connections). */
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 // Replication metrics (zot#2868 asks for exactly these). Peer URLs are the only label: their
 // number is bounded by the config, unlike repository names.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { PeerReplicationStatus } from '../../oci/replication-state.js';
 
 export interface PeerSnapshot {
   peer: string;
@@ -8,6 +9,11 @@ export interface PeerSnapshot {
   oldestEnqueuedAt?: number;
   lastSuccessAt?: number;
   up: boolean;
+}
+
+/** Age of the oldest change not yet on the peer, in seconds (0 when it is up to date). */
+export function lagSeconds(s: PeerSnapshot, now: number): number {
+  return s.oldestEnqueuedAt === undefined ? 0 : Math.max(0, now - s.oldestEnqueuedAt) / 1000;
 }
 
 export class ReplicationMetrics {
@@ -18,7 +24,11 @@ export class ReplicationMetrics {
   readonly onDemand: Counter<'kind' | 'result'>;
   readonly entropyRounds: Counter<'peer' | 'kind'>;
 
-  constructor(registry: Registry, snapshot: () => PeerSnapshot[], prefix = 'haproxy_') {
+  constructor(
+    registry: Registry,
+    private readonly snapshot: () => PeerSnapshot[],
+    prefix = 'haproxy_',
+  ) {
     const registers = [registry];
     new Gauge({
       name: `${prefix}replication_lag_seconds`,
@@ -27,7 +37,7 @@ export class ReplicationMetrics {
       registers,
       collect() {
         const now = Date.now();
-        for (const s of snapshot()) this.set({ peer: s.peer }, s.oldestEnqueuedAt === undefined ? 0 : (now - s.oldestEnqueuedAt) / 1000);
+        for (const s of snapshot()) this.set({ peer: s.peer }, lagSeconds(s, now));
       },
     });
     new Gauge({
@@ -83,5 +93,10 @@ export class ReplicationMetrics {
       labelNames: ['peer', 'kind'],
       registers,
     });
+  }
+
+  /** The same figures as the gauges, per peer, for GET /v2/_replication/state (the proxy's status page). */
+  peerStatus(now = Date.now()): PeerReplicationStatus[] {
+    return this.snapshot().map((s) => ({ peer: s.peer, up: s.up, queueDepth: s.depth, lagSeconds: lagSeconds(s, now) }));
   }
 }

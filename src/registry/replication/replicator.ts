@@ -16,6 +16,7 @@ import { blobLinkReference } from './blob-links.js';
 import { compileContentFilter, type ContentFilter } from './content-filter.js';
 import { Convergence } from './convergence.js';
 import { EntropyScheduler } from './entropy-scheduler.js';
+import type { ReplicationStateBody } from '../../oci/replication-state.js';
 import { OnDemandFetcher } from './on-demand.js';
 import { PeerSet } from './peer-set.js';
 import { PushScheduler } from './push-scheduler.js';
@@ -67,6 +68,8 @@ export class Replicator {
   private readonly pushes: PushScheduler;
   private readonly entropy: EntropyScheduler;
   private readonly onDemand: OnDemandFetcher;
+  /** Its per-peer figures also answer GET /v2/_replication/state (the proxy's status page). */
+  private readonly metrics: ReplicationMetrics;
   private epoch = '';
 
   constructor(private readonly options: ReplicatorOptions) {
@@ -79,6 +82,7 @@ export class Replicator {
       options.metrics,
       () => this.peers.all.map((p) => ({ peer: p.id, depth: this.queue.depth(p.id), oldestEnqueuedAt: this.queue.oldestEnqueuedAt(p.id), lastSuccessAt: p.lastSuccessAt, up: !p.down })),
     );
+    this.metrics = metrics;
     this.convergence = new Convergence(store, this.stamps, logger);
     this.pushes = new PushScheduler({ config, store, queue: this.queue, peers: this.peers, deletes: this.convergence, metrics, logger });
     this.entropy = new EntropyScheduler({ config, store, filter: this.filter, stamps: this.stamps, peers: this.peers, enqueue: (peer, task) => this.queue.enqueue(peer, task), metrics, logger });
@@ -203,9 +207,9 @@ export class Replicator {
     return mark ? this.convergence.copyScope(repo, digest, tags, mark.time ?? 0) : { manifest: true, tags };
   }
 
-  /** Answers a peer's `GET /v2/_replication/state`; nothing for anyone else. */
-  async replicationState(headers: IncomingHttpHeaders): Promise<{ epoch: string } | undefined> {
-    return replicationMark(headers) === undefined ? undefined : { epoch: this.epoch };
+  /** Answers `GET /v2/_replication/state` from a peer or the proxy (REPLICATION_HEADER); nothing for anyone else. */
+  async replicationState(headers: IncomingHttpHeaders): Promise<ReplicationStateBody | undefined> {
+    return replicationMark(headers) === undefined ? undefined : { epoch: this.epoch, peers: this.metrics.peerStatus() };
   }
 
   /** A manifest the client asked for is missing: true when it was fetched from a peer and is now stored. */
