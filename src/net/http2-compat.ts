@@ -9,8 +9,8 @@
 //     the HTTP/1.1 equivalent, so the body checks see it (the header itself is hop-by-hop and is
 //     not forwarded);
 //   - HTTP/2 has no reason phrase and forbids connection-specific headers (Node throws on
-//     `Connection`, `Keep-Alive`, `Transfer-Encoding`...): writeHead drops them, setHeader ignores
-//     them. `Connection: close` has no HTTP/2 meaning: a draining proxy sends GOAWAY instead;
+//     `Connection`, `Keep-Alive`, `Transfer-Encoding`, `HTTP2-Settings`...; the list in
+//     hop-by-hop.ts): writeHead drops them, setHeader ignores them. `Connection: close` has no HTTP/2 meaning: a draining proxy sends GOAWAY instead;
 //   - the response has no `destroyed`: it is its stream's; and it emits 'finish' (and reports
 //     writableFinished) whenever its stream closes, also when the client cancelled it mid-body:
 //     that 'finish' is dropped and writableFinished needs end() too, so both still mean the
@@ -19,6 +19,7 @@
 //     (its bodies; headers are compressed per connection) are counted on its own stream.
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
 
 /** Bytes of one request, in (its body) and out (the response body). */
 export interface ByteCounts {
@@ -41,8 +42,6 @@ export function byteCounter(req: IncomingMessage): () => ByteCounts {
   return () => ({ read: socket.bytesRead - read, written: socket.bytesWritten - written });
 }
 
-/** RFC 9113 s8.2.2: connection-specific fields are malformed in HTTP/2. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** The request's headers as an HTTP/1.1 request would carry them (in place); pure for unit tests. */
 export function http1Headers(headers: Record<string, string | string[] | undefined>, endedWithHeaders: boolean): void {
@@ -55,7 +54,7 @@ export function http1Headers(headers: Record<string, string | string[] | undefin
 /** Headers an HTTP/2 response may carry: without the connection-specific ones. */
 export function http2ResponseHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) out[name] = value;
+  for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP_HEADERS.has(name.toLowerCase())) out[name] = value;
   return out;
 }
 
@@ -120,7 +119,7 @@ function adaptResponse(res: Http2ServerResponse, counts: ByteCounts): void {
       configurable: true,
     },
     setHeader: {
-      value: (name: string, value: number | string | readonly string[]) => (CONNECTION_SPECIFIC.has(name.toLowerCase()) ? res : setHeader(name, value)),
+      value: (name: string, value: number | string | readonly string[]) => (HOP_BY_HOP_HEADERS.has(name.toLowerCase()) ? res : setHeader(name, value)),
       configurable: true,
     },
   });

@@ -2,13 +2,9 @@
 // X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
 // backend are rewritten to the address the client used.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { HOP_BY_HOP_HEADERS } from '../net/hop-by-hop.js';
 import { DELETED_HEADER, REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../oci/replication-headers.js';
 
-/**
- * RFC 9110 s7.6.1 connection-specific headers. Transfer-Encoding too: each hop frames its own
- * body (the forwarder sends a body of unknown length chunked).
- */
-const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'];
 /**
  * Replication markers of the built-in replicas. Only replicas may send them: a client that did
  * could keep its push from replicating or stamp a tag with a far-future time that always wins.
@@ -19,7 +15,6 @@ const REPLICA_ONLY_REQUEST = [REPLICATION_HEADER, REPLICATION_TIME_HEADER];
  * Meant for the proxy alone; never sent on.
  */
 const DELETED_RESPONSE = DELETED_HEADER;
-const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
 
 /**
  * Prepares the client's headers for the backend, in place, once per request (not per attempt,
@@ -35,7 +30,7 @@ export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddres
   if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
     for (const name of connection.split(',')) delete headers[name.trim().toLowerCase()];
   }
-  for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
+  for (const name of HOP_BY_HOP_HEADERS) if (headers[name] !== undefined) delete headers[name];
   for (const name of REPLICA_ONLY_REQUEST) if (headers[name] !== undefined) delete headers[name];
   if (headers.expect !== undefined) delete headers.expect;
   const client = remoteAddress ?? '';
@@ -57,7 +52,7 @@ export function responseHeadersFromRaw(raw: readonly Buffer[]): IncomingHttpHead
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1').toLowerCase();
     const value = raw[i + 1].toString('latin1');
-    if (HOP_BY_HOP_RESPONSE.has(name)) {
+    if (HOP_BY_HOP_HEADERS.has(name)) {
       if (name === 'connection' && value !== 'keep-alive' && value !== 'close') listed = listed === undefined ? value : `${listed}, ${value}`;
       continue;
     }

@@ -36,7 +36,17 @@ describe('HTTP/2 requests as the proxy sees them', () => {
 
   it('answers without the connection-specific headers HTTP/2 forbids', () => {
     assert.deepEqual(
-      http2ResponseHeaders({ Connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', upgrade: 'x', 'content-type': 'application/json', location: 'https://a/v2/' }),
+      http2ResponseHeaders({
+        Connection: 'close',
+        'keep-alive': 'timeout=5',
+        'transfer-encoding': 'chunked',
+        upgrade: 'x',
+        // Node throws ERR_HTTP2_INVALID_CONNECTION_HEADERS on these two in an HTTP/2 response.
+        'HTTP2-Settings': 'AAMAAABkAAQAAP__',
+        te: 'gzip',
+        'content-type': 'application/json',
+        location: 'https://a/v2/',
+      }),
       { 'content-type': 'application/json', location: 'https://a/v2/' },
     );
   });
