@@ -13,6 +13,7 @@ import { createLogger } from '../observability/logger.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
 import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
+import { GIVE_UP_AFTER } from './start-failures.js';
 import { SupervisedChild } from './supervised-child.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/ha-proxy.js', import.meta.url));
@@ -123,13 +124,19 @@ export async function runEmbedded(config: Config): Promise<void> {
   const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject, blobRedirect });
 
   const children: SupervisedChild[] = [];
+  const giveUp = (name: string, message: string): void => {
+    // Exit 1 rather than run on without the replica: a service manager restarting ha-proxy gets
+    // fresh free ports (choosePorts), and an operator sees the failure instead of a quiet loop.
+    process.stderr.write(`ha-proxy: ${name}: ${message} (${GIVE_UP_AFTER} starts in a row): giving up\n`);
+    void Promise.all(children.map((c) => c.stop())).finally(() => process.exit(1));
+  };
   for (const plan of plans) {
     await mkdir(plan.storage, { recursive: true });
     const configFile = join(dataDir, `${plan.name}.config.json`);
     await writeFile(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
     const child = new SupervisedChild(
       { name: plan.name, command: process.execPath, args: [CLI, '--config', configFile], pidFile: join(dataDir, `${plan.name}.pid`) },
-      { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs },
+      { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs, onGiveUp: (message) => giveUp(plan.name, message) },
       logger,
     );
     child.start();

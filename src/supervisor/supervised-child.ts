@@ -1,10 +1,15 @@
-// One supervised child process: started, restarted with backoff when it exits unexpectedly, and
-// stopped (SIGTERM, then SIGKILL after a grace period) on shutdown.
+// One supervised child process: started, restarted with backoff when it exits unexpectedly (until
+// it fails to start the same way GIVE_UP_AFTER times in a row, see start-failures.ts), and stopped
+// (SIGTERM, then SIGKILL after a grace period) on shutdown.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Logger } from '../observability/logger.js';
 import { SUPERVISED_ENV } from './exit-with-parent.js';
 import { nextRestartDelay, type RestartOptions, type RestartState } from '../process/restart-policy.js';
+import { listenErrorIn, recordEndedRun, type StartFailures } from './start-failures.js';
+
+/** Enough of a child's last stderr to hold its final error line. */
+const STDERR_TAIL_BYTES = 4096;
 
 export interface ChildSpec {
   name: string;
@@ -14,16 +19,22 @@ export interface ChildSpec {
   pidFile?: string;
 }
 
+export interface SupervisionOptions extends RestartOptions {
+  /** Called instead of a restart when the child keeps failing to start with the same listen error. */
+  onGiveUp?: (message: string) => void;
+}
+
 export class SupervisedChild {
   private child?: ChildProcess;
   private startedAt = 0;
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
   private readonly state: RestartState = { failures: 0 };
+  private readonly startFailures: StartFailures = { count: 0 };
 
   constructor(
     readonly spec: ChildSpec,
-    private readonly options: RestartOptions,
+    private readonly options: SupervisionOptions,
     private readonly logger: Logger,
   ) {}
 
@@ -35,8 +46,14 @@ export class SupervisedChild {
     this.startedAt = Date.now();
     // Children share our stdout/stderr: their pino lines interleave with ours, each carrying its pid.
     // stdin is a pipe the child watches: it closes when we die, and the child stops (exit-with-parent.ts).
-    const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'inherit'], env: { ...process.env, [SUPERVISED_ENV]: '1' } });
+    // stderr passes through a pipe so the supervisor sees why a start failed (listenErrorIn).
+    const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'pipe'], env: { ...process.env, [SUPERVISED_ENV]: '1' } });
     this.child = child;
+    let stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
     if (this.spec.pidFile && child.pid !== undefined) writeFileSync(this.spec.pidFile, `${child.pid}\n`);
     this.logger.info({ child: this.spec.name, pid: child.pid }, 'replica started');
     // A child that could not be spawned at all (pid undefined) gets `error` and no `exit`: both
@@ -47,7 +64,14 @@ export class SupervisedChild {
       ended = true;
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
-      const delay = nextRestartDelay(this.state, Date.now() - this.startedAt, this.options);
+      const uptimeMs = Date.now() - this.startedAt;
+      const giveUp = recordEndedRun(this.startFailures, { uptimeMs, listenError: listenErrorIn(stderrTail) });
+      if (giveUp !== undefined && this.options.onGiveUp) {
+        this.logger.error({ child: this.spec.name, ...detail, err: giveUp, attempts: this.startFailures.count }, 'replica keeps failing to start the same way; not restarting it');
+        this.options.onGiveUp(giveUp);
+        return;
+      }
+      const delay = nextRestartDelay(this.state, uptimeMs, this.options);
       this.logger.warn({ child: this.spec.name, ...detail, restartInMs: delay }, 'replica exited; restarting');
       this.restartTimer = setTimeout(() => this.start(), delay);
     };
@@ -55,7 +79,8 @@ export class SupervisedChild {
       this.logger.error({ child: this.spec.name, err }, 'replica could not start');
       if (child.pid === undefined) onEnded({ err: err.message });
     });
-    child.once('exit', (code, signal) => onEnded({ code, signal }));
+    // 'close', not 'exit': by then stderr is read to its end, with the child's last error line.
+    child.once('close', (code, signal) => onEnded({ code, signal }));
   }
 
   /** Stops the child for good; resolves when it has exited. */

@@ -1,14 +1,15 @@
 // A listener that cannot bind ends the whole process with status 1 and stops everything it had
 // started: no half-started registry serving /v2/ without its admin listener, no embedded
-// supervisor keeping replicas alive with no proxy in front. One case per listener and mode.
+// supervisor keeping replicas alive with no proxy in front, nor restarting forever a replica
+// whose port another process took. One case per listener and mode.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { startHaProxy, type Managed } from '../helpers/processes.js';
+import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 import { eventually } from '../helpers/replicas.js';
 
 /** Generous: a loaded machine starts replicas slowly; a process that never exits fails the test. */
@@ -38,10 +39,29 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Binds `port` on loopback and keeps it (retrying while a killed process's socket goes away). */
+async function takePort(port: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) return void held.push(server);
+    if (Date.now() > deadline) throw new Error(`cannot take port ${port}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Starts ha-proxy and waits for it to exit by itself; a process still running at the deadline fails. */
 async function exitOf(args: string[]): Promise<{ code: number | null; output: string }> {
-  const proc = startHaProxy(args);
+  return exitOfProcess(startHaProxy(args));
+}
+
+async function exitOfProcess(proc: Managed): Promise<{ code: number | null; output: string }> {
   started.push(proc);
+  if (proc.child.exitCode !== null) return { code: proc.child.exitCode, output: proc.output() };
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => resolve(-1), EXIT_DEADLINE_MS);
     proc.child.once('exit', (exitCode) => {
@@ -119,3 +139,29 @@ for (const workers of ['1', '2']) {
     }
   });
 }
+
+describe('embedded default: a replica whose port another process took', () => {
+  it('is restarted a few times, then ha-proxy gives up with the listen error and exits 1, stopping the other replica', async () => {
+    const [port, admin] = [await freePort(), await freePort()];
+    const data = mkdtempSync(join(tmpdir(), 'listen-fail-restart-'));
+    const file = join(data, 'ha-proxy.json');
+    // A second before each restart: time for the test to take the port of the killed replica.
+    const config = { mode: 'active-standby', listen: `127.0.0.1:${port}`, adminListen: `127.0.0.1:${admin}`, workers: 1, logLevel: 'warn', embedded: { data, restartMinDelayMs: 1000, restartMaxDelayMs: 1000 } };
+    writeFileSync(file, JSON.stringify(config));
+    const proc = startHaProxy(['--config', file]);
+    await waitForHttp(`http://127.0.0.1:${port}/v2/`, { proc, statuses: [200], timeoutMs: 60_000 });
+    const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
+    const [first, second] = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
+    process.kill(first, 'SIGKILL');
+    await eventually(async () => !alive(first), () => `replica-1 (pid ${first}) killed`);
+    await takePort(ports[0].listen);
+
+    const result = await exitOfProcess(proc);
+    assert.equal(result.code, 1, result.output.slice(-3000));
+    const taken = `cannot listen on listen 127\\.0\\.0\\.1:${ports[0].listen}: address already in use \\(EADDRINUSE\\)`;
+    assert.match(result.output, new RegExp(`ha-proxy: replica-1: ${taken} \\(5 starts in a row\\): giving up`));
+    assert.equal(result.output.match(new RegExp(`^ha-proxy: ${taken}$`, 'gm'))?.length, 5, 'five failed starts, each printing its error');
+    await eventually(async () => !alive(second), () => `replica-2 (pid ${second}) stopped`);
+    await assertRefused(ports[1].listen);
+  });
+});
