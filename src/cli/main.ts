@@ -4,7 +4,7 @@ import { ConfigError } from '../config/config-error.js';
 import { ListenError } from '../net/listen.js';
 import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
-import { CLUSTER_CONFIG_ENV } from '../proxy/workers/cluster-protocol.js';
+import { receiveClusterConfig } from '../proxy/workers/cluster-protocol.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 
@@ -76,10 +76,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(`ha-proxy ${packageVersion()}\n`);
       return 0;
     }
-    // A proxy worker (--workers N) runs on the config its primary validated; the loader (YAML
-    // parser, ajv) is only imported by processes that read a config themselves.
-    const inherited = isClusterWorker() ? process.env[CLUSTER_CONFIG_ENV] : undefined;
-    if (inherited) config = JSON.parse(inherited) as Config;
+    // A proxy worker (--workers N) runs on the config its primary validated, sent over IPC; the
+    // loader (YAML parser, ajv) is only imported by processes that read a config themselves.
+    if (isClusterWorker()) config = await receiveClusterConfig();
     else config = (await import('../config/load.js')).loadConfig({ file: args.configFile, overrides: args.overrides });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -71,6 +72,22 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
   }
 }
 
+/** Pids of the processes whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      // The command name (2nd field) is in parentheses and may hold spaces: the ppid follows it.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 function metricValue(text: string, name: string): number {
   return text
     .split('\n')
@@ -126,6 +143,16 @@ describe('--workers: several processes behave as one proxy', () => {
     // failback auto with no delay: every worker comes back to `a` once it is up again.
     await waitFor(async () => (await send(`${url}/v2/x/blobs/sha256:probe`)).body === 'a', 'traffic to return to a');
     for (let i = 0; i < 20; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'a');
+  });
+
+  it('gives its workers the config over IPC: no secret in their environment (/proc/<pid>/environ)', async () => {
+    const workers = childrenOf(proxy.child.pid!);
+    assert.equal(workers.length, 2, `two workers under the primary: ${workers.join(', ')}`);
+    for (const pid of workers) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      assert.doesNotMatch(environ, /HA_PROXY_CLUSTER_(CONFIG|SECRET)=/, `worker ${pid}`);
+      assert.ok(!environ.includes((proxy as ProxyProcess).adminToken), `worker ${pid}: the admin token is not in its environment`);
+    }
   });
 
   it('drains and exits 0 on SIGTERM, taking its workers with it', async () => {

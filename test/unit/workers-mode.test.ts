@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfigObject } from '../../src/config/load.js';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
-import { clusterConfigEnv, CLUSTER_CONFIG_ENV, CLUSTER_CONFIG_MAX_CHARS } from '../../src/proxy/workers/cluster-protocol.js';
+import { workerConfig } from '../../src/proxy/workers/cluster-protocol.js';
 import { workerCount } from '../../src/proxy/workers/run-proxy-mode.js';
 
 describe('--workers', () => {
@@ -20,11 +20,14 @@ describe('--workers', () => {
     assert.throws(() => validateConfigObject({ mode: 'active-standby', workers: -1 }), /workers: must be >= 0/);
   });
 
-  it('hands the validated config to the workers, unless it is too big for one variable', () => {
-    const config = validateConfigObject({ mode: 'active-standby', backends: [{ url: 'http://127.0.0.1:5001', name: 'a' }], routing: { secret: 's3cret-of-32-characters-or-more!!' } });
-    assert.deepEqual(JSON.parse(clusterConfigEnv(config)[CLUSTER_CONFIG_ENV]), config);
-    const big = { ...config, padding: 'x'.repeat(CLUSTER_CONFIG_MAX_CHARS) };
-    assert.deepEqual(clusterConfigEnv(big), {});
+  it('gives the workers the run\'s routing secret only when none is configured', () => {
+    const backends = [{ url: 'http://127.0.0.1:5001', name: 'a' }];
+    const configured = validateConfigObject({ mode: 'active-standby', backends, routing: { secret: 's3cret-of-32-characters-or-more!!' } });
+    assert.equal(workerConfig(configured, 'run-secret'), configured);
+    const unset = validateConfigObject({ mode: 'active-standby', backends });
+    const forWorkers = workerConfig(unset, 'run-secret');
+    assert.equal((forWorkers.routing as { secret?: string }).secret, 'run-secret');
+    assert.equal((unset.routing as { secret?: string }).secret, undefined, 'the primary\'s own config is left alone');
   });
 });
 

@@ -1,5 +1,6 @@
 // A cluster worker: serves traffic with the primary's health snapshot and admin states, runs no checks and no
-// admin listener, and answers the primary's requests for its metrics and failback relays.
+// admin listener, and answers the primary's requests for its metrics and failback relays. Its
+// config (with the run's shared routing secret) came from the primary over IPC (cluster-protocol.ts).
 import type { Config } from '../../config/types.js';
 import { onReloadSignal, onShutdownSignals } from '../../process/signals.js';
 import { createLogger } from '../../observability/logger.js';
@@ -9,17 +10,12 @@ import { WorkerHealthStore } from '../../state/worker-health.js';
 import { runProxy } from '../run.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import { primaryPort } from './cluster-ports.js';
-import { CLUSTER_SECRET_ENV, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE } from './cluster-protocol.js';
+import { FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE } from './cluster-protocol.js';
 
 export async function runWorker(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, worker: true });
   const registry = createMetricsRegistry();
   answerMetricsRequests(registry);
-  // Upload tokens and sticky cookies signed by one worker must verify in every other: without a
-  // configured secret, all workers use the one the primary generated for this run.
-  const routing = config.routing as { secret?: string; secretFile?: string };
-  const shared = process.env[CLUSTER_SECRET_ENV];
-  if (routing.secret === undefined && routing.secretFile === undefined && shared) routing.secret = shared;
   const port = primaryPort();
   const proxy = await runProxy(config, {
     logger,
