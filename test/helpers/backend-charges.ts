@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { ProxyProcess } from './proxy-process.js';
 
 /** What counts against each backend: failed attempts by cause, UP->DOWN transitions. */
-export async function chargesOf(proxy: ProxyProcess, names: string[]): Promise<Record<string, number>> {
+export async function chargesOf(proxy: ProxyProcess, names: readonly string[]): Promise<Record<string, number>> {
   const charges: Record<string, number> = {};
   for (const server of names) {
     for (const cause of ['CONNECT_FAILED', 'RESET', 'CONNECT_TIMEOUT', 'RESPONSE_TIMEOUT']) {
@@ -16,7 +16,7 @@ export async function chargesOf(proxy: ProxyProcess, names: string[]): Promise<R
 }
 
 /** Nothing was charged to any backend since `before`, and every backend is UP. */
-export async function assertNoBackendCharged(proxy: ProxyProcess, names: string[], before: Record<string, number>): Promise<void> {
+export async function assertNoBackendCharged(proxy: ProxyProcess, names: readonly string[], before: Record<string, number>): Promise<void> {
   assert.deepEqual(await chargesOf(proxy, names), before);
   assert.deepEqual((await proxy.status()).backends.map((b) => b.up), names.map(() => true));
 }

@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { assertNoBackendCharged, chargesOf } from '../helpers/backend-charges.js';
 import { sha256 } from '../helpers/oci-layout.js';
-import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
+import { startProxiedRegistries, type ProxiedRegistries } from '../helpers/proxied-registries.js';
+import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { headerFlood, rawExchange, trickleHeaders } from '../helpers/raw-tcp.js';
-import { pushBlob, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { pushBlob } from '../helpers/registry-process.js';
 
 const SLOW_CLIENTS = 100;
 const BAD_TARGETS = ['OPTIONS *', 'GET ftp://x/', 'GET *x', 'GET http://user@host/v2/'];
@@ -20,24 +21,17 @@ const MAX_PULLS = 2000;
 const MAX_PULL_MS = 60_000;
 
 describe('hostile clients beside a normal one', { timeout: 180_000 }, () => {
-  const registries: RegistryProcess[] = [];
-  const names = ['h1', 'h2'];
+  const names = ['h1', 'h2'] as const;
+  let set: ProxiedRegistries;
   let proxy: ProxyProcess;
 
   before(async () => {
-    registries.push(await startRegistryProcess(), await startRegistryProcess());
-    proxy = await startProxy({
-      mode: 'active-active',
-      backends: registries.map((r, i) => ({ name: names[i], url: r.url })),
-      healthCheck: { errorLimit: 3 },
-      timeouts: { headersMs: 1000 },
-      maxConnections: 400,
-    }, { logLevel: 'warn' });
+    set = await startProxiedRegistries(names, { healthCheck: { errorLimit: 3 }, timeouts: { headersMs: 1000 }, maxConnections: 400 }, { logLevel: 'warn' });
+    proxy = set.proxy;
   });
 
   after(async () => {
-    await proxy?.stop();
-    for (const r of registries) await r.stop();
+    await set?.stop();
   });
 
   it('serves the normal client without a failure and keeps every backend UP', async () => {

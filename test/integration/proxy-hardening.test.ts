@@ -7,29 +7,23 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertNoBackendCharged, chargesOf } from '../helpers/backend-charges.js';
+import { startProxiedRegistries, type ProxiedRegistries } from '../helpers/proxied-registries.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 import { headerFlood, openSocket, rawExchange, readUntilClosed, trickleHeaders } from '../helpers/raw-tcp.js';
-import { pushBlob, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
+import { pushBlob } from '../helpers/registry-process.js';
 
 describe('proxy hardening: what a client sends never counts against a backend', { timeout: 180_000 }, () => {
-  const registries: RegistryProcess[] = [];
+  const names = ['r1', 'r2'] as const;
+  let set: ProxiedRegistries;
   let proxy: ProxyProcess;
-  const names = ['r1', 'r2'];
 
   before(async () => {
-    registries.push(await startRegistryProcess(), await startRegistryProcess());
-    proxy = await startProxy({
-      mode: 'active-active',
-      backends: registries.map((r, i) => ({ name: names[i], url: r.url })),
-      healthCheck: { errorLimit: 3 },
-      timeouts: { headersMs: 1000 },
-      maxConnections: 40,
-    });
+    set = await startProxiedRegistries(names, { healthCheck: { errorLimit: 3 }, timeouts: { headersMs: 1000 }, maxConnections: 40 });
+    proxy = set.proxy;
   });
 
   after(async () => {
-    await proxy?.stop();
-    for (const r of registries) await r.stop();
+    await set?.stop();
   });
 
   it('answers targets it cannot forward with 400 itself, and no backend is charged', async () => {
@@ -136,23 +130,19 @@ describe('proxy hardening: what a client sends never counts against a backend', 
 });
 
 describe('proxy hardening: a process out of descriptors does not take its backends DOWN', { timeout: 120_000 }, () => {
-  const registries: RegistryProcess[] = [];
+  const names = ['f1', 'f2'] as const;
+  let set: ProxiedRegistries;
   let proxy: ProxyProcess;
-  const names = ['f1', 'f2'];
 
   before(async () => {
-    registries.push(await startRegistryProcess(), await startRegistryProcess());
     // 96 descriptors, and a connection cap far above them: the clients below exhaust the
     // descriptors, so every health check fails with EMFILE while the backends are fine.
-    proxy = await startProxy(
-      { mode: 'active-active', backends: registries.map((r, i) => ({ name: names[i], url: r.url })), maxConnections: 10_000, timeouts: { headersMs: 60_000 } },
-      { launcher: ['prlimit', '--nofile=96:96'] },
-    );
+    set = await startProxiedRegistries(names, { maxConnections: 10_000, timeouts: { headersMs: 60_000 } }, { launcher: ['prlimit', '--nofile=96:96'] });
+    proxy = set.proxy;
   });
 
   after(async () => {
-    await proxy?.stop();
-    for (const r of registries) await r.stop();
+    await set?.stop();
   });
 
   it('skips health checks that fail with EMFILE instead of counting them against the backend', async () => {
