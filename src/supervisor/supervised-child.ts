@@ -44,9 +44,9 @@ export class SupervisedChild {
 
   start(): void {
     this.startedAt = Date.now();
-    // Children share our stdout/stderr: their pino lines interleave with ours, each carrying its pid.
+    // Children share our stdout: their pino lines interleave with ours, each carrying its pid.
     // stdin is a pipe the child watches: it closes when we die, and the child stops (exit-with-parent.ts).
-    // stderr passes through a pipe so the supervisor sees why a start failed (listenErrorIn).
+    // stderr passes through a pipe to ours, so the supervisor sees why a start failed (listenErrorIn).
     const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'pipe'], env: { ...process.env, [SUPERVISED_ENV]: '1' } });
     this.child = child;
     let stderrTail = '';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, sha256 } from '../helpers/oci-layout.js';
 import { freePort } from '../helpers/ports.js';
-import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { isAlive, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 import { call, pushBlob } from '../helpers/registry-process.js';
 import { eventually } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
@@ -15,15 +15,6 @@ const cleanup: Managed[] = [];
 after(async () => {
   await Promise.all(cleanup.map((p) => p.stop('SIGKILL')));
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('embedded default: ha-proxy --mode active-standby with no --backend', () => {
   it('runs supervised replicas behind the proxy, accepts a skopeo copy, restarts a crashed replica, stops cleanly', async (t) => {
@@ -52,7 +43,7 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
     await eventually(
       async () => {
         const pid = Number(readFileSync(pidFile, 'utf8'));
-        if (pid === firstPid || !alive(pid)) return false;
+        if (pid === firstPid || !isAlive(pid)) return false;
         try {
           return (await fetch(`http://127.0.0.1:${ports[0].listen}/v2/`)).status === 200;
         } catch {
@@ -64,7 +55,7 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
 
     const pids = [Number(readFileSync(pidFile, 'utf8')), Number(readFileSync(join(data, 'replica-2.pid'), 'utf8'))];
     assert.equal(await main.stop('SIGTERM'), 0);
-    await eventually(async () => pids.every((pid) => !alive(pid)), () => `replicas still running: ${pids.filter(alive).join(', ')}`, 20_000);
+    await eventually(async () => pids.every((pid) => !isAlive(pid)), () => `replicas still running: ${pids.filter(isAlive).join(', ')}`, 20_000);
   });
 
   it('replicas stop by themselves when the supervisor is killed with SIGKILL (no orphans on the storage)', async () => {
@@ -75,9 +66,9 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
     cleanup.push(main);
     await waitForHttp(`http://127.0.0.1:${port}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
     const pids = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
-    assert.ok(pids.every(alive));
+    assert.ok(pids.every(isAlive));
     await main.stop('SIGKILL');
-    await eventually(async () => pids.every((pid) => !alive(pid)), () => `orphaned replicas: ${pids.filter(alive).join(', ')}`, 20_000);
+    await eventually(async () => pids.every((pid) => !isAlive(pid)), () => `orphaned replicas: ${pids.filter(isAlive).join(', ')}`, 20_000);
   });
 
   it('routing.blobRedirect: the replicas get a kept secret of their own, every worker redirects blob GETs to them', async () => {

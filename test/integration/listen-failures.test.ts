@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { isAlive, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 import { eventually } from '../helpers/replicas.js';
 
 /** Generous: a loaded machine starts replicas slowly; a process that never exits fails the test. */
@@ -28,15 +28,6 @@ async function takenPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   held.push(server);
   return (server.address() as { port: number }).port;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Binds `port` on loopback and keeps it (retrying while a killed process's socket goes away). */
@@ -132,7 +123,7 @@ for (const workers of ['1', '2']) {
         const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
         for (const name of ['replica-1', 'replica-2']) {
           const pid = Number(readFileSync(join(data, `${name}.pid`), 'utf8'));
-          await eventually(async () => !alive(pid), () => `${name} (pid ${pid}) stopped`);
+          await eventually(async () => !isAlive(pid), () => `${name} (pid ${pid}) stopped`);
         }
         for (const p of ports) await assertRefused(p.listen);
       });
@@ -153,7 +144,7 @@ describe('embedded default: a replica whose port another process took', () => {
     const ports = (JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports;
     const [first, second] = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
     process.kill(first, 'SIGKILL');
-    await eventually(async () => !alive(first), () => `replica-1 (pid ${first}) killed`);
+    await eventually(async () => !isAlive(first), () => `replica-1 (pid ${first}) killed`);
     await takePort(ports[0].listen);
 
     const result = await exitOfProcess(proc);
@@ -161,7 +152,7 @@ describe('embedded default: a replica whose port another process took', () => {
     const taken = `cannot listen on listen 127\\.0\\.0\\.1:${ports[0].listen}: address already in use \\(EADDRINUSE\\)`;
     assert.match(result.output, new RegExp(`ha-proxy: replica-1: ${taken} \\(5 starts in a row\\): giving up`));
     assert.equal(result.output.match(new RegExp(`^ha-proxy: ${taken}$`, 'gm'))?.length, 5, 'five failed starts, each printing its error');
-    await eventually(async () => !alive(second), () => `replica-2 (pid ${second}) stopped`);
+    await eventually(async () => !isAlive(second), () => `replica-2 (pid ${second}) stopped`);
     await assertRefused(ports[1].listen);
   });
 });

@@ -33,7 +33,10 @@ export function fetchReplication(target: CheckTarget, timeoutMs: number): Promis
       agent: false,
       headers: { 'user-agent': 'ha-proxy-status', connection: 'close', [REPLICATION_HEADER]: ORIGIN, ...(target.authorization ? { authorization: target.authorization } : {}) },
     });
+    let settled = false;
     const done = (value: ReplicaReplication | undefined) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       req.destroy();
       resolve(value);
