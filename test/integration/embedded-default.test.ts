@@ -36,6 +36,11 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
       // Straight from each replica: replicated (ack: all), each with its own storage under --data.
       assert.equal(await skopeoDigest(`docker://127.0.0.1:${p.listen}/embedded/app:v1`), layout.digest);
     }
+    // /status (and the status page) carries each replica's replication towards the other: caught up.
+    type Replication = { replication?: { peers: { peer: string; queueDepth: number; lagSeconds: number }[] } };
+    const replicationOf = async () => ((await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as { backends: Replication[] }).backends.map((b) => b.replication?.peers);
+    await eventually(async () => (await replicationOf()).every((peers) => peers?.length === 1 && peers[0].queueDepth === 0), async () => JSON.stringify(await replicationOf()));
+    assert.deepEqual((await replicationOf()).map((peers) => peers![0].peer), [`http://127.0.0.1:${ports[1].listen}`, `http://127.0.0.1:${ports[0].listen}`]);
 
     const pidFile = join(data, 'replica-1.pid');
     const firstPid = Number(readFileSync(pidFile, 'utf8'));
