@@ -1,6 +1,7 @@
 // What the primary and its workers agree on besides the health and metrics ports. A module of its
 // own so a worker does not import primary.ts, and with it the Redis client (ioredis, over 20 MiB
 // of RSS: load-health-store.ts) that only a primary with a `redis` section uses.
+import type { Worker } from 'node:cluster';
 import type { Config } from '../../config/types.js';
 
 /** The message by which the primary relays an operator's manual failback to its workers. */
@@ -28,6 +29,13 @@ export function workerConfig(config: Config, runSecret: string): Config {
   const routing = config.routing as { secret?: string; secretFile?: string };
   if (routing.secret !== undefined || routing.secretFile !== undefined) return config;
   return { ...config, routing: { ...config.routing, secret: runSecret } };
+}
+
+/** In the primary: answers the worker's CONFIG_REQUEST with `config` (never put in its environment: it holds secrets). */
+export function answerConfigRequests(worker: Worker, config: Config): void {
+  worker.on('message', (message: { type?: unknown } | null) => {
+    if (message?.type === CONFIG_REQUEST) worker.send({ type: CONFIG_MESSAGE, config }, undefined, () => {});
+  });
 }
 
 /** In a worker: asks the primary for the config and waits for it (rejects if the primary is gone). */

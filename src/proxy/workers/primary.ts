@@ -16,7 +16,7 @@ import { runProxy } from '../run.js';
 import { ClusterMetricsRegistry } from './cluster-metrics.js';
 import { workerPort } from './cluster-ports.js';
 import { loadHealthStoreFactory } from './load-health-store.js';
-import { CONFIG_MESSAGE, CONFIG_REQUEST, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE, WORKER_START_FAILED, workerConfig } from './cluster-protocol.js';
+import { answerConfigRequests, FAILBACK_MESSAGE, RELOAD_TLS_MESSAGE, WORKER_START_FAILED, workerConfig } from './cluster-protocol.js';
 import { ListenError } from '../../net/listen.js';
 import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
 
@@ -61,9 +61,9 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   let stopping = false;
   const restarts: RestartState = { failures: 0 };
 
-  const forWorkers = workerConfig(config, secret);
   const fork = (): Promise<void> => {
     const worker = cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env });
+    answerConfigRequests(worker, workerConfig(config, secret));
     const port = workerPort(worker);
     workers.set(worker, port);
     healthHub.attach(port);
@@ -73,8 +73,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
       let listening = false;
       let startFailure: string | undefined;
       worker.on('message', (message: { type?: unknown; message?: unknown } | null) => {
-        if (message?.type === CONFIG_REQUEST) worker.send({ type: CONFIG_MESSAGE, config: forWorkers }, undefined, () => {});
-        else if (message?.type === WORKER_START_FAILED && typeof message.message === 'string') startFailure = message.message;
+        if (message?.type === WORKER_START_FAILED && typeof message.message === 'string') startFailure = message.message;
       });
       worker.once('listening', () => {
         listening = true;
