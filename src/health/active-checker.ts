@@ -6,6 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isLocalResourceError } from '../net/local-resource-errors.js';
+import { BUILTIN_REGISTRY_HEADER } from '../oci/replication-state.js';
 import type { UpstreamTls } from '../net/upstream-tls.js';
 import { nextCheckDelay, type HealthParams } from './health-state.js';
 import type { HealthStore } from './health-store.js';
@@ -36,6 +37,8 @@ export interface CheckResult {
    * backend's usual schedule.
    */
   skipped?: boolean;
+  /** The backend answered as a built-in registry (BUILTIN_REGISTRY_HEADER). */
+  builtIn?: boolean;
 }
 
 /** One probe: resolves (never rejects) with whether the backend answered an expected status in time. */
@@ -49,7 +52,7 @@ export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectSt
       req.destroy();
       resolve(result);
     };
-    const finish = (ok: boolean, detail: string) => settle({ ok, detail });
+    const finish = (ok: boolean, detail: string, builtIn = false) => settle({ ok, detail, ...(builtIn ? { builtIn } : {}) });
     const skip = (detail: string) => settle({ ok: false, detail, skipped: true });
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
@@ -62,7 +65,7 @@ export function probe(url: URL, options: Pick<CheckOptions, 'method' | 'expectSt
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       res.resume();
-      finish(options.expectStatus.includes(status), `status ${status}`);
+      finish(options.expectStatus.includes(status), `status ${status}`, res.headers[BUILTIN_REGISTRY_HEADER] !== undefined);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (isLocalResourceError(err.code)) skip(`${err.code}: cannot probe, this process is short of resources`);

@@ -3,6 +3,13 @@
 // page. Both registry and proxy speak it, so it lives here. Answered only to requests carrying
 // REPLICATION_HEADER, which the proxy strips from client requests.
 
+/**
+ * Set by a built-in registry on its `GET /v2/` answer (the proxy's default health check), so the
+ * proxy asks for replication figures only from backends that have them: any other registry
+ * never sees the extra request.
+ */
+export const BUILTIN_REGISTRY_HEADER = 'x-ha-proxy-registry';
+
 export interface PeerReplicationStatus {
   /** The peer's URL without credentials. */
   peer: string;

@@ -27,6 +27,8 @@ export interface ProxyAdminDeps {
   /** Re-evaluates active-standby now (after a failback request). */
   refresh: () => void;
   isDraining: () => boolean;
+  /** The backend's last health check answered as a built-in registry: worth asking for replication figures. */
+  isBuiltIn: (index: number) => boolean;
   onFailbackRequested?: () => void;
   /** A further reason not to be ready (the primary: workers not all listening yet). */
   notReadyReason?: () => string | undefined;
@@ -52,6 +54,7 @@ export async function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
   const replication = new ReplicationPoller(
     deps.backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
     deps.config.healthCheck.timeoutMs,
+    deps.isBuiltIn,
   );
   const server = await startAdminServer({
     listen: deps.config.adminListen,

@@ -185,11 +185,16 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
     }
   });
 
+  // Which backends answered their last check as built-in registries (their replication figures go to /status).
+  const builtIn = backends.map(() => false);
   const checker = new ActiveChecker(
     backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
     health,
     { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
-    (index, result) => countCheck(proxyMetrics, logger, backends[index], result),
+    (index, result) => {
+      if (!result.skipped) builtIn[index] = result.builtIn === true;
+      countCheck(proxyMetrics, logger, backends[index], result);
+    },
   );
 
   let draining = false;
@@ -252,6 +257,7 @@ export async function runProxy(config: Config, options: RunProxyOptions = {}): P
         status,
         refresh: () => modeRouter.refresh(routingContext()),
         isDraining: () => draining,
+        isBuiltIn: (index) => builtIn[index],
         onFailbackRequested: options.onFailbackRequested,
         notReadyReason: options.notReadyReason,
       });

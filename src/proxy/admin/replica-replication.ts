@@ -1,9 +1,10 @@
 // Each built-in replica's replication queue depth and lag towards its peers, for /status and the
 // status page. Read from the replica's GET /v2/_replication/state (with the replication header,
 // which that endpoint requires and which the proxy strips from client requests) on a timer by the
-// process that serves /status, never per status request: one small GET per backend every
-// REPLICATION_POLL_MS. A backend that is not a built-in registry with peers (404), or that does
-// not answer, has no figures: the page shows none rather than stale ones.
+// process that serves /status, never per status request: one small GET every REPLICATION_POLL_MS
+// per backend whose last health check answered as a built-in registry (any other registry never
+// sees the request). One without peers (404), or that does not answer, has no figures: the page
+// shows none rather than stale ones.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { CheckTarget } from '../../health/active-checker.js';
@@ -70,6 +71,8 @@ export class ReplicationPoller {
   constructor(
     private readonly targets: readonly CheckTarget[],
     private readonly timeoutMs: number,
+    /** Whether the backend at this index is a built-in registry (as its health check says). */
+    private readonly isBuiltIn: (index: number) => boolean,
     private readonly intervalMs = REPLICATION_POLL_MS,
   ) {
     this.last = targets.map(() => undefined);
@@ -93,7 +96,7 @@ export class ReplicationPoller {
   private async round(): Promise<void> {
     await Promise.all(
       this.targets.map(async (t) => {
-        this.last[t.index] = await fetchReplication(t, this.timeoutMs);
+        this.last[t.index] = this.isBuiltIn(t.index) ? await fetchReplication(t, this.timeoutMs) : undefined;
       }),
     );
     if (this.stopped) return;
