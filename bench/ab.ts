@@ -5,7 +5,9 @@
 // them). Every variant runs behind
 // the same two static nginx backends, all started before the first round; each round measures
 // every variant in turn (idle RSS, small GETs, 512 MiB downloads), so load on the shared machine
-// hits all of them alike. Prints medians and per-round figures; writes nothing.
+// hits all of them alike. `--floor` adds the Node floor (node-floor.ts) as one more variant, to
+// compare against what any Node proxy costs; `--registry` puts two built-in registry replicas
+// behind every variant instead of nginx. Prints medians and per-round figures; writes nothing.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +16,8 @@ import { freePort } from '../test/helpers/ports.js';
 import { startProcess, waitForHttp, type Managed } from '../test/helpers/processes.js';
 import { download, wrk } from './load.js';
 import { measureWhile, processTree, sampleTree } from './proc-stats.js';
-import { blobPath, startStaticBackend } from './servers.js';
+import { fileURLToPath } from 'node:url';
+import { blobPath, startBuiltinRegistries, startStaticBackend, type Backend } from './servers.js';
 import { ensureFiles } from './setup.js';
 
 interface Variant {
@@ -52,6 +55,8 @@ function workerRssMiB(pids: number[]): number {
   return sampleTree(workers).maxProcessRssMiB;
 }
 
+const FLOOR = fileURLToPath(new URL('./node-floor.js', import.meta.url));
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -65,13 +70,18 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '64' },
       'no-small': { type: 'boolean' },
       'no-blob': { type: 'boolean' },
+      floor: { type: 'boolean' },
+      registry: { type: 'boolean' },
     },
   });
   const variants = (values.variant ?? []).map(parseVariant);
   if (variants.length === 0) throw new Error('give at least one --variant name|cli|env|args');
   const files = ensureFiles(join(tmpdir(), 'ha-proxy-bench-files'));
   const scratch = mkdtempSync(join(tmpdir(), 'ha-proxy-ab-'));
-  const backends = [await startStaticBackend(files.dir, scratch), await startStaticBackend(files.dir, scratch)];
+  const backends: Backend[] = values.registry
+    ? await startBuiltinRegistries(files, scratch)
+    : [await startStaticBackend(files.dir, scratch), await startStaticBackend(files.dir, scratch)];
+  if (values.floor) variants.push({ name: 'node-floor', cli: FLOOR, env: {}, args: [], nodeArgs: [] });
   const small = blobPath(files.small.digest);
   const big = blobPath(files.big.digest);
   const procs: { v: Variant; url: string; proc: Managed; pids: number[] }[] = [];
@@ -81,7 +91,9 @@ async function main(): Promise<void> {
       const port = await freePort();
       const args = ['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--log-level', 'warn', '--workers', values.workers!];
       for (const b of backends) args.push('--backend', b.url);
-      const proc = startProcess(process.execPath, [...v.nodeArgs, v.cli, ...args, ...v.args], { env: { ...process.env, ...v.env } });
+      // The floor forwards GETs to the first backend only: it has no failover to offer.
+      const argv = v.cli === FLOOR ? [FLOOR, String(port), values.workers!, backends[0].url] : [...v.nodeArgs, v.cli, ...args, ...v.args];
+      const proc = startProcess(process.execPath, argv, { env: { ...process.env, ...v.env } });
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(`${url}${small}`, { proc, statuses: [200], timeoutMs: 60_000 });
       procs.push({ v, url, proc, pids: processTree(proc.child.pid!) });

@@ -1,12 +1,13 @@
 // The floor of any Node.js proxy on this machine, measured beside ha-proxy in the same run: the
 // same server and upstream client as ha-proxy (node:http in front, an undici Pool behind), the
 // same worker count, and nothing else (no routing, health checks, retries, metrics or timers).
-// Usage: node dist/bench/node-floor.js PORT WORKERS BACKEND_URL
+// Usage: node dist/bench/node-floor.js PORT WORKERS BACKEND_URL [SOCKET_PATH]
+// (SOCKET_PATH: reach the backend over that Unix socket instead of TCP, to measure what it saves.)
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 
-const [port, workers, backendUrl] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4]];
+const [port, workers, backendUrl, socketPath] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]];
 
 if (cluster.isPrimary && workers > 1) {
   for (let i = 0; i < workers; i++) cluster.fork();
@@ -15,7 +16,7 @@ if (cluster.isPrimary && workers > 1) {
     process.exit(0);
   });
 } else {
-  const pool = new Pool(backendUrl, { connections: null, keepAliveTimeout: 4000 });
+  const pool = new Pool(backendUrl, { connections: null, keepAliveTimeout: 4000, ...(socketPath ? { socketPath } : {}) });
   createServer((req, res) => {
     const headers = { ...req.headers } as Record<string, string | string[]>;
     delete headers.connection;

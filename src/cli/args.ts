@@ -31,7 +31,7 @@ Options:
   --ack MODE            replication write concern: all | majority | one (default all)
   --replicas N          proxy modes without --backend: built-in replicas to run (default 2)
   --data DIR            proxy modes without --backend: replica storage root (default ./data)
-  --workers N           proxy modes: processes serving traffic (default 0: one per CPU)
+  --workers N           proxy modes: processes serving traffic (default 0: one per CPU; embedded: one)
   --help                print this help
   --version             print the version
 `;

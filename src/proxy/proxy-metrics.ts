@@ -1,10 +1,12 @@
 // The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter and
 // Prometheus's naming rules: base units, `_total` counters, and no per-repository labels. Label
-// children are resolved once at start-up so the request path only increments numbers; gauges
-// that mirror state (health, in-flight) are computed when /metrics is scraped.
+// children are resolved once at start-up; the counters every request moves are plain numbers
+// copied into prom-client at scrape time (deferred-counter.ts); gauges that mirror state
+// (health, in-flight) are computed when /metrics is scraped.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BackendAdmin } from '../health/admin-state.js';
 import type { BackendHealth } from '../health/health-state.js';
+import { deferredCounter, type Count } from '../observability/deferred-counter.js';
 import { DURATION_BUCKETS } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
 import { displayState, type DisplayState } from './proxy-status.js';
@@ -27,9 +29,9 @@ type ByClass<T> = Record<CodeClass, T>;
 const SERVER_STATES: readonly DisplayState[] = ['DOWN', 'UP', 'MAINT', 'DRAIN'];
 
 export interface BackendMetrics {
-  responses: ByClass<Counter.Internal>;
-  bytesIn: Counter.Internal;
-  bytesOut: Counter.Internal;
+  responses: ByClass<Count>;
+  bytesIn: Count;
+  bytesOut: Count;
   failures: Record<FailureCode, Counter.Internal>;
   retries: Counter.Internal;
   /** `skipped`: the probe could not be made for want of local resources (no verdict). */
@@ -38,10 +40,10 @@ export interface BackendMetrics {
 
 export interface ProxyMetrics {
   backends: BackendMetrics[];
-  requests: Counter.Internal;
+  requests: Count;
   /** Client connections closed at once because `maxConnections` were open. */
   droppedConnections: Counter.Internal;
-  responses: ByClass<Counter.Internal>;
+  responses: ByClass<Count>;
   duration: ByClass<Histogram.Internal<string>>;
   stateChange(backend: Backend, to: 'up' | 'down', reason: string): void;
   standbyEvent(kind: string): void;
@@ -61,9 +63,9 @@ function byClass<T>(make: (cls: CodeClass) => T): ByClass<T> {
 
 export function createProxyMetrics(registry: Registry, backends: readonly Backend[], sources: MetricsSources): ProxyMetrics {
   const registers = [registry];
-  const requests = new Counter({ name: 'haproxy_frontend_http_requests_total', help: 'HTTP requests received', registers });
+  const requests = deferredCounter({ name: 'haproxy_frontend_http_requests_total', help: 'HTTP requests received', registers });
   const dropped = new Counter({ name: 'haproxy_frontend_dropped_connections_total', help: 'Client connections closed at once because maxConnections were open', registers });
-  const frontendResponses = new Counter({
+  const frontendResponses = deferredCounter({
     name: 'haproxy_frontend_http_responses_total',
     help: 'HTTP responses sent to clients, by status class (including the proxy\'s own errors)',
     labelNames: ['code'],
@@ -76,9 +78,9 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const serverResponses = new Counter({ name: 'haproxy_server_http_responses_total', help: 'HTTP responses from each backend, by status class', labelNames: ['server', 'code'], registers });
-  const bytesIn = new Counter({ name: 'haproxy_server_bytes_in_total', help: 'Bytes read from clients for requests sent to each backend', labelNames: ['server'], registers });
-  const bytesOut = new Counter({ name: 'haproxy_server_bytes_out_total', help: 'Bytes written to clients for responses from each backend', labelNames: ['server'], registers });
+  const serverResponses = deferredCounter({ name: 'haproxy_server_http_responses_total', help: 'HTTP responses from each backend, by status class', labelNames: ['server', 'code'], registers });
+  const bytesIn = deferredCounter({ name: 'haproxy_server_bytes_in_total', help: 'Bytes read from clients for requests sent to each backend', labelNames: ['server'], registers });
+  const bytesOut = deferredCounter({ name: 'haproxy_server_bytes_out_total', help: 'Bytes written to clients for responses from each backend', labelNames: ['server'], registers });
   const failures = new Counter({ name: 'haproxy_server_failures_total', help: 'Failed attempts to forward to each backend, by cause', labelNames: ['server', 'cause'], registers });
   const retries = new Counter({ name: 'haproxy_server_retry_warnings_total', help: 'Requests retried on another backend after failing on this one', labelNames: ['server'], registers });
   const checks = new Counter({ name: 'haproxy_server_checks_total', help: 'Active health checks, by result', labelNames: ['server', 'result'], registers });

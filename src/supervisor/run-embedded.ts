@@ -3,6 +3,7 @@
 // storage under `embedded.data`, replicating to each other, and runs the proxy in front of them.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlainObject } from '../config/load.js';
@@ -12,6 +13,7 @@ import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
+import { replicaConfigEnv } from './replica-config-env.js';
 import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { GIVE_UP_AFTER } from './start-failures.js';
 import { SupervisedChild } from './supervised-child.js';
@@ -19,6 +21,31 @@ import { SupervisedChild } from './supervised-child.js';
 const CLI = fileURLToPath(new URL('../../../bin/ha-proxy.js', import.meta.url));
 const STATE_FILE = 'embedded.json';
 const SECRET_FILE = 'blob-redirect.secret';
+/**
+ * Node flags of every replica. V8's young generation grows to 2 x 16 MiB under load and stays
+ * there; capped at 1 MiB a side (on every process of the tree), the embedded tree held 199
+ * instead of 223 MiB at rest and 294-301 instead of 314-316 MiB during a 512 MiB pull
+ * (bench/embedded-memory.ts). `npm start` caps the proxy process the same way. A replica
+ * mostly waits on disk and sockets, so the extra scavenges cost it little.
+ */
+const REPLICA_NODE_FLAGS = ['--max-semi-space-size=1'];
+/**
+ * glibc serves allocations of 128 KiB and more (a replica's 1 MiB file and body buffers) from
+ * mmap and returns them at free, instead of raising its threshold and keeping them in its heap:
+ * the tree's peak during a 512 MiB pull went from 303-326 to 290-301 MiB (4 pulls each). Unless
+ * the operator set it.
+ */
+function replicaMallocEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return env.MALLOC_MMAP_THRESHOLD_ === undefined ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {};
+}
+/**
+ * `workers: 0` (the default) in embedded mode: the proxy serves traffic in this one process.
+ * On a small machine the replicas already use the other cores, and every further process costs
+ * 60-90 MiB of RSS (two workers and a primary that serves nothing: 369 against 223 MiB at rest).
+ */
+function embeddedWorkers(configured: number): number {
+  return configured === 0 ? 1 : configured;
+}
 /** How long start-up waits for the replicas before starting the proxy anyway (its health checks take over). */
 const REPLICA_START_TIMEOUT_MS = 30_000;
 
@@ -89,15 +116,26 @@ async function choosePorts(dataDir: string, count: number, reserved: readonly nu
   return ports;
 }
 
+/**
+ * The status of one GET, or undefined when nothing answers. node:http, not fetch(): fetch loads
+ * Node's own bundled copy of undici beside the one the proxy uses, 17 MiB of RSS kept for the
+ * life of the process for a few start-up probes.
+ */
+function probe(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.setTimeout(2000, () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
 async function waitUntilAnswering(url: string, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return true;
-    } catch {
-      // not listening yet
-    }
+    const status = await probe(`${url}/v2/`);
+    if (status === 200 || status === 401) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
@@ -123,6 +161,8 @@ export async function runEmbedded(config: Config): Promise<void> {
   const blobRedirect = config.routing.blobRedirect.enabled ? { secretFile: await writeBlobRedirectSecret(config, dataDir) } : undefined;
   const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject, blobRedirect });
 
+  // Already loaded by this process (it read the user's config); a worker never gets here.
+  const { validateConfigObject } = await import('../config/load.js');
   const children: SupervisedChild[] = [];
   const giveUp = (name: string, message: string): void => {
     // Exit 1 rather than run on without the replica: a service manager restarting ha-proxy gets
@@ -135,7 +175,14 @@ export async function runEmbedded(config: Config): Promise<void> {
     const configFile = join(dataDir, `${plan.name}.config.json`);
     await writeFile(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
     const child = new SupervisedChild(
-      { name: plan.name, command: process.execPath, args: [CLI, '--config', configFile], pidFile: join(dataDir, `${plan.name}.pid`) },
+      {
+        name: plan.name,
+        command: process.execPath,
+        args: [...REPLICA_NODE_FLAGS, CLI, '--config', configFile],
+        pidFile: join(dataDir, `${plan.name}.pid`),
+        // Validated here (a bad one stops start-up with its message instead of a restart loop).
+        env: { ...replicaMallocEnv(), ...replicaConfigEnv(validateConfigObject(plan.config)) },
+      },
       { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs, onGiveUp: (message) => giveUp(plan.name, message) },
       logger,
     );
@@ -154,7 +201,8 @@ export async function runEmbedded(config: Config): Promise<void> {
   logger.info({ replicas: plans.map((p) => ({ name: p.name, url: p.url, storage: p.storage })) }, 'embedded replicas running');
 
   try {
-    await runProxyMode(await proxyConfigOf(config, dataDir, ports));
+    const proxyConfig = await proxyConfigOf(config, dataDir, ports);
+    await runProxyMode({ ...proxyConfig, workers: embeddedWorkers(config.workers) });
   } catch (err) {
     // No proxy (its port is taken, say): replicas nobody can reach must not run on.
     await Promise.all(children.map((c) => c.stop()));

@@ -17,6 +17,8 @@ export interface ChildSpec {
   args: string[];
   /** Where the current pid is written (operators and tests find the replica process there). */
   pidFile?: string;
+  /** Added to the environment the child inherits. */
+  env?: Record<string, string>;
 }
 
 export interface SupervisionOptions extends RestartOptions {
@@ -47,7 +49,7 @@ export class SupervisedChild {
     // Children share our stdout: their pino lines interleave with ours, each carrying its pid.
     // stdin is a pipe the child watches: it closes when we die, and the child stops (exit-with-parent.ts).
     // stderr passes through a pipe to ours, so the supervisor sees why a start failed (listenErrorIn).
-    const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'pipe'], env: { ...process.env, [SUPERVISED_ENV]: '1' } });
+    const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'pipe'], env: { ...process.env, ...this.spec.env, [SUPERVISED_ENV]: '1' } });
     this.child = child;
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {

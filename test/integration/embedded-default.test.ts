@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,7 +16,44 @@ after(async () => {
   await Promise.all(cleanup.map((p) => p.stop('SIGKILL')));
 });
 
+/** The pids whose parent is `parent`, read from /proc. */
+function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
 describe('embedded default: ha-proxy --mode active-standby with no --backend', () => {
+  it('without --workers, the proxy serves traffic itself: its only children are the replicas (memory: no primary and workers)', async (t) => {
+    if (process.platform !== 'linux') return t.skip('reads /proc');
+    const data = mkdtempSync(join(tmpdir(), 'embedded-'));
+    const port = await freePort();
+    const main = startHaProxy(['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--data', data, '--log-level', 'warn']);
+    cleanup.push(main);
+    await waitForHttp(`http://127.0.0.1:${port}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
+    const replicas = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
+    assert.deepEqual(childrenOf(main.child.pid!).sort(), [...replicas].sort());
+    for (const pid of replicas) {
+      // Their young generation is capped (REPLICA_NODE_FLAGS): the memory figures rest on it.
+      assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=1'), `replica ${pid} runs without the young-generation cap`);
+      // It runs on the config its supervisor validated, so it never loads the config loader.
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const handed = env.find((kv) => kv.startsWith('HA_PROXY_REPLICA_CONFIG='));
+      assert.ok(handed, `replica ${pid} got no validated config`);
+      assert.equal((JSON.parse(handed.slice(handed.indexOf('=') + 1)) as { mode: string }).mode, 'registry');
+      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=131072'), `replica ${pid} keeps freed buffers in glibc's heap`);
+    }
+    assert.equal(await main.stop('SIGTERM'), 0);
+  });
+
   it('runs supervised replicas behind the proxy, accepts a skopeo copy, restarts a crashed replica, stops cleanly', async (t) => {
     if (!requireTool(t, 'skopeo')) return;
     const data = mkdtempSync(join(tmpdir(), 'embedded-'));

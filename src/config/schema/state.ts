@@ -19,7 +19,7 @@ export const redisSchema = {
 } as const;
 
 export const stateSchemaProperties = {
-  // Processes serving traffic: 0 means one per CPU. 1 runs everything in one process.
+  // Processes serving traffic: 0 means one per CPU (in embedded mode: one). 1 runs everything in one process.
   workers: { type: 'integer', minimum: 0, maximum: 256, default: 0 },
   redis: redisSchema,
 } as const;

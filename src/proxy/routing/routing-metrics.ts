@@ -1,11 +1,13 @@
 // Counters for routing decisions on the proxy's prom-client registry. Labels are small closed
 // sets: never a repository or backend-chosen value (one series per value: unbounded cardinality).
 import { Counter, type Registry } from 'prom-client';
+import { deferredCounter } from '../../observability/deferred-counter.js';
 import type { Backend } from '../backend.js';
 import type { RouteKind, RoutingEvents } from './registry-router.js';
 
 export function createRoutingMetrics(registry: Registry, prefix = 'haproxy_'): RoutingEvents {
-  const requests = new Counter({
+  // Moved by every request: counted as a plain number, copied at scrape time.
+  const requests = deferredCounter({
     name: `${prefix}routing_requests_total`,
     help: 'Requests by routing decision: upload_affinity (signed upload token), repository (write to the home backend), repository_read, any, sticky, rejected',
     labelNames: ['route'],
@@ -34,7 +36,7 @@ export function createRoutingMetrics(registry: Registry, prefix = 'haproxy_'): R
   });
   // Pre-create the label sets so every series exists (at 0) from the first scrape.
   const kinds: RouteKind[] = ['upload_affinity', 'repository', 'repository_read', 'any', 'sticky', 'rejected'];
-  const byKind = new Map(kinds.map((k) => [k, requests.labels(k)]));
+  const byKind = new Map(kinds.map((k) => [k, requests.labels({ route: k })]));
   const notFound = fallbacks.labels('not_found');
   const mismatch = fallbacks.labels('digest_mismatch');
   return {
