@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import { receiveClusterConfig } from '../proxy/workers/cluster-protocol.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { SUPERVISED_ENV } from '../supervisor/exit-with-parent.js';
-import { REPLICA_CONFIG_ENV } from '../supervisor/replica-config-env.js';
+import { configOnStdin, readConfigLine } from '../supervisor/replica-config-env.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 
 export const EXIT_CONFIG = 2;
@@ -79,11 +79,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return 0;
     }
     // A proxy worker (--workers N) runs on the config its primary validated, sent over IPC; an
-    // embedded replica on the one its supervisor validated, in its environment. The loader (YAML
+    // embedded replica on the one its supervisor validated, on its stdin. The loader (YAML
     // parser, ajv) is only imported by processes that read a config themselves.
-    const handed = process.env[SUPERVISED_ENV] === '1' ? process.env[REPLICA_CONFIG_ENV] : undefined;
     if (isClusterWorker()) config = await receiveClusterConfig();
-    else if (handed) config = JSON.parse(handed) as Config;
+    else if (process.env[SUPERVISED_ENV] === '1' && configOnStdin()) config = (await readConfigLine()) as Config;
     else config = (await import('../config/load.js')).loadConfig({ file: args.configFile, overrides: args.overrides });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {

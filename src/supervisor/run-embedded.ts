@@ -13,7 +13,7 @@ import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
-import { replicaConfigEnv } from './replica-config-env.js';
+import { replicaConfigEnv, replicaConfigLine } from './replica-config-env.js';
 import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { GIVE_UP_AFTER } from './start-failures.js';
 import { SupervisedChild } from './supervised-child.js';
@@ -181,7 +181,8 @@ export async function runEmbedded(config: Config): Promise<void> {
         args: [...REPLICA_NODE_FLAGS, CLI, '--config', configFile],
         pidFile: join(dataDir, `${plan.name}.pid`),
         // Validated here (a bad one stops start-up with its message instead of a restart loop).
-        env: { ...replicaMallocEnv(), ...replicaConfigEnv(validateConfigObject(plan.config)) },
+        env: { ...replicaMallocEnv(), ...replicaConfigEnv() },
+        stdinLine: replicaConfigLine(validateConfigObject(plan.config)),
       },
       { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs, onGiveUp: (message) => giveUp(plan.name, message) },
       logger,

@@ -19,6 +19,8 @@ export interface ChildSpec {
   pidFile?: string;
   /** Added to the environment the child inherits. */
   env?: Record<string, string>;
+  /** Written first on the child's stdin at every start (the replica's validated config). */
+  stdinLine?: string;
 }
 
 export interface SupervisionOptions extends RestartOptions {
@@ -51,6 +53,9 @@ export class SupervisedChild {
     // stderr passes through a pipe to ours, so the supervisor sees why a start failed (listenErrorIn).
     const child = spawn(this.spec.command, this.spec.args, { stdio: ['pipe', 'inherit', 'pipe'], env: { ...process.env, ...this.spec.env, [SUPERVISED_ENV]: '1' } });
     this.child = child;
+    // A child that dies at once closes the pipe under this write: EPIPE is its exit's business.
+    child.stdin?.on('error', () => {});
+    if (this.spec.stdinLine !== undefined) child.stdin?.write(this.spec.stdinLine);
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
