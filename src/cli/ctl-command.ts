@@ -14,6 +14,8 @@ Commands:
   maint NAME            nothing goes to NAME (health checks go on)
   weight NAME N         runtime weight of NAME for the balancers (1..256)
   failback              active-standby with manual failback: move back to the best healthy backend
+  reload                re-read the config file and apply it in place (as SIGHUP): prints what
+                        changed and the settings that need a restart; a refused file: every problem
 
 Options:
   --admin URL           the admin listener (default http://127.0.0.1:9090)
@@ -53,7 +55,13 @@ interface StatusBody {
 export class CtlError extends Error {}
 
 const NEEDS_NAME = new Set(['drain', 'ready', 'maint', 'weight']);
-const COMMANDS = new Set(['status', 'failback', ...NEEDS_NAME]);
+const COMMANDS = new Set(['status', 'failback', 'reload', ...NEEDS_NAME]);
+
+interface ReloadBody {
+  changes: string[];
+  restartNeeded: string[];
+  workers?: { switched: number; of: number };
+}
 
 function parseCtlArgs(argv: string[]): CtlArgs {
   let parsed;
@@ -100,7 +108,9 @@ async function request(args: CtlArgs, path: string, init: RequestInit): Promise<
   if (!res.ok) {
     let message = text.trim();
     try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message;
+      const body = JSON.parse(text) as { error?: string; problems?: string[] };
+      // A refused config: one problem a line, as `path: reason`.
+      message = body.problems ? `the config was not applied:\n${body.problems.map((p) => `  ${p}`).join('\n')}` : (body.error ?? message);
     } catch {
       // plain text
     }
@@ -123,12 +133,24 @@ export function statusTable(status: StatusBody): string {
   return `mode: ${status.mode}  active: ${status.active ?? '-'}\n${pad(rows)}\n`;
 }
 
+export function reloadSummary(result: ReloadBody): string {
+  const lines = ['config reloaded'];
+  lines.push(result.changes.length === 0 ? '  nothing changed' : `  changed: ${result.changes.join(', ')}`);
+  if (result.restartNeeded.length > 0) lines.push(`  need a restart (running values kept): ${result.restartNeeded.join(', ')}`);
+  if (result.workers) lines.push(`  workers switched: ${result.workers.switched} of ${result.workers.of}`);
+  return `${lines.join('\n')}\n`;
+}
+
 async function act(args: CtlArgs): Promise<string> {
   if (args.command === 'status') {
     const status = (await request(args, '/status', {})) as StatusBody;
     return args.json ? `${JSON.stringify(status)}\n` : statusTable(status);
   }
   const headers = { authorization: `Bearer ${readToken(args.tokenFile, args.command)}`, 'content-type': 'application/json' };
+  if (args.command === 'reload') {
+    const result = (await request(args, '/reload', { method: 'POST', headers })) as ReloadBody;
+    return args.json ? `${JSON.stringify(result)}\n` : reloadSummary(result);
+  }
   if (args.command === 'failback') {
     const status = (await request(args, '/failback', { method: 'POST', headers })) as StatusBody;
     return args.json ? `${JSON.stringify(status)}\n` : `failback requested; active: ${status.active ?? '-'}\n`;

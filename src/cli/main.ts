@@ -19,7 +19,10 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-async function run(config: Config): Promise<void> {
+/** Reads the config again as at start-up (the file, then the command line over it): SIGHUP and POST /reload. */
+type ConfigSource = () => Config;
+
+async function run(config: Config, reloadSource: ConfigSource | undefined): Promise<void> {
   if (config.mode === 'registry') {
     // A replica started by the embedded supervisor stops when the supervisor is gone.
     const { exitWithParent } = await import('../supervisor/exit-with-parent.js');
@@ -29,11 +32,11 @@ async function run(config: Config): Promise<void> {
   } else if (config.backends.length === 0) {
     // No backends: the one-command default, built-in replicas supervised behind the proxy.
     const { runEmbedded } = await import('../supervisor/run-embedded.js');
-    await runEmbedded(config);
+    await runEmbedded(config, reloadSource);
   } else {
     // One process, or a primary and --workers N workers.
     const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
-    await runProxyMode(config);
+    await runProxyMode(config, { reloadSource });
   }
 }
 
@@ -68,6 +71,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'gc') return runGc(argv.slice(1));
   if (argv[0] === 'ctl') return runCtl(argv.slice(1));
   let config: Config;
+  let reloadSource: ConfigSource | undefined;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -83,7 +87,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     // parser, ajv) is only imported by processes that read a config themselves.
     if (isClusterWorker()) config = await receiveClusterConfig();
     else if (process.env[SUPERVISED_ENV] === '1' && configOnStdin()) config = (await readConfigLine()) as Config;
-    else config = (await import('../config/load.js')).loadConfig({ file: args.configFile, overrides: args.overrides });
+    else {
+      const { loadConfig } = await import('../config/load.js');
+      reloadSource = () => loadConfig({ file: args.configFile, overrides: args.overrides });
+      config = reloadSource();
+    }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`ha-proxy: ${err.message}\n`);
@@ -93,7 +101,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     throw err;
   }
   try {
-    await run(config);
+    await run(config, reloadSource);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ha-proxy: ${err.message}\n`);

@@ -4,6 +4,7 @@
 // This interface is all the proxy knows about health. The local store below keeps it in process
 // memory; the stores shared across workers or proxies (src/state) implement the same interface,
 // keep `snapshot()` synchronous and local (the request path never waits on Redis) and call the transition listeners for changes learnt from peers as well as their own.
+import { carried, type Carry } from './carry.js';
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from './health-state.js';
 
 export type TransitionListener = (index: number, transition: Transition, health: BackendHealth) => void;
@@ -36,6 +37,19 @@ export interface ElectionView {
   /** An operator's manual failback, passed to the leader (who applies failback policy). */
   requestFailback(): void;
   status(): ElectionStatus | undefined;
+  /** A reload changed the backend list (names in priority order). */
+  setNames(names: readonly string[]): void;
+}
+
+/** A reload's new backend list, as the health stores see it. */
+export interface HealthReindex {
+  /** Whose state each backend of the new list keeps (same name and URL). */
+  readonly carry: Carry;
+  readonly names: readonly string[];
+  /** The URLs without credentials (the keys shared through Redis). */
+  readonly urls: readonly string[];
+  /** rise, fall and intervals may have changed too: they apply from the next check on. */
+  readonly params: HealthParams;
 }
 
 export interface HealthStore {
@@ -45,18 +59,20 @@ export interface HealthStore {
   reportTraffic(index: number, ok: boolean, detail: string): void;
   /** Listeners run after each state change (up <-> down), whatever its source. */
   onTransition(listener: TransitionListener): void;
+  /** A reload changed the backends: state moves to their new positions (carry.ts), no transition is reported. */
+  reindex(change: HealthReindex): void;
   close(): void;
   /** Present when the active backend is a shared decision (active-standby with Redis). */
   readonly election?: ElectionView;
 }
 
 export class LocalHealthStore implements HealthStore {
-  private readonly states: BackendHealth[];
+  private states: BackendHealth[];
   private readonly listeners: TransitionListener[] = [];
 
   constructor(
     backendCount: number,
-    private readonly params: HealthParams,
+    private params: HealthParams,
     private readonly clock: () => number = Date.now,
   ) {
     this.states = Array.from({ length: backendCount }, () => initialHealth(params));
@@ -78,6 +94,11 @@ export class LocalHealthStore implements HealthStore {
 
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
+  }
+
+  reindex(change: HealthReindex): void {
+    this.params = change.params;
+    this.states = carried(change.carry, this.states, () => initialHealth(change.params));
   }
 
   close(): void {

@@ -30,10 +30,11 @@ export interface ClientListener {
   readonly server: ClientServer;
   readonly tls: boolean;
   /**
-   * Re-reads the certificate files: new connections get the new certificates, open ones keep
-   * theirs. Throws a ConfigError (the old certificates stay) when a file is missing or broken.
+   * Re-reads the certificate files (of `tls` when given: a reload may name other files): new
+   * connections get the new certificates, open ones keep theirs. Throws a ConfigError (the old
+   * certificates stay) when a file is missing or broken.
    */
-  reloadCertificates(): void;
+  reloadCertificates(tls?: ListenerTlsConfig): void;
 }
 
 export interface ClientServerOptions {
@@ -58,8 +59,8 @@ export function createClientServer(tls: ListenerTlsConfig | undefined, options: 
     : createHttpsServer(tlsOptions, onRequest);
   server.requestTimeout = options.requestTimeout;
   server.keepAliveTimeout = options.keepAliveTimeout ?? NODE_KEEP_ALIVE_TIMEOUT_MS;
-  const reloadCertificates = (): void => {
-    const next = loadListenerCertificates(tls);
+  const reloadCertificates = (files: ListenerTlsConfig = tls): void => {
+    const next = loadListenerCertificates(files);
     (server as unknown as { setSecureContext(o: object): void }).setSecureContext(next.fallback.options);
     certificates = next;
   };
@@ -99,10 +100,10 @@ function http2Server(tlsOptions: object, onRequest: RequestListener): ClientServ
 }
 
 /** SIGHUP's certificate reload, logged: a broken file is named and the certificates in use stay. */
-export function reloadCertificatesLogged(listener: ClientListener, logger: Logger): void {
+export function reloadCertificatesLogged(listener: ClientListener, logger: Logger, tls?: ListenerTlsConfig): void {
   if (!listener.tls) return;
   try {
-    listener.reloadCertificates();
+    listener.reloadCertificates(tls);
     logger.info('TLS certificates reloaded');
   } catch (err) {
     const problems = err instanceof ConfigError ? err.problems : [String(err)];

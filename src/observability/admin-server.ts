@@ -13,11 +13,15 @@ export interface ActionInput {
   body: string;
 }
 
-/** Thrown by an action for a request it refuses (bad input, unknown backend): the client's fault. */
+/**
+ * Thrown by an action for a request it refuses (bad input, unknown backend: the client's fault;
+ * 422: a config file that does not validate). `details` go into the JSON answer next to `error`.
+ */
 export class ActionError extends Error {
   constructor(
-    readonly status: 400 | 404 | 413,
+    readonly status: 400 | 404 | 413 | 422,
     message: string,
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -70,7 +74,7 @@ async function runAction(req: IncomingMessage, res: ServerResponse, action: Admi
     answer(res, 200, 'application/json', JSON.stringify(result));
   } catch (err) {
     if (!(err instanceof ActionError)) throw err;
-    answer(res, err.status, 'application/json', JSON.stringify({ error: err.message }));
+    answer(res, err.status, 'application/json', JSON.stringify({ error: err.message, ...err.details }));
   }
 }
 

@@ -22,8 +22,8 @@ export function onShutdownSignals(stop: () => Promise<void>, log: (message: stri
 }
 
 /**
- * SIGHUP: re-read the TLS certificates (the operator's "reload"). Handled even without TLS, where
- * there is nothing to re-read: the default action of SIGHUP would kill the process.
+ * SIGHUP: the operator's reload (the proxy re-reads its config, the registry its certificates).
+ * Handled even where there is nothing to re-read: the default action of SIGHUP would kill the process.
  */
 export function onReloadSignal(reload: () => void): void {
   process.on('SIGHUP', () => reload());

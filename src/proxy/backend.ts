@@ -1,6 +1,6 @@
-// A backend as the proxy uses it at run time: built once at start-up from the config, with its
-// pool of keep-alive connections, so nothing is parsed per request.
-import { buildConnector, Pool } from 'undici';
+// A backend as the proxy uses it at run time: a plain description built from the config (at
+// start-up and at each reload), so nothing is parsed per request. Its keep-alive connections
+// are not part of it: the forwarder's pools own them (upstream-pools.ts).
 import { backendName } from '../config/backend-name.js';
 import type { BackendConfig } from '../config/types.js';
 import { splitCredentials } from '../net/credentials.js';
@@ -27,9 +27,6 @@ export interface Backend {
   readonly weight: number;
   /** A path prefix in the backend URL, prepended to every request path ('' for none). */
   readonly pathPrefix: string;
-  readonly pool: Pool;
-  /** Attempts forwarded to this backend and not yet ended, so a mark-down can end them (forwarder.ts). */
-  readonly attempts: Set<{ markedDown(): void }>;
   /** https:// backends: the TLS options, shared with the health checks. */
   readonly tls?: UpstreamTls;
   /**
@@ -40,22 +37,7 @@ export interface Backend {
   readonly dispatchServername?: string;
 }
 
-export interface ConnectionOptions {
-  /** From the start of the attempt until the TCP (or TLS) connection is up. */
-  connectMs: number;
-  /** From the last byte of the request until the response headers. */
-  responseHeadersMs: number;
-  /** No byte of the response body for this long. */
-  idleMs: number;
-  /**
-   * Free pooled connections are closed after this long idle. It must stay below the backends'
-   * own keep-alive timeout (Node's http server default: 5 s; the built-in registry: 65 s), or a
-   * backend closes a pooled connection just as we reuse it and the request dies.
-   */
-  keepAliveIdleMs: number;
-}
-
-export function createBackends(configs: readonly BackendConfig[], options: ConnectionOptions): Backend[] {
+export function describeBackends(configs: readonly BackendConfig[]): Backend[] {
   return configs.map((config, index) => {
     const { url: shown, authorization } = splitCredentials(config.url);
     const url = new URL(shown);
@@ -71,29 +53,21 @@ export function createBackends(configs: readonly BackendConfig[], options: Conne
       origin: url.origin,
       weight: config.weight,
       pathPrefix: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
-      pool: new Pool(url.origin, {
-        // No cap on connections (as Node's agent had none): a request never queues behind
-        // another one's slow body. One request at a time per connection: no pipelining.
-        connections: null,
-        pipelining: 1,
-        connect: tls === undefined ? { timeout: options.connectMs } : tlsConnector(tls, options.connectMs),
-        headersTimeout: options.responseHeadersMs,
-        bodyTimeout: options.idleMs,
-        keepAliveTimeout: options.keepAliveIdleMs,
-        keepAliveMaxTimeout: options.keepAliveIdleMs,
-      }),
-      attempts: new Set(),
     };
   });
 }
 
-/** undici's connector with our TLS options, the SNI name fixed to the backend's own (none for an IP). */
-function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connector {
-  const { servername, ...options } = tls;
-  const connect = buildConnector({ ...options, timeout });
-  return (opts, callback) => connect({ ...opts, servername }, callback);
-}
-
-export function destroyBackends(backends: readonly Backend[]): void {
-  for (const backend of backends) void backend.pool.destroy();
+export interface ConnectionOptions {
+  /** From the start of the attempt until the TCP (or TLS) connection is up. */
+  connectMs: number;
+  /** From the last byte of the request until the response headers. */
+  responseHeadersMs: number;
+  /** No byte of the response body for this long. */
+  idleMs: number;
+  /**
+   * Free pooled connections are closed after this long idle. It must stay below the backends'
+   * own keep-alive timeout (Node's http server default: 5 s; the built-in registry: 65 s), or a
+   * backend closes a pooled connection just as we reuse it and the request dies.
+   */
+  keepAliveIdleMs: number;
 }

@@ -1,6 +1,6 @@
 // Forwards ONE attempt of a request to ONE backend and reports how it went; choosing backends
 // and retrying belong to the request handler. The upstream side is undici's dispatcher (the
-// backend's Pool, backend.ts): in the benchmark's profile Node's http client (ClientRequest,
+// backend's Pool, upstream-pools.ts): in the benchmark's profile Node's http client (ClientRequest,
 // agent pooling, header serialisation) and http-proxy's per-request set-up were most of the
 // proxy's CPU per request, and a dispatch handler costs about 40% less (README "Dependencies").
 //
@@ -17,13 +17,13 @@
 //     when the backend fails, so the client can still be told why.
 //   - Host stays the client's; X-Forwarded-* are set once per request (headers.ts), not again on
 //     every retry.
-//   - A backend marked DOWN ends every attempt still on it (endAttemptsOnMarkDown): one not
+//   - A backend marked DOWN ends every attempt still on it (UpstreamPools.markDown): one not
 //     answered yet fails as MARKED_DOWN (upstream-failure.ts), a streaming response is cut.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { HealthStore } from '../health/health-store.js';
 import type { Backend } from './backend.js';
+import type { Upstream } from './upstream-pools.js';
 import { responseHeadersFromRaw } from './headers.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
 
@@ -45,10 +45,10 @@ export type AttemptResult =
   /** Nothing was sent to the client: it can still be retried or answered with an error. */
   | { readonly ok: false; readonly failure: UpstreamFailure; readonly status?: number };
 
-/** Forwards `req` (its current `url` and headers) to `backend` once. */
-export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, options: AttemptOptions): Promise<AttemptResult> {
-  const attempt = new Attempt(req, res, options, backend.attempts);
-  backend.pool.dispatch(
+/** Forwards `req` (its current `url` and headers) to `backend` once, through `upstream` (its pool). */
+export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, upstream: Upstream, options: AttemptOptions): Promise<AttemptResult> {
+  const attempt = new Attempt(req, res, options, upstream.attempts);
+  upstream.pool.dispatch(
     {
       path: backend.pathPrefix + (req.url ?? '/'),
       // undici reads it (core/request.js); its types do not list it.
@@ -61,18 +61,6 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
     attempt,
   );
   return attempt.result;
-}
-
-/**
- * From now on, a backend marked DOWN has every attempt on it ended at once (HAProxy's
- * on-marked-down shutdown-sessions), in this process: with --workers each worker's health store
- * reports the primary's transitions, so the worker holding a request ends it.
- */
-export function endAttemptsOnMarkDown(health: Pick<HealthStore, 'onTransition'>, backends: readonly Backend[]): void {
-  health.onTransition((index, transition) => {
-    if (transition.to !== 'down') return;
-    for (const attempt of [...backends[index].attempts]) attempt.markedDown();
-  });
 }
 
 class Attempt implements Dispatcher.DispatchHandlers {

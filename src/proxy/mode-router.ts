@@ -16,6 +16,8 @@ export interface ModeRouter extends Router {
   requestFailback(): void;
   /** Re-evaluates active-standby without a request (after a health change or on a timer). */
   refresh(ctx: RoutingContext): void;
+  /** What a reload hands to the next mode router (by position: the caller maps it to the new list). */
+  standbyState(): StandbyState;
 }
 
 export type ModeConfig = Pick<Config, 'mode' | 'balance' | 'retries' | 'failback'>;
@@ -24,8 +26,8 @@ function pickBackends(backends: readonly Backend[], order: readonly number[]): B
   return order.map((i) => backends[i]);
 }
 
-export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: StandbyEvent) => void = () => {}): ModeRouter {
-  let standby: StandbyState = INITIAL_STANDBY_STATE;
+export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: StandbyEvent) => void = () => {}, initial: StandbyState = INITIAL_STANDBY_STATE): ModeRouter {
+  let standby: StandbyState = initial;
   let failbackRequested = false;
   let scores: number[] = [];
   let tick = 0;
@@ -78,5 +80,6 @@ export function createModeRouter(config: ModeConfig, onStandbyEvent: (event: Sta
     refresh: (ctx) => {
       if (config.mode === 'active-standby') stepStandby(ctx);
     },
+    standbyState: () => standby,
   };
 }

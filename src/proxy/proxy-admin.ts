@@ -6,7 +6,7 @@ import type { Config } from '../config/types.js';
 import type { BackendHealth } from '../health/health-state.js';
 import type { HealthStore } from '../health/health-store.js';
 import { startAdminServer } from '../observability/admin-server.js';
-import { proxyActions } from './admin/admin-actions.js';
+import { proxyActions, type ReloadAnswer } from './admin/admin-actions.js';
 import { takesNewRequests, type BackendAdmin } from '../health/admin-state.js';
 import type { AdminStore } from '../health/admin-store.js';
 import { ReplicationPoller } from './admin/replica-replication.js';
@@ -19,19 +19,22 @@ import { withReplication, withTraffic, type ProxyStatus } from './proxy-status.j
 export interface ProxyAdminDeps {
   config: Config;
   registry: Registry;
-  backends: readonly Backend[];
+  /** The current backend list (a reload may change it). */
+  backends: () => readonly Backend[];
   health: HealthStore;
   admin: AdminStore;
-  router: ModeRouter;
+  router: () => ModeRouter;
   status: () => ProxyStatus;
   /** Re-evaluates active-standby now (after a failback request). */
   refresh: () => void;
   isDraining: () => boolean;
   /** The backend's last health check answered as a built-in registry: worth asking for replication figures. */
-  isBuiltIn: (index: number) => boolean;
+  isBuiltIn: (name: string) => boolean;
   onFailbackRequested?: () => void;
   /** A further reason not to be ready (the primary: workers not all listening yet). */
   notReadyReason?: () => string | undefined;
+  /** POST /reload: re-reads the config file and applies it. */
+  reload?: () => Promise<ReloadAnswer>;
 }
 
 /** Why no new request could be served now, from health and admin states; undefined: ready. */
@@ -43,19 +46,14 @@ export function servingProblem(health: readonly BackendHealth[], admin: readonly
 
 export async function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
   const failback = (): ProxyStatus => {
-    deps.router.requestFailback();
+    deps.router().requestFailback();
     deps.health.election?.requestFailback();
     deps.refresh();
     deps.onFailbackRequested?.();
     return deps.status();
   };
-  const names = deps.backends.map((b) => b.name);
   // Only the process serving /status reads the replicas' replication figures (the primary with --workers).
-  const replication = new ReplicationPoller(
-    deps.backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
-    deps.config.healthCheck.timeoutMs,
-    deps.isBuiltIn,
-  );
+  const replication = new ReplicationPoller(deps.backends, deps.config.healthCheck.timeoutMs, deps.isBuiltIn);
   const server = await startAdminServer({
     listen: deps.config.adminListen,
     registry: deps.registry,
@@ -63,10 +61,10 @@ export async function startProxyAdmin(deps: ProxyAdminDeps): Promise<Server> {
       deps.isDraining() ? 'draining' : (deps.notReadyReason?.() ?? servingProblem(deps.health.snapshot(), deps.admin.snapshot())),
     extraRoutes: {
       '/': statusPage,
-      '/status': async () => withReplication(withTraffic(deps.status(), trafficTotals(await deps.registry.metrics(), names)), replication.snapshot()),
+      '/status': async () => withReplication(withTraffic(deps.status(), trafficTotals(await deps.registry.metrics(), deps.backends().map((b) => b.name))), replication.snapshot()),
     },
     token: deps.config.admin.token,
-    action: proxyActions({ backends: deps.backends, store: deps.admin, failback }),
+    action: proxyActions({ backends: deps.backends, store: deps.admin, failback, reload: deps.reload }),
   });
   replication.start();
   server.once('close', () => replication.stop());

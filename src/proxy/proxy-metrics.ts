@@ -1,12 +1,13 @@
 // The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter and
 // Prometheus's naming rules: base units, `_total` counters, and no per-repository labels. Label
-// children are resolved once at start-up; the counters every request moves are plain numbers
-// copied into prom-client at scrape time (deferred-counter.ts); gauges that mirror state
-// (health, in-flight) are computed when /metrics is scraped.
+// children are resolved once per backend name (at its first request, kept across reloads); the
+// counters every request moves are plain numbers copied into prom-client at scrape time
+// (deferred-counter.ts); gauges that mirror state (health, in-flight) are computed for the
+// current backend list when /metrics is scraped.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BackendAdmin } from '../health/admin-state.js';
 import type { BackendHealth } from '../health/health-state.js';
-import { deferredCounter, type Count } from '../observability/deferred-counter.js';
+import { deferredCounter, type Count, type DeferredCounter } from '../observability/deferred-counter.js';
 import { DURATION_BUCKETS } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
 import { displayState, type DisplayState } from './proxy-status.js';
@@ -39,7 +40,8 @@ export interface BackendMetrics {
 }
 
 export interface ProxyMetrics {
-  backends: BackendMetrics[];
+  /** By backend name: a request that began before a reload counts under the same name after it. */
+  backend(name: string): BackendMetrics;
   requests: Count;
   /** Client connections closed at once because `maxConnections` were open. */
   droppedConnections: Counter.Internal;
@@ -50,6 +52,8 @@ export interface ProxyMetrics {
 }
 
 export interface MetricsSources {
+  /** The current backend list; the two below are by its positions. */
+  backends: () => readonly Backend[];
   health: () => readonly BackendHealth[];
   admin: () => readonly BackendAdmin[];
   inflight: () => readonly number[];
@@ -61,7 +65,36 @@ function byClass<T>(make: (cls: CodeClass) => T): ByClass<T> {
   return Object.fromEntries(CODE_CLASSES.map((c) => [c, make(c)])) as ByClass<T>;
 }
 
-export function createProxyMetrics(registry: Registry, backends: readonly Backend[], sources: MetricsSources): ProxyMetrics {
+/** The counters with a `server` label, from which each backend's children are resolved. */
+interface ServerCounters {
+  serverResponses: DeferredCounter<'server' | 'code'>;
+  bytesIn: DeferredCounter<'server'>;
+  bytesOut: DeferredCounter<'server'>;
+  failures: Counter;
+  retries: Counter;
+  checks: Counter;
+  checkFailures: Counter;
+}
+
+function backendMetrics(server: string, c: ServerCounters): BackendMetrics {
+  const checkFailure = c.checks.labels({ server, result: 'failure' });
+  const checkFailureTotal = c.checkFailures.labels({ server });
+  return {
+    responses: byClass((code) => c.serverResponses.labels({ server, code })),
+    bytesIn: c.bytesIn.labels({ server }),
+    bytesOut: c.bytesOut.labels({ server }),
+    failures: Object.fromEntries(Object.keys(FAILURES).map((cause) => [cause, c.failures.labels({ server, cause })])) as Record<FailureCode, Counter.Internal>,
+    retries: c.retries.labels({ server }),
+    checks: {
+      success: c.checks.labels({ server, result: 'success' }),
+      skipped: c.checks.labels({ server, result: 'skipped' }),
+      // Both the HAProxy-named counter and the by-result one move together.
+      failure: { inc: (v?: number) => { checkFailure.inc(v); checkFailureTotal.inc(v); } } as Counter.Internal,
+    },
+  };
+}
+
+export function createProxyMetrics(registry: Registry, sources: MetricsSources): ProxyMetrics {
   const registers = [registry];
   const requests = deferredCounter({ name: 'haproxy_frontend_http_requests_total', help: 'HTTP requests received', registers });
   const dropped = new Counter({ name: 'haproxy_frontend_dropped_connections_total', help: 'Client connections closed at once because maxConnections were open', registers });
@@ -96,7 +129,8 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
     collect() {
       const health = sources.health();
       const admin = sources.admin();
-      for (const b of backends) {
+      this.reset();
+      for (const b of sources.backends()) {
         const current = displayState(health[b.index].up, admin[b.index].state);
         for (const state of SERVER_STATES) this.set({ server: b.name, state }, state === current ? 1 : 0);
       }
@@ -108,7 +142,8 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
     labelNames: ['server'],
     registers,
     collect() {
-      for (const b of backends) this.set({ server: b.name }, sources.takesTraffic(b.index) ? 1 : 0);
+      this.reset();
+      for (const b of sources.backends()) this.set({ server: b.name }, sources.takesTraffic(b.index) ? 1 : 0);
     },
   });
   new Gauge({
@@ -126,33 +161,23 @@ export function createProxyMetrics(registry: Registry, backends: readonly Backen
     registers,
     collect() {
       const inflight = sources.inflight();
-      for (const b of backends) this.set({ server: b.name }, inflight[b.index]);
+      this.reset();
+      for (const b of sources.backends()) this.set({ server: b.name }, inflight[b.index]);
     },
   });
 
+  const serverCounters: ServerCounters = { serverResponses, bytesIn, bytesOut, failures, retries, checks, checkFailures };
+  const byName = new Map<string, BackendMetrics>();
   return {
     requests: requests.labels(),
     droppedConnections: dropped.labels(),
     responses: byClass((code) => frontendResponses.labels({ code })),
     duration: byClass((code) => duration.labels({ code })),
-    backends: backends.map((b) => {
-      const server = b.name;
-      const checkFailure = checks.labels({ server, result: 'failure' });
-      const checkFailureTotal = checkFailures.labels({ server });
-      return {
-        responses: byClass((code) => serverResponses.labels({ server, code })),
-        bytesIn: bytesIn.labels({ server }),
-        bytesOut: bytesOut.labels({ server }),
-        failures: Object.fromEntries(Object.keys(FAILURES).map((cause) => [cause, failures.labels({ server, cause })])) as Record<FailureCode, Counter.Internal>,
-        retries: retries.labels({ server }),
-        checks: {
-          success: checks.labels({ server, result: 'success' }),
-          skipped: checks.labels({ server, result: 'skipped' }),
-          // Both the HAProxy-named counter and the by-result one move together.
-          failure: { inc: (v?: number) => { checkFailure.inc(v); checkFailureTotal.inc(v); } } as Counter.Internal,
-        },
-      };
-    }),
+    backend: (server) => {
+      let found = byName.get(server);
+      if (!found) byName.set(server, (found = backendMetrics(server, serverCounters)));
+      return found;
+    },
     stateChange(backend, to, reason) {
       stateChanges.inc({ server: backend.name, state: to.toUpperCase(), reason });
       if (to === 'down') upDown.inc({ server: backend.name });

@@ -1,37 +1,41 @@
 // `ha-proxy --mode active-standby|active-active`: wires the pieces together and owns the
-// sockets. runProxy() resolves once both listeners are up, with a handle that stops it.
+// sockets. runProxy() resolves once both listeners are up, with a handle that stops or reloads it.
 //
-//   client -> http.Server -> request-handler -> Router (mode-router, wrapped by routing/)
+//   client -> http.Server -> request-handler -> the newest DataPlane's Router (data-plane.ts)
 //     (with `tls:` HTTPS, HTTP/2 by ALPN: net/client-server.ts)
-//                                  |-> forward() (one attempt) -> the backend's undici Pool
-//   ActiveChecker + passive reports -> HealthStore -> snapshot read on every request
+//                                  |-> forward() (one attempt) -> the forwarder's pool (upstream-pools.ts)
+//   ControlPlane: ActiveChecker + passive reports -> HealthStore, admin states -> read on every request
+//
+// A reload builds a new DataPlane from the new config, moves the control plane's per-backend
+// states to the new backend list and swaps the plane (reload()); requests that began on the old
+// plane finish on it.
 //
 // Embedded mode (src/supervisor) calls runProxy with its built-in replicas as `config.backends`;
 // --workers and --redis plug in a shared health store through `createHealthStore`.
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/types.js';
-import { ActiveChecker, type CheckResult } from '../health/active-checker.js';
 import type { HealthParams } from '../health/health-state.js';
-import { LocalHealthStore, type HealthStore } from '../health/health-store.js';
-import { createClientServer, reloadCertificatesLogged, type ClientServer } from '../net/client-server.js';
+import type { HealthStore } from '../health/health-store.js';
+import type { AdminStore } from '../health/admin-store.js';
+import { createClientServer, reloadCertificatesLogged, type ClientListener, type ClientServer } from '../net/client-server.js';
 import { listenOn, parseHostPort, type HostPort } from '../net/listen.js';
 import { applyServerLimits } from '../net/server-limits.js';
-import { timerDelay } from '../net/timer-limit.js';
+import { watchFiles } from '../net/watch-files.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import { takesNewRequests } from '../health/admin-state.js';
-import { LocalAdminStore, type AdminStore } from '../health/admin-store.js';
-import { createBackends, destroyBackends, type Backend } from './backend.js';
-import { endAttemptsOnMarkDown } from './forwarder.js';
-import { createModeRouter, type ModeRouter } from './mode-router.js';
+import { ControlPlane } from './control-plane.js';
+import { buildDataPlane, PlaneSwitch, type DataPlane, type DataPlaneDeps } from './data-plane.js';
+import type { ModeRouter } from './mode-router.js';
 import { createProxyMetrics, type ProxyMetrics } from './proxy-metrics.js';
 import { startProxyAdmin } from './proxy-admin.js';
-import { proxyStatus, type HealthChange, type ProxyStatus } from './proxy-status.js';
+import type { ProxyStatus } from './proxy-status.js';
+import { planReload } from './reload-plan.js';
 import { createRequestHandler } from './request-handler.js';
-import { createRouting } from './routing/create-routing.js';
-import type { RoutingContext } from './route-decision.js';
+import { createBlobRedirectMetrics, createRoutingMetrics } from './routing/routing-metrics.js';
+import { UpstreamPools } from './upstream-pools.js';
 
 export interface RunProxyOptions {
   logger?: Logger;
@@ -49,6 +53,17 @@ export interface RunProxyOptions {
   onFailbackRequested?: () => void;
   /** A further reason for /readyz to answer 503 (the primary: workers not all listening yet). */
   notReadyReason?: () => string | undefined;
+  /** POST /reload on the admin listener: re-read the config and apply it (absent: 404). */
+  onReloadRequested?: () => Promise<ReloadOutcome>;
+}
+
+/** What a reload did: the lines of what changed, the settings that wait for a restart, or why nothing changed. */
+export interface ReloadOutcome {
+  readonly applied: boolean;
+  readonly changes: readonly string[];
+  readonly restartNeeded: readonly string[];
+  /** `path: reason` for each problem of a config that was refused (the running one stays). */
+  readonly problems: readonly string[];
 }
 
 export interface ProxyHandle {
@@ -56,10 +71,13 @@ export interface ProxyHandle {
   readonly address: HostPort;
   readonly adminAddress: HostPort;
   readonly health: HealthStore;
+  /** The mode router of the current data plane. */
   readonly router: ModeRouter;
   status(): ProxyStatus;
-  /** Re-reads the `tls:` certificate files (SIGHUP); a broken file is logged and the old ones stay. */
+  /** Re-reads the `tls:` certificate files; a broken file is logged and the old ones stay. */
   reloadCertificates(): void;
+  /** Applies a newly validated config in place (what cannot change without a restart keeps its running value). */
+  reload(next: Config): ReloadOutcome;
   /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, closes everything. */
   stop(): Promise<void>;
 }
@@ -80,18 +98,6 @@ function rateLimited(periodMs: number): () => number {
     count = 0;
     return n;
   };
-}
-
-/** Metrics and logs for one active check; a skipped one (local resources short) is no verdict. */
-function countCheck(metrics: ProxyMetrics, logger: Logger, backend: Backend, result: CheckResult): void {
-  const m = metrics.backends[backend.index].checks;
-  if (result.skipped) {
-    m.skipped.inc();
-    logger.warn({ backend: backend.name, detail: result.detail }, 'health check skipped: no verdict on the backend');
-    return;
-  }
-  (result.ok ? m.success : m.failure).inc();
-  if (!result.ok) logger.debug({ backend: backend.name, detail: result.detail }, 'health check failed');
 }
 
 /** The header deadline, connection cap and header-line cap on the client listener. */
@@ -115,196 +121,225 @@ function publicHostOf(address: HostPort): string {
   return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
-function healthParams(hc: Config['healthCheck']): HealthParams {
-  const { rise, fall, errorLimit, intervalMs, fastIntervalMs, downIntervalMs, jitter } = hc;
-  return { rise, fall, errorLimit, intervalMs, fastIntervalMs, downIntervalMs, jitter };
+/** Every certificate, key and CA file of the listener's `tls:` block. */
+function certificateFiles(tls: Config['tls']): string[] {
+  if (!tls) return [];
+  return [tls.cert, tls.key, tls.clientCa, ...tls.certificates.flatMap((c) => [c.cert, c.key])].filter((f): f is string => f !== undefined);
 }
 
-export async function runProxy(config: Config, options: RunProxyOptions = {}): Promise<ProxyHandle> {
-  if (config.backends.length === 0) {
-    throw new ConfigError(['backends: no backends: give at least one --backend URL (or list backends in the config file)']);
+/** How long after the last change of a certificate file it is read: a renewal writes cert and key one after the other. */
+const CERT_SETTLE_MS = 500;
+
+interface Running {
+  config: Config;
+  readonly logger: Logger;
+  readonly listener: ClientListener;
+  readonly server: ClientServer;
+  readonly planes: PlaneSwitch;
+  readonly control: ControlPlane;
+  readonly planeDeps: DataPlaneDeps;
+  /** False in a --workers primary: its listener never serves, so its certificate files are not watched. */
+  readonly serving: boolean;
+  unwatch: () => void;
+}
+
+/** The certificate files are watched (cheap stat polling): a renewed certificate is served without a SIGHUP. */
+function watchCertificates(r: Running): void {
+  r.unwatch();
+  const files = r.serving ? certificateFiles(r.config.tls) : [];
+  r.unwatch = files.length === 0 ? () => {} : watchFiles(files, CERT_SETTLE_MS, () => reloadCertificatesLogged(r.listener, r.logger, r.config.tls));
+}
+
+function applyReload(r: Running, next: Config): ReloadOutcome {
+  if (next.backends.length === 0) return { applied: false, changes: [], restartNeeded: [], problems: [NO_BACKENDS] };
+  const plan = planReload(r.config, next);
+  const from = r.planes.current;
+  let to: DataPlane;
+  try {
+    to = buildDataPlane(plan.config, r.planeDeps, from);
+  } catch (err) {
+    if (err instanceof ConfigError) return { applied: false, changes: [], restartNeeded: [], problems: err.problems };
+    throw err;
   }
-  const logger = options.logger ?? createLogger(config.logLevel, { mode: config.mode });
-  const registry = options.metricsRegistry ?? createMetricsRegistry();
-  const backends = createBackends(config.backends, config.timeouts);
-  const hc = config.healthCheck;
-  const params = healthParams(hc);
+  r.control.reload(plan.config, from, to, () => r.planes.swap(to));
+  r.config = plan.config;
+  r.logger.level = plan.config.logLevel;
+  // A client connection with no bytes moving for idleMs is destroyed.
+  r.server.timeout = plan.config.timeouts.idleMs;
+  reloadCertificatesLogged(r.listener, r.logger, plan.config.tls);
+  watchCertificates(r);
+  const fields = { changes: plan.changes, restartNeeded: plan.restartNeeded, backends: to.backends.map((b) => b.name) };
+  r.logger.info(fields, 'config reloaded');
+  if (plan.restartNeeded.length > 0) r.logger.warn({ restartNeeded: plan.restartNeeded }, `config reloaded, but these settings keep their running value until a restart: ${plan.restartNeeded.join(', ')}`);
+  return { applied: true, changes: plan.changes, restartNeeded: plan.restartNeeded, problems: [] };
+}
+
+const NO_BACKENDS = 'backends: no backends: give at least one --backend URL (or list backends in the config file)';
+
+interface Traffic extends Running {
+  readonly pools: UpstreamPools;
+  readonly metrics: ProxyMetrics;
+  /** Client requests not yet ended, on every plane. */
+  activeRequests(): number;
+}
+
+/** The first data plane, the control plane beside it, the request handler and the client listener (not listening yet). */
+function startTraffic(config: Config, options: RunProxyOptions, logger: Logger, registry: Registry, state: { draining: boolean; address: HostPort }): Traffic {
   const ownsHealth = options.role?.activeChecks !== false;
-  const health: HealthStore = options.createHealthStore?.(backends.length, params) ?? new LocalHealthStore(backends.length, params);
-  const weights = backends.map((b) => b.weight);
-  const adminStore: AdminStore = options.createAdminStore?.(weights) ?? new LocalAdminStore(weights);
-  const inflight = backends.map(() => 0);
-  const routingContext = (): RoutingContext => {
-    const elected = health.election?.choice();
-    return { backends, health: health.snapshot(), admin: adminStore.snapshot(), inflight, now: Date.now(), ...(elected ? { elected } : {}) };
-  };
-
-  let metrics: ReturnType<typeof createProxyMetrics> | undefined;
-  const modeRouter = createModeRouter(config, (event) => {
-    metrics?.standbyEvent(event.kind);
-    const name = (i: number | undefined) => (i === undefined ? null : backends[i].name);
-    if (!ownsHealth) return;
-    logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
-  });
-  const takesTraffic = (i: number): boolean =>
-    config.mode === 'active-standby'
-      ? modeRouter.activeIndex() === i && health.snapshot()[i].up
-      : health.snapshot()[i].up && takesNewRequests(adminStore.snapshot()[i]);
-  metrics = createProxyMetrics(registry, backends, { health: () => health.snapshot(), admin: () => adminStore.snapshot(), inflight: () => inflight, takesTraffic });
-  const proxyMetrics = metrics;
-  const router = createRouting(config, modeRouter, { logger, metrics: registry });
-
-  endAttemptsOnMarkDown(health, backends);
-  // The elected active backend moves traffic as soon as it changes, not at the next request.
-  health.election?.onChange(() => modeRouter.refresh(routingContext()));
-  // Failback after `failback.delayMs` must happen even when no request arrives to notice it.
-  const failbackTimers = new Set<NodeJS.Timeout>();
-  const lastChanges: (HealthChange | undefined)[] = backends.map(() => undefined);
-  adminStore.onChange((index, admin) => {
-    if (ownsHealth) logger.warn({ backend: backends[index].name, admin: admin.state, weight: admin.weight, reason: admin.reason }, `backend ${backends[index].name} admin state ${admin.state.toUpperCase()}`);
-    modeRouter.refresh(routingContext());
-  });
-  health.onTransition((index, transition) => {
-    const backend = backends[index];
-    lastChanges[index] = { to: transition.to, reason: transition.reason, detail: transition.detail, at: new Date().toISOString() };
-    proxyMetrics.stateChange(backend, transition.to, transition.reason);
-    const fields = { backend: backend.name, state: transition.to.toUpperCase(), reason: transition.reason, detail: transition.detail, count: transition.count };
-    // With --workers, only the process that owns health (the primary) logs its changes.
-    if (ownsHealth) {
-      if (transition.to === 'down') logger.warn(fields, `backend ${backend.name} is DOWN`);
-      else logger.info(fields, `backend ${backend.name} is UP`);
-    }
-    modeRouter.refresh(routingContext());
-    if (transition.to === 'up' && config.mode === 'active-standby' && config.failback.mode === 'auto') {
-      const timer = setTimeout(() => {
-        failbackTimers.delete(timer);
-        modeRouter.refresh(routingContext());
-      }, timerDelay(config.failback.delayMs + 1));
-      timer.unref();
-      failbackTimers.add(timer);
-    }
-  });
-
-  // Which backends answered their last check as built-in registries (their replication figures go to /status).
-  const builtIn = backends.map(() => false);
-  const checker = new ActiveChecker(
-    backends.map((b) => ({ index: b.index, url: b.url, authorization: b.authorization, tls: b.tls })),
-    health,
-    { ...params, path: hc.path, method: hc.method, expectStatus: hc.expectStatus, timeoutMs: hc.timeoutMs },
-    (index, result) => {
-      if (!result.skipped) builtIn[index] = result.builtIn === true;
-      countCheck(proxyMetrics, logger, backends[index], result);
+  const pools = new UpstreamPools();
+  const planeDeps: DataPlaneDeps = {
+    pools,
+    routingEvents: createRoutingMetrics(registry),
+    onBlobRedirect: createBlobRedirectMetrics(registry),
+    generatedSecret: randomBytes(32),
+    onStandbyEvent: (plane, event) => {
+      metrics.standbyEvent(event.kind);
+      const name = (i: number | undefined) => (i === undefined ? null : plane.backends[i].name);
+      if (ownsHealth) logger.warn({ event: event.kind, from: name(event.from), to: name(event.to) }, `active-standby ${event.kind}`);
     },
-  );
-
-  let draining = false;
-  let activeRequests = 0;
-  let address: HostPort = { host: '', port: 0 };
+  };
+  const planes = new PlaneSwitch(buildDataPlane(config, { ...planeDeps, logger }), pools);
+  const inflight = new Map<string, number>();
+  const metrics = createProxyMetrics(registry, {
+    backends: () => planes.current.backends,
+    health: () => control.health.snapshot(),
+    admin: () => control.admin.snapshot(),
+    inflight: () => planes.current.backends.map((b) => inflight.get(b.name) ?? 0),
+    takesTraffic: (i) => control.takesTraffic(i),
+  });
+  const { createHealthStore, createAdminStore } = options;
+  const control = new ControlPlane(config, { plane: () => planes.current, inflight }, metrics, { logger, createHealthStore, createAdminStore, ownsHealth });
+  // HAProxy's on-marked-down shutdown-sessions, in this process: with --workers each worker's
+  // health store reports the primary's transitions, so the worker holding a request ends it.
+  control.health.onTransition((index, transition) => {
+    const backend = planes.current.backends[index];
+    if (transition.to === 'down' && backend) pools.markDown(backend.name);
+  });
   const handle = createRequestHandler({
-    backends,
-    router,
-    health,
-    metrics: proxyMetrics,
+    metrics,
     logger,
     inflight,
-    routingContext,
-    publicHost: () => publicHostOf(address),
-    isDraining: () => draining,
+    reportTraffic: (backend, ok, detail) => control.reportTraffic(backend, ok, detail),
+    routingContext: (plane) => control.routingContext(plane),
+    publicHost: () => publicHostOf(state.address),
+    isDraining: () => state.draining,
   });
+  let active = 0;
   const listener = createClientServer(
     config.tls,
     // Node's default (300 s for the whole request) would cut multi-GB blob uploads; stalls
     // are caught by the idle timeout below instead.
     { http2: true, requestTimeout: 0 },
     (req, res) => {
-      activeRequests++;
-      res.once('close', () => activeRequests--);
-      handle(req, res);
+      active++;
+      const { plane, end } = planes.begin();
+      res.once('close', () => {
+        active--;
+        end();
+      });
+      handle(req, res, plane);
     },
   );
-  const server: ClientServer = listener.server;
   // A client connection with no bytes moving for idleMs is destroyed.
-  server.timeout = config.timeouts.idleMs;
-  // The HTTPS and HTTP/2 servers take the same settings (their HTTP/1.1 side reads them).
-  const { maxConnections } = limitListener(server as unknown as Server, config, proxyMetrics, logger);
+  listener.server.timeout = config.timeouts.idleMs;
+  const serving = options.role?.serveTraffic !== false;
+  return { config, logger, listener, server: listener.server, planes, control, planeDeps, serving, unwatch: () => {}, pools, metrics, activeRequests: () => active };
+}
+
+/** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, closes everything. */
+async function drainAndStop(t: Traffic, admin: Server | undefined): Promise<void> {
+  t.unwatch();
+  const { server, logger } = t;
+  const drainTimeoutMs = t.config.drainTimeoutMs;
+  logger.info({ inFlight: t.activeRequests(), drainTimeoutMs }, 'draining');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const deadline = Date.now() + drainTimeoutMs;
+  while (t.activeRequests() > 0 && Date.now() < deadline) {
+    server.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (t.activeRequests() > 0) logger.warn({ inFlight: t.activeRequests() }, 'drain timeout: closing the remaining connections');
+  server.closeAllConnections();
+  await closed;
+  t.control.close();
+  t.pools.destroy();
+  if (admin) {
+    const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
+    admin.closeAllConnections();
+    await adminClosed;
+  }
+  logger.info('stopped');
+}
+
+function startAdmin(t: Traffic, config: Config, registry: Registry, options: RunProxyOptions, isDraining: () => boolean): Promise<Server> {
+  const { control, planes } = t;
+  return startProxyAdmin({
+    config,
+    registry,
+    backends: () => planes.current.backends,
+    health: control.health,
+    admin: control.admin,
+    router: () => planes.current.modeRouter,
+    status: () => control.status(isDraining()),
+    refresh: () => control.refresh(),
+    isDraining,
+    isBuiltIn: (name) => control.isBuiltIn(name),
+    onFailbackRequested: options.onFailbackRequested,
+    notReadyReason: options.notReadyReason,
+    reload: options.onReloadRequested,
+  });
+}
+
+export async function runProxy(config: Config, options: RunProxyOptions = {}): Promise<ProxyHandle> {
+  if (config.backends.length === 0) throw new ConfigError([NO_BACKENDS]);
+  const logger = options.logger ?? createLogger(config.logLevel, { mode: config.mode });
+  const registry = options.metricsRegistry ?? createMetricsRegistry();
   const role = { serveTraffic: true, activeChecks: true, admin: true, ...options.role };
+  const state = { draining: false, address: { host: '', port: 0 } as HostPort };
+  const t = startTraffic(config, options, logger, registry, state);
+  // The HTTPS and HTTP/2 servers take the same settings (their HTTP/1.1 side reads them).
+  const { maxConnections } = limitListener(t.server as unknown as Server, config, t.metrics, logger);
   // A listener that cannot bind ends start-up: stop what already runs (timers keep a process alive).
   const abortStart = (): void => {
-    checker.stop();
-    health.close();
-    destroyBackends(backends);
+    t.control.close();
+    t.pools.destroy();
   };
-  if (role.activeChecks) checker.start();
-  try {
-    address = role.serveTraffic ? await listenOn(server, config.listen, 'listen') : parseHostPort(config.listen);
-  } catch (err) {
-    abortStart();
-    throw err;
-  }
-
-  const status = (): ProxyStatus =>
-    proxyStatus({ mode: config.mode, draining, backends, health, admin: adminStore.snapshot(), lastChanges, inflight, active: modeRouter.activeIndex(), takesTraffic });
+  if (role.activeChecks) t.control.startChecks();
   let admin: Server | undefined;
   try {
-    if (role.admin) {
-      admin = await startProxyAdmin({
-        config,
-        registry,
-        backends,
-        health,
-        admin: adminStore,
-        router: modeRouter,
-        status,
-        refresh: () => modeRouter.refresh(routingContext()),
-        isDraining: () => draining,
-        isBuiltIn: (index) => builtIn[index],
-        onFailbackRequested: options.onFailbackRequested,
-        notReadyReason: options.notReadyReason,
-      });
-    }
+    state.address = role.serveTraffic ? await listenOn(t.server, config.listen, 'listen') : parseHostPort(config.listen);
+    if (role.admin) admin = await startAdmin(t, config, registry, options, () => state.draining);
   } catch (err) {
-    server.close();
+    if (role.serveTraffic) t.server.close();
     abortStart();
     throw err;
   }
+  watchCertificates(t);
   const adminAddr = admin?.address();
   const adminAddress: HostPort = {
     host: parseHostPort(config.adminListen).host,
     port: typeof adminAddr === 'object' && adminAddr ? adminAddr.port : 0,
   };
+  const { address } = state;
   logger.info(
-    { listen: `${address.host}:${address.port}`, tls: listener.tls, admin: `${adminAddress.host}:${adminAddress.port}`, backends: backends.map((b) => b.url), maxConnections: maxConnections ?? 'none' },
+    { listen: `${address.host}:${address.port}`, tls: t.listener.tls, admin: `${adminAddress.host}:${adminAddress.port}`, backends: t.planes.current.backends.map((b) => b.url), maxConnections: maxConnections ?? 'none' },
     `ha-proxy ${config.mode} listening`,
   );
-
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      draining = true;
-      logger.info({ inFlight: activeRequests, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const deadline = Date.now() + config.drainTimeoutMs;
-      while (activeRequests > 0 && Date.now() < deadline) {
-        server.closeIdleConnections();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      if (activeRequests > 0) logger.warn({ inFlight: activeRequests }, 'drain timeout: closing the remaining connections');
-      server.closeAllConnections();
-      await closed;
-      checker.stop();
-      for (const timer of failbackTimers) clearTimeout(timer);
-      health.close();
-      adminStore.close();
-      destroyBackends(backends);
-      if (admin) {
-        const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
-        admin.closeAllConnections();
-        await adminClosed;
-      }
-      logger.info('stopped');
-    })();
-    return stopping;
+  return {
+    address,
+    adminAddress,
+    health: t.control.health,
+    get router() {
+      return t.planes.current.modeRouter;
+    },
+    status: () => t.control.status(state.draining),
+    reloadCertificates: () => reloadCertificatesLogged(t.listener, logger, t.config.tls),
+    reload: (next) => applyReload(t, next),
+    stop: () => {
+      state.draining = true;
+      stopping ??= drainAndStop(t, admin);
+      return stopping;
+    },
   };
-
-  return { address, adminAddress, health, router: modeRouter, status, reloadCertificates: () => reloadCertificatesLogged(listener, logger), stop };
 }

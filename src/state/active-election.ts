@@ -91,9 +91,12 @@ export class ActiveElection implements ElectionView {
   private reported = new Set<string>();
   /** The unknown backend name last warned about (once, not every heartbeat). */
   private unknownWarned: string | null | undefined;
+  /** Backend names in priority order (a reload may change them). */
+  private names: readonly string[];
 
   constructor(private readonly options: ElectionOptions) {
     this.clock = options.clock ?? Date.now;
+    this.names = options.names;
     options.store.subscribe(CHANNEL, (message) => this.onMessage(message));
     options.store.onResync(() => this.requestTick());
     this.timer = setInterval(() => this.requestTick(), Math.max(1, Math.round(options.leaseMs / 3)));
@@ -111,6 +114,16 @@ export class ActiveElection implements ElectionView {
 
   onChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  /** A reload changed the backend list: the choice (a name) is found again at its new position. */
+  setNames(names: readonly string[]): void {
+    this.names = names;
+    if (!this.current) return;
+    const active = this.current.record.active;
+    const index = active === null ? -1 : names.indexOf(active);
+    this.current = index < 0 ? undefined : { ...this.current, index };
+    this.emit();
   }
 
   requestFailback(): void {
@@ -179,13 +192,13 @@ export class ActiveElection implements ElectionView {
 
   private async report(): Promise<void> {
     const health = this.options.health();
-    const writes = this.options.names.map((name, i) => {
+    const writes = this.names.map((name, i) => {
       if (health[i]?.up !== false) return Promise.resolve(false);
       const detail = health[i].lastCheck?.detail ?? '';
       return this.options.store.set(unreachableKey(name), JSON.stringify({ proxy: this.id, detail }), this.options.leaseMs);
     });
     const wrote = await Promise.all(writes);
-    const reported = new Set(this.options.names.filter((_name, i) => wrote[i]));
+    const reported = new Set(this.names.filter((_name, i) => wrote[i]));
     const fresh = [...reported].some((name) => !this.reported.has(name));
     this.reported = reported;
     if (fresh && !this.leading) await this.publish({ type: 'report' });
@@ -213,7 +226,8 @@ export class ActiveElection implements ElectionView {
   }
 
   private async decide(): Promise<void> {
-    const { store, names } = this.options;
+    const { store } = this.options;
+    const names = this.names;
     const reports = await Promise.all(names.map((name) => store.get(unreachableKey(name))));
     const own = this.options.health();
     const unreachable = new Set(names.filter((_name, i) => reports[i] !== undefined || own[i]?.up === false));
@@ -246,12 +260,12 @@ export class ActiveElection implements ElectionView {
    */
   private accept(record: ChoiceRecord, fromKey: boolean): void {
     if (this.closed || (!fromKey && record.epoch < this.epoch)) return;
-    const index = record.active === null ? -1 : this.options.names.indexOf(record.active);
+    const index = record.active === null ? -1 : this.names.indexOf(record.active);
     if (index < 0) {
       // Proxies configured with different backend names: following would send traffic nowhere.
       if (this.unknownWarned !== record.active) {
         this.unknownWarned = record.active;
-        this.options.logger.warn({ active: record.active, leader: record.leader, names: this.options.names }, 'election: the leader chose a backend this proxy does not know; give every proxy the same backend names');
+        this.options.logger.warn({ active: record.active, leader: record.leader, names: this.names }, 'election: the leader chose a backend this proxy does not know; give every proxy the same backend names');
       }
       return;
     }

@@ -9,7 +9,7 @@
 // reconnection (instead of being overwritten by the older key).
 import { randomUUID } from 'node:crypto';
 import { isAdminState, type BackendAdmin } from '../health/admin-state.js';
-import { LocalAdminStore } from '../health/admin-store.js';
+import { LocalAdminStore, type AdminReindex } from '../health/admin-store.js';
 import type { StateStore } from './state-store.js';
 
 export const ADMIN_CHANNEL = 'admin';
@@ -44,11 +44,11 @@ export function shouldAdoptAdmin(local: BackendAdmin, record: AdminRecord, self:
 
 export class SharedAdminStore extends LocalAdminStore {
   readonly origin = randomUUID();
-  private readonly unsynced = new Set<number>();
+  private unsynced = new Set<number>();
   private closed = false;
 
   constructor(
-    private readonly names: readonly string[],
+    private names: readonly string[],
     configuredWeights: readonly number[],
     private readonly store: StateStore,
   ) {
@@ -63,6 +63,19 @@ export class SharedAdminStore extends LocalAdminStore {
   override apply(index: number, admin: BackendAdmin): void {
     this.commit(index, admin);
     void this.write(index, true);
+  }
+
+  /** Keys are by backend name: a reload only moves the local copies (an unsynced change stays unsynced). */
+  override reindex(change: AdminReindex): void {
+    super.reindex(change);
+    const unsynced = new Set<number>();
+    change.carry.forEach((from, i) => {
+      if (from !== undefined && this.unsynced.has(from)) unsynced.add(i);
+    });
+    this.unsynced = unsynced;
+    this.names = change.names;
+    // A backend the reload added may already be drained on another proxy.
+    void this.resync();
   }
 
   override close(): void {

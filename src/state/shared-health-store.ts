@@ -9,7 +9,8 @@
 // is not decided here but by the election (active-election.ts), which the factory attaches.
 import { randomUUID } from 'node:crypto';
 import { applyCheck, applyTraffic, initialHealth, type BackendHealth, type HealthParams, type Transition } from '../health/health-state.js';
-import type { ElectionView, HealthStore, TransitionListener } from '../health/health-store.js';
+import { carried } from '../health/carry.js';
+import type { ElectionView, HealthReindex, HealthStore, TransitionListener } from '../health/health-store.js';
 import type { StateStore } from './state-store.js';
 
 export const HEALTH_CHANNEL = 'health';
@@ -47,16 +48,16 @@ export const downReportTtlMs = (params: Pick<HealthParams, 'fall' | 'intervalMs'
 
 export class SharedHealthStore implements HealthStore {
   readonly origin = randomUUID();
-  private readonly states: BackendHealth[];
+  private states: BackendHealth[];
   private readonly listeners: TransitionListener[] = [];
-  private readonly indexByUrl = new Map<string, number>();
+  private indexByUrl = new Map<string, number>();
   private closed = false;
   /** Set by the factory in active-standby: the shared choice of the active backend. */
   election?: ElectionView;
 
   constructor(
-    private readonly backendUrls: readonly string[],
-    private readonly params: HealthParams,
+    private backendUrls: readonly string[],
+    private params: HealthParams,
     private readonly store: StateStore,
     private readonly clock: () => number = Date.now,
   ) {
@@ -85,6 +86,17 @@ export class SharedHealthStore implements HealthStore {
 
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Down reports are keyed by URL, so a reload that moves or renames backends keeps them meaningful. */
+  reindex(change: HealthReindex): void {
+    this.params = change.params;
+    this.states = carried(change.carry, this.states, () => initialHealth(change.params));
+    this.backendUrls = change.urls;
+    this.indexByUrl = new Map(change.urls.map((url, i) => [url, i]));
+    this.election?.setNames(change.names);
+    // A backend the reload added may already be reported down by another proxy.
+    void this.resync();
   }
 
   close(): void {

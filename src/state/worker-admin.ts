@@ -3,10 +3,12 @@
 // to all workers at once as the whole table, so a worker routes with exactly the primary's
 // states. A worker asks for the table when it starts (hello), as for health (worker-health.ts).
 import type { BackendAdmin } from '../health/admin-state.js';
-import { LocalAdminStore, type AdminListener, type AdminStore } from '../health/admin-store.js';
+import { LocalAdminStore, type AdminListener, type AdminReindex, type AdminStore } from '../health/admin-store.js';
+import { byName } from '../health/carry.js';
 import type { Port } from './worker-health.js';
 
-export type AdminMessage = { type: 'ha-proxy:admin-hello' } | { type: 'ha-proxy:admin'; states: BackendAdmin[] };
+/** `names`: the primary's backend list, so a worker finds each state across a reload. */
+export type AdminMessage = { type: 'ha-proxy:admin-hello' } | { type: 'ha-proxy:admin'; states: BackendAdmin[]; names?: string[] };
 
 function isAdminMessage(message: unknown): message is AdminMessage {
   const type = (message as { type?: unknown } | null)?.type;
@@ -17,7 +19,10 @@ function isAdminMessage(message: unknown): message is AdminMessage {
 export class AdminHub implements AdminStore {
   private readonly ports = new Set<Port>();
 
-  constructor(private readonly inner: AdminStore) {
+  constructor(
+    private readonly inner: AdminStore,
+    private names?: readonly string[],
+  ) {
     inner.onChange(() => this.broadcast());
   }
 
@@ -45,13 +50,19 @@ export class AdminHub implements AdminStore {
     this.inner.onChange(listener);
   }
 
+  reindex(change: AdminReindex): void {
+    this.inner.reindex(change);
+    this.names = change.names;
+    this.broadcast();
+  }
+
   close(): void {
     this.inner.close();
     this.ports.clear();
   }
 
   private message(): AdminMessage {
-    return { type: 'ha-proxy:admin', states: [...this.inner.snapshot()] };
+    return { type: 'ha-proxy:admin', states: [...this.inner.snapshot()], ...(this.names ? { names: [...this.names] } : {}) };
   }
 
   private broadcast(): void {
@@ -62,11 +73,18 @@ export class AdminHub implements AdminStore {
 
 /** A worker's side: the primary's latest table; changes come from the primary only. */
 export class WorkerAdminStore extends LocalAdminStore {
-  constructor(configuredWeights: readonly number[], port: Port) {
+  constructor(
+    configuredWeights: readonly number[],
+    port: Port,
+    /** This worker's backend names; absent: the primary's positions are taken as they are. */
+    private names?: readonly string[],
+  ) {
     super(configuredWeights);
     port.onMessage((message) => {
       if (!isAdminMessage(message) || message.type !== 'ha-proxy:admin') return;
-      message.states.forEach((admin, index) => {
+      const own = this.names;
+      const states = message.names && own ? byName(own, message.names, message.states, (i) => this.states[i]) : message.states;
+      states.forEach((admin, index) => {
         const current = this.states[index];
         if (current && (current.state !== admin.state || current.weight !== admin.weight || current.at !== admin.at)) this.commit(index, admin);
       });
@@ -76,4 +94,9 @@ export class WorkerAdminStore extends LocalAdminStore {
 
   /** The admin listener, and with it every change, lives in the primary. */
   override apply(): void {}
+
+  override reindex(change: AdminReindex): void {
+    super.reindex(change);
+    this.names = change.names;
+  }
 }

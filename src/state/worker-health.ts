@@ -7,8 +7,9 @@
 //
 // The channel is an abstract Port so this is testable without node:cluster; cluster-ports.ts
 // adapts cluster workers and process IPC to it.
+import { byName, carried } from '../health/carry.js';
 import { initialHealth, type BackendHealth, type HealthParams, type Transition } from '../health/health-state.js';
-import type { ElectionView, HealthStore, SharedChoice, TransitionListener } from '../health/health-store.js';
+import type { ElectionView, HealthReindex, HealthStore, SharedChoice, TransitionListener } from '../health/health-store.js';
 
 export interface Port {
   send(message: unknown): void;
@@ -17,8 +18,10 @@ export interface Port {
 
 export type HealthMessage =
   | { type: 'ha-proxy:health-hello' }
-  | { type: 'ha-proxy:health'; states: BackendHealth[]; change?: { index: number; transition: Transition }; choice?: SharedChoice }
-  | { type: 'ha-proxy:traffic'; index: number; ok: boolean; detail: string };
+  // `names` (the primary's backend list) lets a worker find each state while a reload has given
+  // the two processes different lists for a moment; indexes are positions in that list.
+  | { type: 'ha-proxy:health'; states: BackendHealth[]; names?: string[]; change?: { index: number; transition: Transition }; choice?: SharedChoice }
+  | { type: 'ha-proxy:traffic'; index: number; name?: string; ok: boolean; detail: string };
 
 function isHealthMessage(message: unknown): message is HealthMessage {
   const type = (message as { type?: unknown } | null)?.type;
@@ -32,7 +35,10 @@ function isHealthMessage(message: unknown): message is HealthMessage {
 export class HealthHub implements HealthStore {
   private readonly ports = new Set<Port>();
 
-  constructor(private readonly inner: HealthStore) {
+  constructor(
+    private readonly inner: HealthStore,
+    private names?: readonly string[],
+  ) {
     inner.onTransition((index, transition) => this.broadcast({ index, transition }));
     // The elected active backend reaches the workers with the health they route on.
     inner.election?.onChange(() => this.broadcast());
@@ -47,7 +53,11 @@ export class HealthHub implements HealthStore {
     port.onMessage((message) => {
       if (!isHealthMessage(message)) return;
       if (message.type === 'ha-proxy:health-hello') port.send(this.message());
-      else if (message.type === 'ha-proxy:traffic') this.reportTraffic(message.index, message.ok, message.detail);
+      else if (message.type === 'ha-proxy:traffic') {
+        const index = message.name !== undefined && this.names ? this.names.indexOf(message.name) : message.index;
+        // A report about a backend a reload just removed: nothing to count.
+        if (index >= 0 && index < this.inner.snapshot().length) this.reportTraffic(index, message.ok, message.detail);
+      }
     });
     port.send(this.message());
   }
@@ -77,6 +87,12 @@ export class HealthHub implements HealthStore {
     this.inner.onTransition(listener);
   }
 
+  reindex(change: HealthReindex): void {
+    this.inner.reindex(change);
+    this.names = change.names;
+    this.broadcast();
+  }
+
   close(): void {
     this.inner.close();
     this.ports.clear();
@@ -84,7 +100,8 @@ export class HealthHub implements HealthStore {
 
   private message(change?: { index: number; transition: Transition }): HealthMessage {
     const choice = this.inner.election?.choice();
-    return { type: 'ha-proxy:health', states: [...this.inner.snapshot()], ...(change ? { change } : {}), ...(choice ? { choice } : {}) };
+    const names = this.names ? { names: [...this.names] } : {};
+    return { type: 'ha-proxy:health', states: [...this.inner.snapshot()], ...names, ...(change ? { change } : {}), ...(choice ? { choice } : {}) };
   }
 
   private broadcast(change?: { index: number; transition: Transition }): void {
@@ -106,24 +123,39 @@ export class WorkerHealthStore implements HealthStore {
     // The admin listener, and with it /failback, lives in the primary.
     requestFailback: () => {},
     status: () => undefined,
+    // The primary's choice is mapped onto this worker's list as it arrives.
+    setNames: () => {},
   };
 
   constructor(
     backendCount: number,
-    params: Pick<HealthParams, 'fall'>,
+    private params: Pick<HealthParams, 'fall'>,
     private readonly port: Port,
+    /** This worker's backend names; absent: the primary's positions are taken as they are. */
+    private names?: readonly string[],
   ) {
     // Until the primary answers, start where the primary starts: every backend up on probation.
     this.states = Array.from({ length: backendCount }, () => initialHealth(params));
     port.onMessage((message) => {
       if (!isHealthMessage(message) || message.type !== 'ha-proxy:health') return;
-      this.states = message.states;
-      const choiceChanged = message.choice?.active !== this.choice?.active || message.choice?.epoch !== this.choice?.epoch;
-      this.choice = message.choice;
-      if (choiceChanged) for (const listener of this.choiceListeners) listener();
-      if (message.change) for (const listener of this.listeners) listener(message.change.index, message.change.transition, this.states[message.change.index]);
+      this.receive(message);
     });
     port.send({ type: 'ha-proxy:health-hello' } satisfies HealthMessage);
+  }
+
+  private receive(message: Extract<HealthMessage, { type: 'ha-proxy:health' }>): void {
+    const from = message.names;
+    const own = this.names;
+    // A position in the primary's list -> the same backend's position here (-1: not in this list).
+    const local = (index: number): number => (from && own ? own.indexOf(from[index]) : index);
+    this.states = from && own ? byName(own, from, message.states, (i) => this.states[i] ?? initialHealth(this.params)) : message.states;
+    const active = message.choice ? local(message.choice.active) : -1;
+    const choice = message.choice && active >= 0 ? { active, epoch: message.choice.epoch } : undefined;
+    const choiceChanged = choice?.active !== this.choice?.active || choice?.epoch !== this.choice?.epoch;
+    this.choice = choice;
+    if (choiceChanged) for (const listener of this.choiceListeners) listener();
+    const changed = message.change ? local(message.change.index) : -1;
+    if (message.change && changed >= 0) for (const listener of this.listeners) listener(changed, message.change.transition, this.states[changed]);
   }
 
   snapshot(): readonly BackendHealth[] {
@@ -137,11 +169,24 @@ export class WorkerHealthStore implements HealthStore {
     // The hot path: a success changes nothing unless the primary is counting errors, so the
     // common case sends no message at all.
     if (ok && this.states[index]?.passiveErrors === 0) return;
-    this.port.send({ type: 'ha-proxy:traffic', index, ok, detail } satisfies HealthMessage);
+    const name = this.names?.[index];
+    this.port.send({ type: 'ha-proxy:traffic', index, ...(name === undefined ? {} : { name }), ok, detail } satisfies HealthMessage);
   }
 
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Kept states until the primary's next snapshot, which follows its own reload. */
+  reindex(change: HealthReindex): void {
+    this.params = change.params;
+    this.states = carried(change.carry, this.states, () => initialHealth(change.params));
+    this.names = change.names;
+    // A choice by position in the old list means nothing in the new one until the primary speaks.
+    if (this.choice) {
+      this.choice = undefined;
+      for (const listener of this.choiceListeners) listener();
+    }
   }
 
   close(): void {

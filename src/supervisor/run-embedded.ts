@@ -75,6 +75,16 @@ async function proxyConfigOf(config: Config, dataDir: string, ports: readonly Re
 }
 
 /**
+ * A reloaded config in embedded mode: the backends stay the supervised replicas, and without a
+ * configured secret the one the replicas check blob redirects with stays too.
+ */
+function embeddedReload(next: Config, running: Config): Config {
+  const workers = embeddedWorkers(next.workers);
+  if (next.routing.secret !== undefined || running.routing.secret === undefined) return { ...next, workers, backends: running.backends };
+  return { ...next, workers, backends: running.backends, routing: { ...next.routing, secret: running.routing.secret, previousSecrets: running.routing.previousSecrets } };
+}
+
+/**
  * The file the replicas read the blob redirect secrets from (current first, one a line): the
  * configured routing secrets, else a random secret made on the first run and kept, so redirect
  * URLs and upload tokens stay valid across restarts and every --workers process signs alike.
@@ -141,7 +151,8 @@ async function waitUntilAnswering(url: string, deadline: number): Promise<boolea
   return false;
 }
 
-export async function runEmbedded(config: Config): Promise<void> {
+/** `reloadSource`: the config read again for a reload; the backends stay the supervised replicas. */
+export async function runEmbedded(config: Config, reloadSource?: () => Config): Promise<void> {
   const { runProxyMode } = await import('../proxy/workers/run-proxy-mode.js');
   if (isClusterWorker()) {
     // A proxy worker (--workers): the primary started the replicas and recorded their ports.
@@ -203,7 +214,7 @@ export async function runEmbedded(config: Config): Promise<void> {
 
   try {
     const proxyConfig = await proxyConfigOf(config, dataDir, ports);
-    await runProxyMode({ ...proxyConfig, workers: embeddedWorkers(config.workers) });
+    await runProxyMode({ ...proxyConfig, workers: embeddedWorkers(config.workers) }, { reloadSource: reloadSource && (() => embeddedReload(reloadSource(), proxyConfig)) });
   } catch (err) {
     // No proxy (its port is taken, say): replicas nobody can reach must not run on.
     await Promise.all(children.map((c) => c.stop()));

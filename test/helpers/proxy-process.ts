@@ -16,6 +16,10 @@ export interface ProxyProcess extends Managed {
   adminToken: string;
   /** POST an operator action (e.g. /failback) with the token. */
   adminPost(path: string): Promise<Response>;
+  /** The `--config` file the proxy runs on. */
+  configFile: string;
+  /** Rewrites the config file (same ports, token and defaults as at start) for a reload. */
+  writeConfig(config: Record<string, unknown>): void;
   /** GET /status on the admin listener. */
   status(): Promise<{ active: string | null; election?: { role: string; unreachable: string[] }; backends: { name: string; up: boolean; active: boolean }[] }>;
   /** The value of one metric sample, matched by name and label text (e.g. `server="a"`); 0 if absent. */
@@ -41,19 +45,21 @@ export async function startProxy(config: Record<string, unknown>, options: Start
   const file = join(dir, 'config.json');
   const adminToken = randomBytes(24).toString('base64url');
   writeFileSync(join(dir, 'admin-token'), `${adminToken}\n`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      adminListen: `127.0.0.1:${adminPort}`,
-      logLevel: options.logLevel ?? 'info',
-      // One process: these tests are about the proxy core, and read its counters directly.
-      workers: 1,
-      admin: { tokenFile: join(dir, 'admin-token') },
-      ...config,
-      healthCheck: { ...FAST_HEALTH, ...(config.healthCheck as object | undefined) },
-    }),
-  );
+  const writeConfig = (next: Record<string, unknown>): void =>
+    writeFileSync(
+      file,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        adminListen: `127.0.0.1:${adminPort}`,
+        logLevel: options.logLevel ?? 'info',
+        // One process: these tests are about the proxy core, and read its counters directly.
+        workers: 1,
+        admin: { tokenFile: join(dir, 'admin-token') },
+        ...next,
+        healthCheck: { ...FAST_HEALTH, ...(next.healthCheck as object | undefined) },
+      }),
+    );
+  writeConfig(config);
   const proc = options.launcher
     ? startProcess(options.launcher[0], [...options.launcher.slice(1), process.execPath, CLI, '--config', file])
     : startHaProxy(['--config', file]);
@@ -68,6 +74,8 @@ export async function startProxy(config: Record<string, unknown>, options: Start
     adminUrl,
     port,
     adminToken,
+    configFile: file,
+    writeConfig,
     adminPost: (path) => fetch(`${adminUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }),
     status,
     async metric(name, labels) {

@@ -1,6 +1,7 @@
 // TLS on the client listener: skopeo over HTTPS trusting a test CA, HTTP/2 by ALPN (curl, and a
-// streamed upload with no Content-Length), mutual TLS, certificates chosen by SNI, and SIGHUP
-// reloading the certificates in every worker without dropping an open connection.
+// streamed upload with no Content-Length), mutual TLS, certificates chosen by SNI, SIGHUP
+// reloading the certificates in every worker without dropping an open connection, and a renewed
+// certificate file picked up by itself.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:http2';
@@ -183,6 +184,22 @@ describe('TLS listener', () => {
     } finally {
       session.close();
     }
+  });
+
+  it('a certificate renewed on disk is served without a SIGHUP (the files are watched)', async () => {
+    const registry = await startDockerRegistry();
+    cleanup.push(registry);
+    const dir = mkdtempSync(join(tmpdir(), 'tls-watch-'));
+    const place = (issued: { cert: string; key: string }) => {
+      copyFileSync(issued.cert, join(dir, 'server.crt'));
+      copyFileSync(issued.key, join(dir, 'server.key'));
+    };
+    place(ca.issue('before-renewal', LOOPBACK));
+    const proxy = await started(startProxy({ mode: 'active-standby', tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') }, backends: [{ url: registry.url }] }));
+    assert.equal(await presentedCertificate(proxy.port, ca.cert), 'before-renewal');
+    place(ca.issue('after-renewal', LOOPBACK));
+    await eventually(async () => (await presentedCertificate(proxy.port, ca.cert)) === 'after-renewal', () => `still the old certificate\n${proxy.output().slice(-2000)}`, 20_000);
+    assert.match(proxy.output(), /TLS certificates reloaded/);
   });
 
   it('a missing certificate file stops start-up with its path (exit 2)', async () => {

@@ -16,7 +16,7 @@ import { signUploadToken } from '../../src/proxy/routing/upload-token.js';
 const SECRET = resolveSecret('a secret for the admin routing tests');
 const uploadKeys = deriveKeyring([SECRET.value], 'upload-token');
 const cookieKeys = deriveKeyring([SECRET.value], 'sticky-cookie');
-const backends = ['a', 'b', 'c'].map((name, index) => ({ index, name, label: name, url: `http://${name}`, origin: `http://${name}`, weight: 1 }) as unknown as Backend);
+const backends = ['a', 'b', 'c'].map((name, index) => ({ index, name, label: name, url: `http://${name}`, origin: `http://${name}`, weight: 1, pathPrefix: '' }) satisfies Backend);
 
 const up: BackendHealth = { up: true, streak: 0, since: 0, passiveErrors: 0 };
 const down: BackendHealth = { up: false, streak: 0, since: 1, passiveErrors: 0 };

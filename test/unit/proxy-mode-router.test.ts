@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BackendHealth } from '../../src/health/health-state.js';
-import { createBackends, destroyBackends } from '../../src/proxy/backend.js';
+import { describeBackends } from '../../src/proxy/backend.js';
 import type { StandbyEvent } from '../../src/proxy/balancer/active-standby.js';
 import { createModeRouter, type ModeConfig } from '../../src/proxy/mode-router.js';
 import type { RequestFacts, RoutingContext } from '../../src/proxy/route-decision.js';
 
 const facts: RequestFacts = { method: 'GET', url: '/v2/', path: '/v2/', query: '', headers: {}, hasBody: false };
-const backends = createBackends(
+const backends = describeBackends(
   [
     { name: 'a', url: 'http://127.0.0.1:5001', weight: 2 },
     { name: 'b', url: 'http://127.0.0.1:5002', weight: 1 },
     { name: 'c', url: 'http://127.0.0.1:5003', weight: 1 },
   ],
-  { connectMs: 1000, responseHeadersMs: 1000, idleMs: 1000, keepAliveIdleMs: 1000 },
 );
-process.on('exit', () => destroyBackends(backends));
 
 const up: BackendHealth = { up: true, streak: 0, since: 0, passiveErrors: 0 };
 const down: BackendHealth = { up: false, streak: 0, since: 1000, passiveErrors: 0 };

@@ -20,7 +20,7 @@ const uploadKey = deriveKeyring([SECRET.value], 'upload-token');
 const cookieKey = deriveKeyring([SECRET.value], 'sticky-cookie');
 
 function backends(names: string[]): Backend[] {
-  return names.map((name, index) => ({ index, name, label: name, url: `http://${name}`, origin: `http://${name}`, weight: 1 }) as unknown as Backend);
+  return names.map((name, index) => ({ index, name, label: name, url: `http://${name}`, origin: `http://${name}`, weight: 1, pathPrefix: '' }) satisfies Backend);
 }
 
 const up: BackendHealth = { up: true, streak: 0, since: 0, passiveErrors: 0 };

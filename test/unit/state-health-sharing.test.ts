@@ -140,6 +140,28 @@ describe('health shared between the workers of one proxy', () => {
     assert.deepEqual(events, ['0:down:passive', '0:up:check']);
   });
 
+  it('while a reload gives the primary and a worker different lists, states and reports travel by backend name', async () => {
+    const hub = new HealthHub(new LocalHealthStore(2, PARAMS), ['a', 'b']);
+    const [toWorker, fromPrimary] = portPair();
+    // The worker already runs the new list (b first, then a new c); the primary still the old one.
+    const worker = new WorkerHealthStore(2, PARAMS, fromPrimary, ['b', 'c']);
+    hub.attach(toWorker);
+    await flush();
+    worker.reportTraffic(0, false, 'ECONNRESET');
+    await flush();
+    assert.deepEqual(hub.snapshot().map((h) => h.passiveErrors), [0, 1], "the worker's report about b counts for b, at b's position in the primary's list");
+    hub.reportCheck(1, false, 'timeout');
+    hub.reportCheck(1, false, 'timeout');
+    await flush();
+    assert.equal(hub.snapshot()[1].up, false);
+    assert.equal(worker.snapshot()[0].up, false, "b's state lands on b's position in the worker's list");
+    assert.equal(worker.snapshot()[1].up, true, 'c, unknown to the primary yet, keeps its start state');
+    hub.reindex({ carry: [1, undefined], names: ['b', 'c'], urls: ['http://b', 'http://c'], params: PARAMS });
+    await flush();
+    assert.deepEqual(hub.snapshot().map((h) => h.up), [false, true]);
+    assert.deepEqual(worker.snapshot().map((h) => h.up), [false, true]);
+  });
+
   it('sends nothing to the primary for a success while no errors are being counted', async () => {
     const hub = new HealthHub(new LocalHealthStore(1, PARAMS));
     const pair = portPair() as [Port, Port] & { sent: { left: number; right: number } };
@@ -163,7 +185,7 @@ describe('the elected active backend across the workers of one proxy', () => {
     let choice: SharedChoice | undefined;
     const listeners: (() => void)[] = [];
     const inner = Object.assign(new LocalHealthStore(2, PARAMS), {
-      election: { choice: () => choice, onChange: (l: () => void) => void listeners.push(l), requestFailback: () => {}, status: () => undefined } satisfies ElectionView,
+      election: { choice: () => choice, onChange: (l: () => void) => void listeners.push(l), requestFailback: () => {}, status: () => undefined, setNames: () => {} } satisfies ElectionView,
     });
     const hub = new HealthHub(inner);
     const [toWorker, fromPrimary] = portPair();

@@ -2,6 +2,7 @@
 //   POST /backends/<name>/state   {"state":"drain"} or ?state=drain   (ready | drain | maint)
 //   POST /backends/<name>/weight  {"weight":5} or ?weight=5            (1..256)
 //   POST /failback
+//   POST /reload                      re-read the config file and apply it (what changed, or the problems)
 // Input is checked here and refused with a 4xx naming the problem; nothing else changes then.
 import { ActionError, type ActionInput, type AdminAction } from '../../observability/admin-server.js';
 import type { Backend } from '../backend.js';
@@ -9,10 +10,18 @@ import { ADMIN_STATES, checkWeight, isAdminState, type BackendAdmin } from '../.
 import type { AdminStore } from '../../health/admin-store.js';
 
 export interface ActionDeps {
-  backends: readonly Backend[];
+  /** The current backend list (a reload may change it). */
+  backends: () => readonly Backend[];
   store: AdminStore;
   failback: () => unknown;
+  reload?: () => Promise<ReloadAnswer>;
   clock?: () => number;
+}
+
+/** What a reload answers (run.ts ReloadOutcome, with the workers that switched under --workers). */
+export interface ReloadAnswer {
+  readonly applied: boolean;
+  readonly problems: readonly string[];
 }
 
 const BACKEND_ACTION = /^\/backends\/([^/]+)\/(state|weight)$/;
@@ -69,11 +78,19 @@ export function proxyActions(deps: ActionDeps): (path: string) => AdminAction | 
   const clock = deps.clock ?? Date.now;
   return (path) => {
     if (path === '/failback') return () => deps.failback();
+    if (path === '/reload' && deps.reload) {
+      const reload = deps.reload;
+      return async () => {
+        const outcome = await reload();
+        if (!outcome.applied) throw new ActionError(422, `the config was not applied: ${outcome.problems.join('; ')}`, { ...outcome });
+        return outcome;
+      };
+    }
     const match = BACKEND_ACTION.exec(path);
     if (!match) return undefined;
     const kind = match[2] as 'state' | 'weight';
     return (input) => {
-      const backend = findBackend(deps.backends, match[1]);
+      const backend = findBackend(deps.backends(), match[1]);
       const previous = deps.store.snapshot()[backend.index];
       const next = nextAdmin(kind, input, previous, clock());
       // The store's change listeners re-evaluate routing (the active backend may move at once).

@@ -63,24 +63,28 @@ export function fetchReplication(target: CheckTarget, timeoutMs: number): Promis
   });
 }
 
+/** A backend the poller reads: its check target, known by name (a reload may change the list). */
+export interface PolledBackend extends CheckTarget {
+  readonly name: string;
+}
+
 export class ReplicationPoller {
-  private readonly last: (ReplicaReplication | undefined)[];
+  private last = new Map<string, ReplicaReplication | undefined>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
   constructor(
-    private readonly targets: readonly CheckTarget[],
+    /** The current backend list. */
+    private readonly targets: () => readonly PolledBackend[],
     private readonly timeoutMs: number,
-    /** Whether the backend at this index is a built-in registry (as its health check says). */
-    private readonly isBuiltIn: (index: number) => boolean,
+    /** Whether the backend of this name is a built-in registry (as its health check says). */
+    private readonly isBuiltIn: (name: string) => boolean,
     private readonly intervalMs = REPLICATION_POLL_MS,
-  ) {
-    this.last = targets.map(() => undefined);
-  }
+  ) {}
 
-  /** The latest figures per backend index (undefined: none, see above). */
+  /** The latest figures for each backend of the current list, by index (undefined: none, see above). */
   snapshot(): readonly (ReplicaReplication | undefined)[] {
-    return this.last;
+    return this.targets().map((t) => this.last.get(t.name));
   }
 
   start(): void {
@@ -94,11 +98,13 @@ export class ReplicationPoller {
 
   /** All backends at once; the next round starts only when this one is over, so slow ones never pile up. */
   private async round(): Promise<void> {
+    const next = new Map<string, ReplicaReplication | undefined>();
     await Promise.all(
-      this.targets.map(async (t) => {
-        this.last[t.index] = this.isBuiltIn(t.index) ? await fetchReplication(t, this.timeoutMs) : undefined;
+      this.targets().map(async (t) => {
+        next.set(t.name, this.isBuiltIn(t.name) ? await fetchReplication(t, this.timeoutMs) : undefined);
       }),
     );
+    this.last = next;
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.round(), this.intervalMs);
     this.timer.unref();

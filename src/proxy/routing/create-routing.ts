@@ -1,18 +1,25 @@
-// Builds the registry-aware router from the config at start-up: keys derived once, globs
-// compiled once, the missing-secret warning logged once.
-import type { Registry } from 'prom-client';
+// Builds the registry-aware router from the config at start-up and at each reload: keys derived
+// once, globs compiled once, the missing-secret warning logged once.
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Router } from '../route-decision.js';
 import { redirectOrigin, withBlobRedirect } from './blob-redirect.js';
-import { createRegistryRouter } from './registry-router.js';
+import { createRegistryRouter, type RoutingEvents } from './registry-router.js';
 import { compileRoutes } from './route-rules.js';
-import { createBlobRedirectMetrics, createRoutingMetrics } from './routing-metrics.js';
 import { deriveKeyring, resolveSecret } from '../../oci/signing.js';
+import type { Backend } from '../backend.js';
 
 export interface RoutingDeps {
+  /** Told when no secret is configured (once per process: give it at start-up only). */
   logger?: Logger;
-  metrics?: Registry;
+  events?: RoutingEvents;
+  /** Counts a blob GET answered 307 to `backend` (routing.blobRedirect). */
+  onBlobRedirect?: (backend: Backend) => void;
+  /**
+   * The secret to sign with when none is configured: a process keeps one across reloads, or a
+   * reload would invalidate every upload token and sticky cookie it handed out.
+   */
+  generatedSecret?: Buffer;
 }
 
 /**
@@ -27,7 +34,8 @@ export function configuredSecrets(routing: Config['routing']): [string, ...strin
 export function createRouting(config: Config, inner: Router, deps: RoutingDeps = {}): Router {
   if (config.mode === 'registry') throw new Error('routing applies to the proxy modes only');
   const configured = configuredSecrets(config.routing);
-  const secret = resolveSecret(configured?.[0]);
+  const resolved = resolveSecret(configured?.[0]);
+  const secret = resolved.generated && deps.generatedSecret ? { ...resolved, value: deps.generatedSecret } : resolved;
   const secrets: [Buffer, ...Buffer[]] = [secret.value, ...(configured ?? []).slice(1).map((s) => Buffer.from(s, 'utf8'))];
   if (secret.generated) {
     deps.logger?.warn(
@@ -42,7 +50,7 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     uploadAffinity: config.routing.uploadAffinity,
     uploadKeys: deriveKeyring(secrets, 'upload-token'),
     sticky: config.routing.sticky === 'cookie' ? { cookieName: config.routing.cookieName, keys: deriveKeyring(secrets, 'sticky-cookie') } : undefined,
-    events: deps.metrics ? createRoutingMetrics(deps.metrics) : undefined,
+    events: deps.events,
   });
   const { blobRedirect } = config.routing;
   if (!blobRedirect.enabled) return router;
@@ -50,6 +58,6 @@ export function createRouting(config: Config, inner: Router, deps: RoutingDeps =
     keys: deriveKeyring(secrets, 'blob-redirect'),
     expiresMs: blobRedirect.expiresMs,
     publicUrls: config.backends.map((b) => redirectOrigin(b.publicUrl)),
-    onRedirect: deps.metrics ? createBlobRedirectMetrics(deps.metrics) : undefined,
+    onRedirect: deps.onBlobRedirect,
   });
 }

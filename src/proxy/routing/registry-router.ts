@@ -138,66 +138,67 @@ function ownerFirst(ctx: RoutingContext, owner: Backend, repository: string, poo
   return [owner, ...rendezvousOrder(others, repository)];
 }
 
-export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
-  const events = options.events ?? NO_EVENTS;
-  const affinity = options.uploadAffinity ?? 'required';
+/** What every routing job reads: the options, where its events go, the mode router it refines. */
+interface Jobs {
+  readonly options: RegistryRouterOptions;
+  readonly events: RoutingEvents;
+  readonly inner: Router;
+  readonly affinity: 'required' | 'preferred' | 'off';
+  /** Signs an open upload session's Location for the backend that answered (affinity). */
+  readonly signLocation: (headers: OutgoingHttpHeaders, status: number, backend: Backend) => void;
+}
 
-  const signLocation = (headers: OutgoingHttpHeaders, status: number, backend: Backend): void => {
-    if (affinity === 'off' || !OPEN_SESSION_STATUSES.has(status)) return;
-    const location = firstHeader(headers.location);
-    if (location === undefined) return;
-    const token = signUploadToken(options.uploadKeys, backend.name, repositoryOfLocation(location));
-    headers.location = setQueryParam(location, UPLOAD_TOKEN_PARAM, token);
-  };
+function reject({ events }: Jobs, code: RejectCode, message: string): RouteDecision {
+  events.routed('rejected');
+  return { candidates: [], retries: 0, reject: { code, message }, reason: 'rejected' };
+}
 
-  const reject = (code: RejectCode, message: string): RouteDecision => {
-    events.routed('rejected');
-    return { candidates: [], retries: 0, reject: { code, message }, reason: 'rejected' };
-  };
-
-  const routeUploadToken = (facts: RequestFacts, ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision => {
-    const repository = repositoryOf(request) ?? '';
-    // Shared storage: any replica continues the session (a token of before the change included).
-    const shared = (): RouteDecision => (repository === '' ? reject('BLOB_UPLOAD_INVALID', 'an upload token on a request for no repository') : routeRepository(facts, ctx, request, repository, forwardUrl));
-    if (affinity === 'off') return shared();
-    const owner = tokenOwner(options.uploadKeys, tokens, repository);
-    if (!owner.ok) {
-      events.tokenRejected();
-      return reject('BLOB_UPLOAD_INVALID', owner.reason);
-    }
-    const backend = ctx.backends.find((b) => b.name === owner.backend);
-    const unable = backend && ownerProblem(ctx, backend);
-    if (affinity === 'preferred') {
-      if (!backend || unable) return shared();
-      events.routed('upload_affinity');
-      const candidates = ownerFirst(ctx, backend, repository, options.routes(repository).backends);
-      return { candidates, retries: options.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'upload-affinity' };
-    }
-    if (!backend) {
-      events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', 'the backend that holds this upload is no longer configured; restart the upload');
-    }
-    if (unable) {
-      events.affinityMiss();
-      return reject('BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) ${unable}; restart the upload`);
-    }
+/** A request with upload tokens: the backend that opened the session (see uploadAffinity), or a rejection. */
+function routeUploadToken(jobs: Jobs, facts: RequestFacts, ctx: RoutingContext, tokens: string[], forwardUrl: string, request: RegistryRequest): RouteDecision {
+  const { options, events, affinity } = jobs;
+  const repository = repositoryOf(request) ?? '';
+  // Shared storage: any replica continues the session (a token of before the change included).
+  const shared = (): RouteDecision => (repository === '' ? reject(jobs, 'BLOB_UPLOAD_INVALID', 'an upload token on a request for no repository') : routeRepository(jobs, facts, ctx, request, repository, forwardUrl));
+  if (affinity === 'off') return shared();
+  const owner = tokenOwner(options.uploadKeys, tokens, repository);
+  if (!owner.ok) {
+    events.tokenRejected();
+    return reject(jobs, 'BLOB_UPLOAD_INVALID', owner.reason);
+  }
+  const backend = ctx.backends.find((b) => b.name === owner.backend);
+  const unable = backend && ownerProblem(ctx, backend);
+  if (affinity === 'preferred') {
+    if (!backend || unable) return shared();
     events.routed('upload_affinity');
-    return {
-      candidates: [backend],
-      retries: 0,
-      forwardUrl,
-      editResponseHeaders: signLocation,
-      // The owner died before health checks noticed: same answer as when it is known to be down.
-      failWith: { code: 'BLOB_UPLOAD_UNKNOWN', message: `the backend that holds this upload (${backend.label}) did not answer; restart the upload` },
-      reason: 'upload-affinity',
-    };
+    const candidates = ownerFirst(ctx, backend, repository, options.routes(repository).backends);
+    return { candidates, retries: options.retries, forwardUrl, editResponseHeaders: jobs.signLocation, reason: 'upload-affinity' };
+  }
+  if (!backend) {
+    events.affinityMiss();
+    return reject(jobs, 'BLOB_UPLOAD_UNKNOWN', 'the backend that holds this upload is no longer configured; restart the upload');
+  }
+  if (unable) {
+    events.affinityMiss();
+    return reject(jobs, 'BLOB_UPLOAD_UNKNOWN', `the backend that holds this upload (${backend.label}) ${unable}; restart the upload`);
+  }
+  events.routed('upload_affinity');
+  return {
+    candidates: [backend],
+    retries: 0,
+    forwardUrl,
+    editResponseHeaders: jobs.signLocation,
+    // The owner died before health checks noticed: same answer as when it is known to be down.
+    failWith: { code: 'BLOB_UPLOAD_UNKNOWN', message: `the backend that holds this upload (${backend.label}) did not answer; restart the upload` },
+    reason: 'upload-affinity',
   };
+}
 
-  /**
-   * 404 -> the next backend (read fallback: the content may only be late here), except a 404 for
-   * something the replica deleted; a blob under another digest is never passed on.
-   */
-  const readCheck = (digest: string | undefined) => (status: number, headers: OutgoingHttpHeaders, _backend: Backend, last: boolean): 'accept' | 'next' => {
+/**
+ * 404 -> the next backend (read fallback: the content may only be late here), except a 404 for
+ * something the replica deleted; a blob under another digest is never passed on.
+ */
+function readCheck({ options, events }: Jobs, digest: string | undefined) {
+  return (status: number, headers: OutgoingHttpHeaders, _backend: Backend, last: boolean): 'accept' | 'next' => {
     if (status === 404 && options.readFallback && !last && !isDeletedAnswer(status, headers)) {
       events.readFallback('not_found');
       return 'next';
@@ -211,78 +212,92 @@ export function createRegistryRouter(inner: Router, options: RegistryRouterOptio
     }
     return 'accept';
   };
+}
 
-  const routeRepository = (facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string, forwardUrl?: string): RouteDecision => {
-    const base = options.mode === 'active-active' ? healthyBackends(ctx, options.retries) : inner.route(facts, ctx);
-    const pool = options.routes(name);
-    let candidates = pool.backends ? base.candidates.filter((b) => pool.backends!.has(b.name)) : [...base.candidates];
-    if (candidates.length === 0) {
-      const where = pool.rule === -1 ? '' : ` (routing.routes[${pool.rule}])`;
-      return reject('UNAVAILABLE', `no healthy backend for repository ${name}${where}`);
-    }
-    // Active-standby keeps the mode router's priority order; active-active homes the repository.
-    if (options.mode === 'active-active') candidates = rendezvousOrder(candidates, name);
-    // Every request lists the whole order: a retry after a connect failure (only ever for a
-    // request the backend never received, see upstream-failure.ts) goes to the next backend in
-    // rendezvous order, which is exactly where the repository moves once its home is marked down.
-    if (UPLOAD_KINDS.has(request.kind)) {
-      events.routed('repository');
-      return { candidates, retries: base.retries, forwardUrl, editResponseHeaders: signLocation, reason: 'repository-home' };
-    }
-    if (!READ_METHODS.has(facts.method)) {
-      events.routed('repository');
-      return { candidates, retries: base.retries, reason: 'repository-home' };
-    }
-    const readsContent = request.kind === 'blob' || request.kind === 'manifest';
-    events.routed('repository_read');
-    return {
-      candidates,
-      retries: base.retries,
-      checkResponse: readsContent ? readCheck(request.digest) : undefined,
-      reason: 'repository-home',
-    };
+/** A repository request: its route pool, homed by rendezvous hashing in active-active. */
+function routeRepository(jobs: Jobs, facts: RequestFacts, ctx: RoutingContext, request: RegistryRequest, name: string, forwardUrl?: string): RouteDecision {
+  const { options, events } = jobs;
+  const base = options.mode === 'active-active' ? healthyBackends(ctx, options.retries) : jobs.inner.route(facts, ctx);
+  const pool = options.routes(name);
+  let candidates = pool.backends ? base.candidates.filter((b) => pool.backends!.has(b.name)) : [...base.candidates];
+  if (candidates.length === 0) {
+    const where = pool.rule === -1 ? '' : ` (routing.routes[${pool.rule}])`;
+    return reject(jobs, 'UNAVAILABLE', `no healthy backend for repository ${name}${where}`);
+  }
+  // Active-standby keeps the mode router's priority order; active-active homes the repository.
+  if (options.mode === 'active-active') candidates = rendezvousOrder(candidates, name);
+  // Every request lists the whole order: a retry after a connect failure (only ever for a
+  // request the backend never received, see upstream-failure.ts) goes to the next backend in
+  // rendezvous order, which is exactly where the repository moves once its home is marked down.
+  if (UPLOAD_KINDS.has(request.kind)) {
+    events.routed('repository');
+    return { candidates, retries: base.retries, forwardUrl, editResponseHeaders: jobs.signLocation, reason: 'repository-home' };
+  }
+  if (!READ_METHODS.has(facts.method)) {
+    events.routed('repository');
+    return { candidates, retries: base.retries, reason: 'repository-home' };
+  }
+  const readsContent = request.kind === 'blob' || request.kind === 'manifest';
+  events.routed('repository_read');
+  return {
+    candidates,
+    retries: base.retries,
+    checkResponse: readsContent ? readCheck(jobs, request.digest) : undefined,
+    reason: 'repository-home',
   };
+}
 
-  const routeSticky = (facts: RequestFacts, ctx: RoutingContext, sticky: { cookieName: string; keys: Keyring }): RouteDecision => {
-    const base = inner.route(facts, ctx);
-    const taken = takeCookie(facts.headers.cookie, sticky.cookieName);
-    // indirect: the backend never sees the cookie.
-    const requestHeaders = taken.value === undefined ? undefined : { cookie: taken.header };
-    let stuck: Backend | undefined;
-    if (taken.value !== undefined) {
-      const named = verifyCookieValue(sticky.keys, taken.value);
-      stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up && takesOwnRequests(ctx.admin?.[b.index]));
-      if (!stuck) events.cookieRedispatch();
-    }
-    const candidates = stuck ? [stuck, ...base.candidates.filter((b) => b !== stuck)] : base.candidates;
-    events.routed('sticky');
-    return {
-      ...base,
-      candidates,
-      requestHeaders,
-      reason: stuck ? 'sticky-cookie' : base.reason,
-      editResponseHeaders: (headers, status, backend) => {
-        base.editResponseHeaders?.(headers, status, backend);
-        if (backend === stuck) return;
-        const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.keys, backend.name));
-        const prior = headers['set-cookie'];
-        headers['set-cookie'] = prior === undefined ? [cookie] : [...(Array.isArray(prior) ? prior : [String(prior)]), cookie];
-        headers['cache-control'] = privateCacheControl(firstHeader(headers['cache-control']));
-      },
-    };
+/** Plain traffic with cookie stickiness: the backend the signed cookie names first, while it can serve. */
+function routeSticky(jobs: Jobs, facts: RequestFacts, ctx: RoutingContext, sticky: { cookieName: string; keys: Keyring }): RouteDecision {
+  const base = jobs.inner.route(facts, ctx);
+  const taken = takeCookie(facts.headers.cookie, sticky.cookieName);
+  // indirect: the backend never sees the cookie.
+  const requestHeaders = taken.value === undefined ? undefined : { cookie: taken.header };
+  let stuck: Backend | undefined;
+  if (taken.value !== undefined) {
+    const named = verifyCookieValue(sticky.keys, taken.value);
+    stuck = named === undefined ? undefined : ctx.backends.find((b) => b.name === named && ctx.health[b.index]?.up && takesOwnRequests(ctx.admin?.[b.index]));
+    if (!stuck) jobs.events.cookieRedispatch();
+  }
+  const candidates = stuck ? [stuck, ...base.candidates.filter((b) => b !== stuck)] : base.candidates;
+  jobs.events.routed('sticky');
+  return {
+    ...base,
+    candidates,
+    requestHeaders,
+    reason: stuck ? 'sticky-cookie' : base.reason,
+    editResponseHeaders: (headers, status, backend) => {
+      base.editResponseHeaders?.(headers, status, backend);
+      if (backend === stuck) return;
+      const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.keys, backend.name));
+      const prior = headers['set-cookie'];
+      headers['set-cookie'] = prior === undefined ? [cookie] : [...(Array.isArray(prior) ? prior : [String(prior)]), cookie];
+      headers['cache-control'] = privateCacheControl(firstHeader(headers['cache-control']));
+    },
   };
+}
 
+export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
+  const affinity = options.uploadAffinity ?? 'required';
+  const signLocation = (headers: OutgoingHttpHeaders, status: number, backend: Backend): void => {
+    if (affinity === 'off' || !OPEN_SESSION_STATUSES.has(status)) return;
+    const location = firstHeader(headers.location);
+    if (location === undefined) return;
+    const token = signUploadToken(options.uploadKeys, backend.name, repositoryOfLocation(location));
+    headers.location = setQueryParam(location, UPLOAD_TOKEN_PARAM, token);
+  };
+  const jobs: Jobs = { options, events: options.events ?? NO_EVENTS, inner, affinity, signLocation };
   return {
     route(facts: RequestFacts, ctx: RoutingContext): RouteDecision {
       const request = classifyRequest(facts.path);
       if (facts.query.includes(UPLOAD_TOKEN_PARAM)) {
         const taken = takeQueryParam(facts.url, UPLOAD_TOKEN_PARAM);
-        if (taken.values.length > 0) return routeUploadToken(facts, ctx, taken.values, taken.url, request);
+        if (taken.values.length > 0) return routeUploadToken(jobs, facts, ctx, taken.values, taken.url, request);
       }
       const name = repositoryOf(request);
-      if (name !== undefined) return routeRepository(facts, ctx, request, name);
-      if (request.kind === 'plain' && options.sticky && options.mode === 'active-active') return routeSticky(facts, ctx, options.sticky);
-      events.routed('any');
+      if (name !== undefined) return routeRepository(jobs, facts, ctx, request, name);
+      if (request.kind === 'plain' && options.sticky && options.mode === 'active-active') return routeSticky(jobs, facts, ctx, options.sticky);
+      jobs.events.routed('any');
       return inner.route(facts, ctx);
     },
   };

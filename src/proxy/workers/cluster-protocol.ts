@@ -8,8 +8,12 @@ import type { Config } from '../../config/types.js';
 export const FAILBACK_MESSAGE = 'ha-proxy:failback';
 /** A worker that cannot start (its listener cannot bind) tells the primary why, then exits 1. */
 export const WORKER_START_FAILED = 'ha-proxy:start-failed';
-/** The message by which the primary relays SIGHUP (re-read the TLS certificates) to its workers. */
-export const RELOAD_TLS_MESSAGE = 'ha-proxy:reload-tls';
+/**
+ * The message by which the primary hands a reloaded config (validated, as JSON in `config`) to
+ * its workers; each answers RELOADED_MESSAGE with the same `id` once it routes on it.
+ */
+export const RELOAD_MESSAGE = 'ha-proxy:reload';
+export const RELOADED_MESSAGE = 'ha-proxy:reloaded';
 /**
  * A worker runs on its primary's validated config, sent over the cluster IPC channel: not in an
  * environment variable, which the same user reads in /proc/<pid>/environ and tools that dump the

@@ -9,13 +9,21 @@ import type { Config } from '../../config/types.js';
 import { createLogger } from '../../observability/logger.js';
 import { ListenError } from '../../net/listen.js';
 import { WORKER_START_FAILED } from './cluster-protocol.js';
+import { loadForReload, serialized, type ConfigSource } from './reload-config.js';
+import type { ReloadOutcome } from '../run.js';
 
 /** `workers: 0` (the default) means one per CPU. */
 export function workerCount(config: Pick<Config, 'workers'>, cpus: number = availableParallelism()): number {
   return config.workers === 0 ? cpus : config.workers;
 }
 
-export async function runProxyMode(config: Config): Promise<void> {
+export interface ProxyModeOptions {
+  /** Where SIGHUP and POST /reload read the config again; absent: the config given is used again. */
+  reloadSource?: ConfigSource;
+}
+
+export async function runProxyMode(config: Config, options: ProxyModeOptions = {}): Promise<void> {
+  const source = options.reloadSource ?? (() => config);
   if (isClusterWorker()) {
     const { runWorker } = await import('./worker.js');
     // The IPC channel keeps a worker alive: a worker that cannot start must exit by itself (the
@@ -34,14 +42,18 @@ export async function runProxyMode(config: Config): Promise<void> {
   const count = workerCount(config);
   if (count > 1) {
     const { runPrimary } = await import('./primary.js');
-    await runPrimary(config, count);
+    await runPrimary(config, count, source);
     return;
   }
   // Imported here, not at the top: a worker loads its own copy through worker.js.
   const [{ loadHealthStoreFactory }, { runProxy }] = await Promise.all([import('./load-health-store.js'), import('../run.js')]);
   const logger = createLogger(config.logLevel, { mode: config.mode });
   const health = await loadHealthStoreFactory(config, logger);
-  const proxy = await runProxy(config, { logger, createHealthStore: health.create, createAdminStore: health.createAdmin }).catch(async (err: unknown) => {
+  const reload = serialized(async (): Promise<ReloadOutcome> => {
+    const loaded = loadForReload(source, logger);
+    return loaded.ok ? proxy.reload(loaded.config) : loaded.outcome;
+  }, logger);
+  const proxy = await runProxy(config, { logger, createHealthStore: health.create, createAdminStore: health.createAdmin, onReloadRequested: reload }).catch(async (err: unknown) => {
     await health.close();
     throw err;
   });
@@ -49,5 +61,5 @@ export async function runProxyMode(config: Config): Promise<void> {
     await proxy.stop();
     await health.close();
   });
-  onReloadSignal(proxy.reloadCertificates);
+  onReloadSignal(() => void reload());
 }
