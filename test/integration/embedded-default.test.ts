@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildImageLayout, sha256 } from '../helpers/oci-layout.js';
 import { freePort } from '../helpers/ports.js';
-import { isAlive, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { childrenOf, isAlive, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 import { call, pushBlob } from '../helpers/registry-process.js';
 import { eventually } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
@@ -15,21 +15,6 @@ const cleanup: Managed[] = [];
 after(async () => {
   await Promise.all(cleanup.map((p) => p.stop('SIGKILL')));
 });
-
-/** The pids whose parent is `parent`, read from /proc. */
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
-}
 
 describe('embedded default: ha-proxy --mode active-standby with no --backend', () => {
   it('without --workers, the proxy serves traffic itself: its only children are the replicas (memory: no primary and workers)', async (t) => {

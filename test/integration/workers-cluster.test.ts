@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
-import { waitForHttp, type Managed } from '../helpers/processes.js';
+import { childrenOf, waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
 // exactly where each request went. Every request is sent on a fresh connection: node:cluster
@@ -70,22 +70,6 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** Pids of the processes whose parent is `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      // The command name (2nd field) is in parentheses and may hold spaces: the ppid follows it.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 function metricValue(text: string, name: string): number {
