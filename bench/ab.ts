@@ -4,7 +4,8 @@
 // environment (space-separated K=V), extra ha-proxy flags and node flags (the workers inherit
 // them). Every variant runs behind
 // the same two static nginx backends, all started before the first round; each round measures
-// every variant in turn (idle RSS, small GETs, 512 MiB downloads), so load on the shared machine
+// every variant in turn, each round starting one further along (idle RSS, small GETs, 512 MiB
+// downloads), so load on the shared machine
 // hits all of them alike. `--floor` adds the Node floor (node-floor.ts) as one more variant, to
 // compare against what any Node proxy costs; `--registry` puts two built-in registry replicas
 // behind every variant instead of nginx. Prints medians and per-round figures; writes nothing.
@@ -18,6 +19,7 @@ import { download, wrk } from './load.js';
 import { measureWhile, processTree, sampleTree } from './proc-stats.js';
 import { fileURLToPath } from 'node:url';
 import { blobPath, startBuiltinRegistries, startStaticBackend, type Backend } from './servers.js';
+import { rotation } from './rotation.js';
 import { ensureFiles } from './setup.js';
 
 interface Variant {
@@ -101,7 +103,9 @@ async function main(): Promise<void> {
     // Let start-up garbage settle before the first idle reading.
     await new Promise((r) => setTimeout(r, 2000));
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const p of procs) {
+      // The variant measured first in a round did better by 10-20% on small requests, whichever it
+      // was (two runs in both orders): each round starts one variant further along.
+      for (const p of rotation(procs, round)) {
         const s: Sample = { idleWorkerMiB: workerRssMiB(p.pids), reqPerSec: 0, cpuUsPerReq: 0, p99Ms: 0, mbPerSec: 0, cpuSecPerGiB: 0, blobPeakWorkerMiB: 0 };
         if (!values['no-small']) {
           const { result, usage } = await measureWhile(p.pids, () =>
