@@ -2,7 +2,14 @@
 import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export function freePort(): Promise<number> {
+/**
+ * Ports this process has handed out. The kernel may give the same ephemeral port to two port-0
+ * binds in a row once the first is closed: CI saw a registry started with `listen` and
+ * `adminListen` on one port (refused: "adminListen: must differ from listen").
+ */
+const handedOut = new Set<number>();
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -12,6 +19,16 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A loopback port free now and never handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /**
