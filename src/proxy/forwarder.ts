@@ -17,13 +17,16 @@
 //     when the backend fails, so the client can still be told why.
 //   - Host stays the client's; X-Forwarded-* are set once per request (headers.ts), not again on
 //     every retry.
-//   - A backend marked DOWN ends every attempt still on it (UpstreamPools.markDown): one not
-//     answered yet fails as MARKED_DOWN (upstream-failure.ts), a streaming response is cut.
+//   - A backend marked DOWN ends the attempts on it still waiting for their response: they fail
+//     as MARKED_DOWN (upstream-failure.ts). One whose bytes are moving (a response streaming, a
+//     request body still being uploaded) goes on unless `healthCheck.onMarkedDown` is
+//     `shutdown-sessions`: the mark-down may come from checks timing out on a backend that is
+//     slow but alive, and a frozen backend's transfer is cut by the body idle timeout anyway.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
-import type { Upstream } from './upstream-pools.js';
+import type { MarkDownTarget, OnMarkedDown, Upstream } from './upstream-pools.js';
 import { responseHeadersFromRaw } from './headers.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
 
@@ -63,7 +66,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
   return attempt.result;
 }
 
-class Attempt implements Dispatcher.DispatchHandlers {
+class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
   readonly result: Promise<AttemptResult>;
   private resolve!: (result: AttemptResult) => void;
   private abortUpstream: ((err?: Error) => void) | undefined;
@@ -80,7 +83,7 @@ class Attempt implements Dispatcher.DispatchHandlers {
     private readonly res: ServerResponse,
     private readonly options: AttemptOptions,
     /** The backend's attempts in flight: this one is in it until it ends. */
-    private readonly registry: Set<{ markedDown(): void }>,
+    private readonly registry: Set<MarkDownTarget>,
   ) {
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
@@ -90,10 +93,17 @@ class Attempt implements Dispatcher.DispatchHandlers {
   }
 
   /** The backend was marked DOWN while this attempt was in flight. */
-  markedDown(): void {
+  markedDown(policy: OnMarkedDown): void {
+    if (policy === 'finish-transfers' && this.transferring()) return;
     // Mid-body: abort the upstream request; onError cuts the client's response.
     if (this.committed) this.abortUpstream?.(new Error('the backend was marked DOWN'));
     else this.fail('MARKED_DOWN', 'the backend was marked DOWN while the request was in flight');
+  }
+
+  /** Bytes are moving: the response is streaming, or the request body is still being uploaded. */
+  private transferring(): boolean {
+    // `complete`: the client's body has been read to its end, so the attempt only waits now.
+    return this.committed || (this.connected && this.options.hasBody && !this.req.complete);
   }
 
   onConnect(abort: (err?: Error) => void): void {

@@ -209,11 +209,12 @@ function startTraffic(config: Config, options: RunProxyOptions, logger: Logger, 
   });
   const { createHealthStore, createAdminStore } = options;
   const control = new ControlPlane(config, { plane: () => planes.current, inflight }, metrics, { logger, createHealthStore, createAdminStore, ownsHealth });
-  // HAProxy's on-marked-down shutdown-sessions, in this process: with --workers each worker's
-  // health store reports the primary's transitions, so the worker holding a request ends it.
+  // In this process: with --workers each worker's health store reports the primary's
+  // transitions, so the worker holding a request ends it (or lets its transfer finish).
   control.health.onTransition((index, transition) => {
-    const backend = planes.current.backends[index];
-    if (transition.to === 'down' && backend) pools.markDown(backend.name);
+    const { backends, config: current } = planes.current;
+    const backend = backends[index];
+    if (transition.to === 'down' && backend) pools.markDown(backend.name, current.healthCheck.onMarkedDown);
   });
   const handle = createRequestHandler({
     metrics,

@@ -11,13 +11,13 @@
 //     connection was never established): nothing was consumed and nothing can run twice. A
 //     reset after the connection was up is not retried: the backend may have acted on it.
 //
-// A backend marked DOWN ends what is in flight to it at once (HAProxy's `on-marked-down
-// shutdown-sessions`): a frozen (SIGSTOPped) backend keeps its connections open, so without this
-// a request sent just before the mark-down waited for `responseHeadersMs` (60 s). MARKED_DOWN
-// then maps like a reset: a GET/HEAD whose response has not started goes to the next backend;
-// anything else is answered, and an upload chunk pinned to its owner gets the route's
-// BLOB_UPLOAD_UNKNOWN so the client restarts the upload; a response already streaming is cut
-// (forwarder.ts), as when the backend dies mid-body.
+// A backend marked DOWN ends at once the attempts on it that wait for their response: a frozen
+// (SIGSTOPped) backend keeps its connections open, so without this a request sent just before
+// the mark-down waited for `responseHeadersMs` (60 s). MARKED_DOWN then maps like a reset: a
+// GET/HEAD whose response has not started goes to the next backend; anything else is answered,
+// and an upload chunk pinned to its owner gets the route's BLOB_UPLOAD_UNKNOWN so the client
+// restarts the upload. A transfer whose bytes are moving is not ended by default (forwarder.ts,
+// `healthCheck.onMarkedDown`).
 
 import { isLocalResourceError } from '../net/local-resource-errors.js';
 

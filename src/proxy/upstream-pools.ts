@@ -10,9 +10,15 @@ import { buildConnector, Pool } from 'undici';
 import type { UpstreamTls } from '../net/upstream-tls.js';
 import type { Backend, ConnectionOptions } from './backend.js';
 
-/** An attempt in flight that a mark-down ends (forwarder.ts). */
+/**
+ * `healthCheck.onMarkedDown`: what a mark-down does to an attempt whose bytes are moving (a
+ * response streaming, a request body being uploaded). One waiting for its response always ends.
+ */
+export type OnMarkedDown = 'finish-transfers' | 'shutdown-sessions';
+
+/** An attempt in flight that a mark-down may end (forwarder.ts). */
 export interface MarkDownTarget {
-  markedDown(): void;
+  markedDown(policy: OnMarkedDown): void;
 }
 
 export interface Upstream {
@@ -95,10 +101,10 @@ export class UpstreamPools {
     this.leased.delete(lease);
   }
 
-  /** Ends every attempt in flight to the backend called `name` (it was marked DOWN). */
-  markDown(name: string): void {
+  /** Tells every attempt in flight to the backend called `name` that it was marked DOWN. */
+  markDown(name: string, policy: OnMarkedDown): void {
     for (const entry of this.live) {
-      if (entry.name === name) for (const attempt of [...entry.attempts]) attempt.markedDown();
+      if (entry.name === name) for (const attempt of [...entry.attempts]) attempt.markedDown(policy);
     }
   }
 

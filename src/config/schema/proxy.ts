@@ -44,6 +44,13 @@ export const healthCheckSchema = {
     jitter: { type: 'number', minimum: 0, maximum: 0.5, default: 0.1 },
     // Passive checks: this many consecutive connect errors or 5xx on real traffic mark a backend down.
     errorLimit: { type: 'integer', minimum: 0, maximum: MAX_CHECK_COUNT, default: 3 },
+    // What a mark-down does to the requests in flight on the backend. Waiting for a response:
+    // they fail over at once (MARKED_DOWN) either way. Moving bytes (a response streaming, a
+    // request body still being uploaded): `finish-transfers` lets them go on, bounded by the
+    // timeouts like any transfer; `shutdown-sessions` (HAProxy's on-marked-down option) cuts
+    // them. Not cut by default: under overload, checks time out on a backend that is slow but
+    // alive, and cutting there broke all 16 image pulls in flight at once.
+    onMarkedDown: { enum: ['finish-transfers', 'shutdown-sessions'], default: 'finish-transfers' },
   },
 } as const;
 
