@@ -24,6 +24,20 @@ export interface PlanInput {
   replication: PlainObject;
   /** routing.blobRedirect is on: the replicas accept URLs signed with the secrets in this file. */
   blobRedirect?: { secretFile: string };
+  /** `registry.drainTimeoutMs` of the embedding config: how long a stopped replica lets requests finish. */
+  drainTimeoutMs: number;
+}
+
+/**
+ * A replica's shutdown after its drain: it closes its listeners and flushes its replication
+ * queue to disk (one fsync'd file), well under a second on an idle disk; 5 s is the same slack
+ * the proxy's primary gives its draining workers.
+ */
+const REPLICA_SHUTDOWN_MARGIN_MS = 5000;
+
+/** How long after SIGTERM a replica with this drain timeout may take before it is killed. */
+export function replicaStopGraceMs(drainTimeoutMs: number): number {
+  return drainTimeoutMs + REPLICA_SHUTDOWN_MARGIN_MS;
 }
 
 export function replicaName(index: number): string {
@@ -50,7 +64,7 @@ export function planReplicas(input: PlanInput): ReplicaPlan[] {
         logLevel: input.logLevel,
         // The proxy in front forwards deletes only when a client sends them; the embedded
         // registry is the user's own, so deletes are allowed (and replicated as tombstones).
-        registry: { storage, deleteEnabled: true },
+        registry: { storage, deleteEnabled: true, drainTimeoutMs: input.drainTimeoutMs },
         replication: { ...input.replication, peers: urls.filter((_, j) => j !== i).map((url) => ({ url })) },
         ...(input.blobRedirect ? { routing: { secretFile: input.blobRedirect.secretFile, blobRedirect: { enabled: true } } } : {}),
       },

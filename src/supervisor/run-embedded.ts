@@ -14,7 +14,7 @@ import { createLogger } from '../observability/logger.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
 import { replicaConfigEnv, replicaConfigLine } from './replica-config-env.js';
-import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
+import { planReplicas, replicaName, replicaStopGraceMs, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { GIVE_UP_AFTER } from './start-failures.js';
 import { SupervisedChild } from './supervised-child.js';
 
@@ -170,7 +170,7 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
   await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify({ ports }, null, 2)}\n`);
   const { peers: _ignored, ...replication } = config.replication;
   const blobRedirect = config.routing.blobRedirect.enabled ? { secretFile: await writeBlobRedirectSecret(config, dataDir) } : undefined;
-  const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject, blobRedirect });
+  const plans = planReplicas({ dataDir, ports, logLevel: config.logLevel, replication: replication as PlainObject, blobRedirect, drainTimeoutMs: config.registry.drainTimeoutMs });
 
   // Already loaded by this process (it read the user's config); a worker never gets here.
   const { validateConfigObject } = await import('../config/load.js');
@@ -185,15 +185,17 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
     await mkdir(plan.storage, { recursive: true });
     const configFile = join(dataDir, `${plan.name}.config.json`);
     await writeFile(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
+    // Validated here (a bad one stops start-up with its message instead of a restart loop).
+    const replicaConfig = validateConfigObject(plan.config);
     const child = new SupervisedChild(
       {
         name: plan.name,
         command: process.execPath,
         args: [...REPLICA_NODE_FLAGS, CLI, '--config', configFile],
         pidFile: join(dataDir, `${plan.name}.pid`),
-        // Validated here (a bad one stops start-up with its message instead of a restart loop).
         env: { ...replicaMallocEnv(), ...replicaConfigEnv() },
-        stdinLine: replicaConfigLine(validateConfigObject(plan.config)),
+        stdinLine: replicaConfigLine(replicaConfig),
+        stopGraceMs: replicaStopGraceMs(replicaConfig.registry.drainTimeoutMs),
       },
       { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs, onGiveUp: (message) => giveUp(plan.name, message) },
       logger,

@@ -3,6 +3,7 @@
 // (SIGTERM, then SIGKILL after a grace period) on shutdown.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { timerDelay } from '../net/timer-limit.js';
 import type { Logger } from '../observability/logger.js';
 import { SUPERVISED_ENV } from './exit-with-parent.js';
 import { nextRestartDelay, type RestartOptions, type RestartState } from '../process/restart-policy.js';
@@ -21,7 +22,15 @@ export interface ChildSpec {
   env?: Record<string, string>;
   /** Written first on the child's stdin at every start (the replica's validated config). */
   stdinLine?: string;
+  /**
+   * How long stop() waits after SIGTERM before SIGKILL: the child's own drain and shutdown
+   * (replicaStopGraceMs), so a replica finishing long uploads is not killed in the middle.
+   */
+  stopGraceMs?: number;
 }
+
+/** For a child whose spec gives no stopGraceMs. */
+const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface SupervisionOptions extends RestartOptions {
   /** Called instead of a restart when the child keeps failing to start with the same listen error. */
@@ -90,15 +99,15 @@ export class SupervisedChild {
     child.once('close', (code, signal) => onEnded({ code, signal }));
   }
 
-  /** Stops the child for good; resolves when it has exited. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /** Stops the child for good; resolves when it has exited (SIGKILL once `graceMs` passed). */
+  async stop(graceMs = this.spec.stopGraceMs ?? DEFAULT_STOP_GRACE_MS): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timerDelay(graceMs));
     await exited;
     clearTimeout(timer);
   }

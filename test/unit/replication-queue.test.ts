@@ -122,8 +122,9 @@ describe('anti-entropy diff', () => {
 
 describe('embedded replicas', () => {
   it('plans replicas that each peer with all the others, with storage under the data dir', () => {
-    const plans = planReplicas({ dataDir: '/d', ports: [{ listen: 1, admin: 2 }, { listen: 3, admin: 4 }, { listen: 5, admin: 6 }], logLevel: 'info', replication: { ack: 'all' } });
+    const plans = planReplicas({ dataDir: '/d', ports: [{ listen: 1, admin: 2 }, { listen: 3, admin: 4 }, { listen: 5, admin: 6 }], logLevel: 'info', replication: { ack: 'all' }, drainTimeoutMs: 45_000 });
     assert.deepEqual(plans.map((p) => p.storage), ['/d/replica-1', '/d/replica-2', '/d/replica-3']);
+    assert.deepEqual(plans[2].config.registry, { storage: '/d/replica-3', deleteEnabled: true, drainTimeoutMs: 45_000 });
     assert.deepEqual((plans[1].config.replication as { peers: { url: string }[] }).peers, [{ url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:5' }]);
     assert.equal(plans[0].config.mode, 'registry');
     assert.equal(plans[0].config.listen, '127.0.0.1:1');

@@ -1,11 +1,13 @@
-// A replica command that cannot even be spawned is retried with backoff, like one that crashes.
+// A replica command that cannot even be spawned is retried with backoff, like one that crashes;
+// a stopped replica gets its own drain timeout (plus its shutdown) before it is killed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import pino from 'pino';
+import { replicaStopGraceMs } from '../../src/supervisor/replica-plan.js';
 import { SupervisedChild } from '../../src/supervisor/supervised-child.js';
 
 describe('supervised child', () => {
@@ -37,5 +39,32 @@ describe('supervised child', () => {
     while (readFileSync(pidFile, 'utf8') === first && Date.now() < deadline) await sleep(20);
     await child.stop(1000);
     assert.notEqual(readFileSync(pidFile, 'utf8'), first);
+  });
+
+  it('lets a child drain for its own drain timeout before SIGKILL, past the old fixed 10 s', async () => {
+    // Longer than the 10 s every replica used to get, whatever its registry.drainTimeoutMs.
+    const drainMs = 11_000;
+    const dir = mkdtempSync(join(tmpdir(), 'supervised-'));
+    const script = join(dir, 'slow-drain.cjs');
+    const ready = join(dir, 'ready');
+    const drained = join(dir, 'drained');
+    // Like a replica finishing an upload after SIGTERM: it exits by itself once its drain is over.
+    writeFileSync(
+      script,
+      [
+        "const { writeFileSync } = require('node:fs');",
+        `process.on('SIGTERM', () => setTimeout(() => { writeFileSync(${JSON.stringify(drained)}, 'ok'); process.exit(0); }, ${drainMs}));`,
+        'setInterval(() => {}, 1000);',
+        `writeFileSync(${JSON.stringify(ready)}, 'ok');`,
+      ].join('\n'),
+    );
+    const logger = pino({ level: 'silent' });
+    const child = new SupervisedChild({ name: 'slow', command: process.execPath, args: [script], stopGraceMs: replicaStopGraceMs(drainMs) }, { minDelayMs: 10, maxDelayMs: 20 }, logger);
+    child.start();
+    // The SIGTERM handler must be in place before stop() sends the signal.
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(ready) && Date.now() < deadline) await sleep(20);
+    await child.stop();
+    assert.ok(existsSync(drained), 'the child finished its drain instead of being killed');
   });
 });
