@@ -175,11 +175,14 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
   // Already loaded by this process (it read the user's config); a worker never gets here.
   const { validateConfigObject } = await import('../config/load.js');
   const children: SupervisedChild[] = [];
+  const stopReplicas = async (): Promise<void> => {
+    await Promise.all(children.map((c) => c.stop()));
+  };
   const giveUp = (name: string, message: string): void => {
     // Exit 1 rather than run on without the replica: a service manager restarting ha-proxy gets
     // fresh free ports (choosePorts), and an operator sees the failure instead of a quiet loop.
     process.stderr.write(`ha-proxy: ${name}: ${message} (${GIVE_UP_AFTER} starts in a row): giving up\n`);
-    void Promise.all(children.map((c) => c.stop())).finally(() => process.exit(1));
+    void stopReplicas().finally(() => process.exit(1));
   };
   for (const plan of plans) {
     await mkdir(plan.storage, { recursive: true });
@@ -203,8 +206,9 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
     child.start();
     children.push(child);
   }
-  // The proxy owns SIGTERM/SIGINT (it drains in-flight requests, which need the replicas, then
-  // exits); the replicas get their own SIGTERM as this process exits and shut down cleanly.
+  // The proxy owns SIGTERM/SIGINT: it drains in-flight requests, which need the replicas, then
+  // stops the replicas (afterStop below), each given its own drain, and exits. Any other exit
+  // still sends them their SIGTERM.
   process.once('exit', () => children.forEach((c) => c.killNow()));
 
   const deadline = Date.now() + REPLICA_START_TIMEOUT_MS;
@@ -216,10 +220,11 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
 
   try {
     const proxyConfig = await proxyConfigOf(config, dataDir, ports);
-    await runProxyMode({ ...proxyConfig, workers: embeddedWorkers(config.workers) }, { reloadSource: reloadSource && (() => embeddedReload(reloadSource(), proxyConfig)) });
+    const reload = reloadSource && (() => embeddedReload(reloadSource(), proxyConfig));
+    await runProxyMode({ ...proxyConfig, workers: embeddedWorkers(config.workers) }, { reloadSource: reload, afterStop: stopReplicas });
   } catch (err) {
     // No proxy (its port is taken, say): replicas nobody can reach must not run on.
-    await Promise.all(children.map((c) => c.stop()));
+    await stopReplicas();
     throw err;
   }
 }

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { buildImageLayout, sha256 } from '../helpers/oci-layout.js';
 import { freePort } from '../helpers/ports.js';
 import { childrenOf, isAlive, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
+import { openSocket, readUntilClosed } from '../helpers/raw-tcp.js';
 import { call, pushBlob } from '../helpers/registry-process.js';
 import { eventually } from '../helpers/replicas.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
@@ -127,5 +128,33 @@ describe('embedded default: ha-proxy --mode active-standby with no --backend', (
       assert.equal(sha256(blob.body), digest);
     }
     assert.equal(await main.stop('SIGTERM'), 0);
+  });
+
+  it('SIGTERM: the supervisor exits only after its replicas drained and stopped (a container or unit would kill them with it)', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'embedded-'));
+    const port = await freePort();
+    const file = join(data, 'config.json');
+    // A drain of its own the replica has to sit out: an upload straight to it stays open (blob redirects, a direct client).
+    writeFileSync(file, JSON.stringify({ mode: 'active-standby', listen: `127.0.0.1:${port}`, adminListen: `127.0.0.1:${await freePort()}`, registry: { drainTimeoutMs: 3000 } }));
+    const main = startHaProxy(['--config', file, '--data', data, '--workers', '1', '--log-level', 'warn']);
+    cleanup.push(main);
+    await waitForHttp(`http://127.0.0.1:${port}/v2/`, { proc: main, statuses: [200], timeoutMs: 60_000 });
+    const replicaConfig = JSON.parse(readFileSync(join(data, 'replica-1.config.json'), 'utf8')) as { registry: { drainTimeoutMs: number } };
+    assert.equal(replicaConfig.registry.drainTimeoutMs, 3000, 'registry.drainTimeoutMs reaches the replicas');
+    const replica = `http://127.0.0.1:${(JSON.parse(readFileSync(join(data, 'embedded.json'), 'utf8')) as { ports: { listen: number }[] }).ports[0].listen}`;
+    const start = await fetch(`${replica}/v2/embedded/app/blobs/uploads/`, { method: 'POST' });
+    await start.arrayBuffer();
+    assert.equal(start.status, 202);
+    // Half an upload, on a connection whose request the replica has taken up (its 100 Continue).
+    const socket = await openSocket(Number(new URL(replica).port));
+    const continued = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(`PATCH ${start.headers.get('location')} HTTP/1.1\r\nHost: replica\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n`);
+    await continued;
+    socket.write(Buffer.alloc(64 * 1024, 1));
+    const upload = readUntilClosed(socket, 60_000);
+    const pids = ['replica-1', 'replica-2'].map((name) => Number(readFileSync(join(data, `${name}.pid`), 'utf8')));
+    assert.equal(await main.stop('SIGTERM'), 0);
+    assert.deepEqual(pids.filter(isAlive), [], 'replicas still running when the supervisor exited');
+    assert.ok((await upload).closed, 'the upload left open was cut at the end of the drain');
   });
 });

@@ -97,7 +97,8 @@ function clusterReload(
   }, logger);
 }
 
-export async function runPrimary(config: Config, count: number, source: ConfigSource = () => config): Promise<void> {
+/** `afterStop`: run once the workers and the primary's proxy have stopped (run-proxy-mode.ts). */
+export async function runPrimary(config: Config, count: number, source: ConfigSource = () => config, afterStop?: () => Promise<void>): Promise<void> {
   const logger = createLogger(config.logLevel, { mode: config.mode, role: 'primary' });
   const health = await loadHealthStoreFactory(config, logger);
   const workers = new Map<Worker, Port>();
@@ -195,5 +196,6 @@ export async function runPrimary(config: Config, count: number, source: ConfigSo
     await stopWorkers();
     await proxy.stop();
     await health.close();
+    await afterStop?.();
   });
 }

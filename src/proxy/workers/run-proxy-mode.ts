@@ -20,6 +20,12 @@ export function workerCount(config: Pick<Config, 'workers'>, cpus: number = avai
 export interface ProxyModeOptions {
   /** Where SIGHUP and POST /reload read the config again; absent: the config given is used again. */
   reloadSource?: ConfigSource;
+  /**
+   * SIGTERM/SIGINT: runs after the proxy has drained and stopped, before the process exits. The
+   * embedded mode stops its replicas here: a process that exits first leaves them nothing (PID 1
+   * of a container takes every other process of it down; systemd's KillMode=mixed kills what is left).
+   */
+  afterStop?: () => Promise<void>;
 }
 
 export async function runProxyMode(config: Config, options: ProxyModeOptions = {}): Promise<void> {
@@ -42,7 +48,7 @@ export async function runProxyMode(config: Config, options: ProxyModeOptions = {
   const count = workerCount(config);
   if (count > 1) {
     const { runPrimary } = await import('./primary.js');
-    await runPrimary(config, count, source);
+    await runPrimary(config, count, source, options.afterStop);
     return;
   }
   // Imported here, not at the top: a worker loads its own copy through worker.js.
@@ -60,6 +66,7 @@ export async function runProxyMode(config: Config, options: ProxyModeOptions = {
   onShutdownSignals(async () => {
     await proxy.stop();
     await health.close();
+    await options.afterStop?.();
   });
   onReloadSignal(() => void reload());
 }
