@@ -102,8 +102,13 @@ export async function startRegistry(config: Config): Promise<RunningRegistry> {
   purgeTimer.unref();
   const close = async () => {
     clearInterval(purgeTimer);
-    // In-flight requests get registry.drainTimeoutMs, then their connections are closed.
-    const timer = setTimeout(() => server.closeAllConnections(), config.registry.drainTimeoutMs);
+    // In-flight requests get registry.drainTimeoutMs, then their connections are closed: the
+    // admin listener's too, or a scraper stalled mid-request would hold the exit until Node's
+    // 60 s header timeout (and a supervisor's SIGKILL before that).
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      admin.closeAllConnections();
+    }, config.registry.drainTimeoutMs);
     timer.unref();
     server.closeIdleConnections();
     await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);

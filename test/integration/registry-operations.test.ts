@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startHaProxy } from '../helpers/processes.js';
+import { openSocket, readUntilClosed } from '../helpers/raw-tcp.js';
 import { call, pushImage, startRegistryProcess } from '../helpers/registry-process.js';
 
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
@@ -95,6 +96,17 @@ describe('registry operations', () => {
     await new Promise((resolve) => stalled.once('socket', (socket) => socket.once('connect', resolve)));
     assert.equal(await reg.stop('SIGTERM'), 0);
     assert.equal(await cut, 'ECONNRESET');
+  });
+
+  it('SIGTERM: an admin connection that never finishes its request does not hold the exit past the drain', async () => {
+    const reg = await startRegistryProcess({ registry: { drainTimeoutMs: 200 } });
+    // A scraper that stalls mid-request: its connection is not idle, so closing the listener waits on it.
+    const socket = await openSocket(Number(new URL(reg.adminUrl).port));
+    socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const closed = readUntilClosed(socket, 120_000);
+    // Without the drain's end closing it, Node's 60 s header timeout would: past the helper's SIGKILL after 10 s.
+    assert.equal(await reg.stop('SIGTERM'), 0);
+    assert.ok((await closed).closed);
   });
 
   it('exits with code 2 and a clear message when registry mode has no storage', async () => {
