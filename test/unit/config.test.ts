@@ -25,6 +25,7 @@ describe('config', () => {
     assert.equal(config.listen, '127.0.0.1:5000');
     assert.equal(config.healthCheck.path, '/v2/');
     assert.deepEqual(config.healthCheck.expectStatus, [200, 401]);
+    assert.equal(config.healthCheck.onMarkedDown, 'finish-transfers');
     assert.equal(config.backends[0].weight, 1);
     assert.equal(config.retries, 2);
   });
@@ -44,6 +45,7 @@ describe('config', () => {
 
   it('names the allowed values of an enum', () => {
     assert.deepEqual(problemsOf({ mode: 'fast' }), ['mode: must be one of active-standby, active-active, registry']);
+    assert.deepEqual(problemsOf({ mode: 'active-standby', healthCheck: { onMarkedDown: 'cut' } }), ['healthCheck.onMarkedDown: must be one of finish-transfers, shutdown-sessions']);
   });
 
   it('rejects duplicate backend names', () => {
