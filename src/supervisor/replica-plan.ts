@@ -30,8 +30,8 @@ export interface PlanInput {
 
 /**
  * A replica's shutdown after its drain: it closes its listeners and flushes its replication
- * queue to disk (one fsync'd file), well under a second on an idle disk; 5 s is the same slack
- * the proxy's primary gives its draining workers.
+ * queue to disk (one fsync'd file). 5 s is the slack the proxy's primary gives its draining
+ * workers for the same kind of step.
  */
 const REPLICA_SHUTDOWN_MARGIN_MS = 5000;
 
