@@ -26,6 +26,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
+import type { InFlightList } from './in-flight-list.js';
 import type { MarkDownTarget, OnMarkedDown, Upstream } from './upstream-pools.js';
 import { responseHeadersFromRaw } from './headers.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
@@ -67,6 +68,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
 }
 
 class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
+  prevInFlight: MarkDownTarget | undefined;
+  nextInFlight: MarkDownTarget | undefined;
   readonly result: Promise<AttemptResult>;
   private resolve!: (result: AttemptResult) => void;
   private abortUpstream: ((err?: Error) => void) | undefined;
@@ -83,7 +86,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     private readonly res: ServerResponse,
     private readonly options: AttemptOptions,
     /** The backend's attempts in flight: this one is in it until it ends. */
-    private readonly registry: Set<MarkDownTarget>,
+    private readonly registry: InFlightList<MarkDownTarget>,
   ) {
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
@@ -138,7 +141,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
       this.endBody = (outcome) => {
         if (done) return;
         done = true;
-        this.registry.delete(this);
+        this.registry.remove(this);
         resolveBody(outcome);
       };
     });
@@ -186,7 +189,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     this.settled = true;
     if (!result.ok) {
       this.res.off('close', this.onClientClose);
-      this.registry.delete(this);
+      this.registry.remove(this);
     }
     this.resolve(result);
   }

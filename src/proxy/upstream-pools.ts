@@ -9,6 +9,7 @@
 import { buildConnector, Pool } from 'undici';
 import type { UpstreamTls } from '../net/upstream-tls.js';
 import type { Backend, ConnectionOptions } from './backend.js';
+import { InFlightList, type InFlightNode } from './in-flight-list.js';
 
 /**
  * `healthCheck.onMarkedDown`: what a mark-down does to an attempt whose bytes are moving (a
@@ -17,14 +18,14 @@ import type { Backend, ConnectionOptions } from './backend.js';
 export type OnMarkedDown = 'finish-transfers' | 'shutdown-sessions';
 
 /** An attempt in flight that a mark-down may end (forwarder.ts). */
-export interface MarkDownTarget {
+export interface MarkDownTarget extends InFlightNode {
   markedDown(policy: OnMarkedDown): void;
 }
 
 export interface Upstream {
   readonly pool: Pool;
   /** Attempts forwarded through this pool and not yet ended, so a mark-down can end them. */
-  readonly attempts: Set<MarkDownTarget>;
+  readonly attempts: InFlightList<MarkDownTarget>;
 }
 
 interface Entry extends Upstream {
@@ -78,7 +79,7 @@ export class UpstreamPools {
       const key = poolKey(backend, options);
       let entry = this.byName.get(backend.name);
       if (entry?.key !== key) {
-        entry = { name: backend.name, key, pool: createPool(backend, options), attempts: new Set(), leases: 0 };
+        entry = { name: backend.name, key, pool: createPool(backend, options), attempts: new InFlightList(), leases: 0 };
         this.byName.set(backend.name, entry);
         this.live.add(entry);
       }
@@ -104,7 +105,7 @@ export class UpstreamPools {
   /** Tells every attempt in flight to the backend called `name` that it was marked DOWN. */
   markDown(name: string, policy: OnMarkedDown): void {
     for (const entry of this.live) {
-      if (entry.name === name) for (const attempt of [...entry.attempts]) attempt.markedDown(policy);
+      if (entry.name === name) for (const attempt of entry.attempts.toArray()) attempt.markedDown(policy);
     }
   }
 
