@@ -5,6 +5,7 @@ import { ListenError } from '../net/listen.js';
 import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
 import { receiveClusterConfig } from '../proxy/workers/cluster-protocol.js';
+import { tuneHeapForRequests } from '../process/heap-tuning.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { SUPERVISED_ENV } from '../supervisor/exit-with-parent.js';
 import { configOnStdin, readConfigLine } from '../supervisor/replica-config-env.js';
@@ -70,6 +71,7 @@ async function runCtl(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'gc') return runGc(argv.slice(1));
   if (argv[0] === 'ctl') return runCtl(argv.slice(1));
+  tuneHeapForRequests();
   let config: Config;
   let reloadSource: ConfigSource | undefined;
   try {
