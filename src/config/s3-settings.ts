@@ -14,6 +14,7 @@ export interface S3Input {
   forcePathStyle?: boolean;
   redirect: boolean;
   redirectExpiresMs: number;
+  timeouts: { connectMs: number; responseHeadersMs: number; bodyIdleMs: number };
 }
 
 /** What the loader leaves in `registry.s3`: every field set, the secret in place of its file. */

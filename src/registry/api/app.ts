@@ -102,6 +102,7 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
 
   const fail = (req: IncomingMessage, res: ServerResponse, socket: Socket, failure: unknown): void => {
     if (failure instanceof StorageError && failure.fault.kind === 'corrupt') logger.error({ err: failure, method: req.method, url: req.url }, 'corrupt storage');
+    if (failure instanceof StorageError && failure.fault.kind === 'unavailable') logger.warn({ err: failure, method: req.method, url: req.url }, 'storage unavailable');
     const err = clientError(failure);
     const code = (err as NodeJS.ErrnoException).code;
     // The client is gone when its socket is. Not `req.destroyed`: Node 20 sets that as soon as a

@@ -1,7 +1,14 @@
 // Storage's faults as the OCI errors clients see: the one place storage's own terms meet HTTP
 // codes (storage itself knows no HTTP). The codes and statuses are the distribution-spec's.
 import { OciError } from '../../errors/oci-codes.js';
+import { RetryLaterError } from '../../errors/retry-later.js';
 import { StorageError, type StorageFault } from '../storage/storage-error.js';
+
+/**
+ * Retry-After of a 503 while storage does not answer: each attempt is bounded (a frozen S3 costs
+ * the client at most the S3 deadline), so a short pause is enough not to hammer a recovering server.
+ */
+const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 function ociErrorOf(fault: StorageFault, message: string): OciError {
   switch (fault.kind) {
@@ -19,6 +26,10 @@ function ociErrorOf(fault: StorageFault, message: string): OciError {
     case 'corrupt':
       // The client's request is fine; this replica cannot serve it (another replica may).
       return new OciError('UNAVAILABLE', 'corrupt data in storage');
+    case 'unavailable':
+      // Nothing was acknowledged: the request may be sent again as it was. (The message names
+      // the request to S3, for the log; the client learns only why.)
+      return new RetryLaterError('UNAVAILABLE', `the registry storage is unavailable: ${fault.reason}`, STORAGE_RETRY_AFTER_SECONDS);
   }
 }
 

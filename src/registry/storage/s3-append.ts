@@ -69,18 +69,12 @@ export function copyRanges(size: number): { start: number; end: number }[] {
   return out;
 }
 
-async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
 export class S3Appends {
   constructor(private readonly client: S3Client) {}
 
   private async readState(key: string, offset: number): Promise<AppendState | undefined> {
-    const body = await this.client.get(stateKey(key, offset));
-    return body && decodeAppendState(await readAll(body));
+    const body = await this.client.getBuffer(stateKey(key, offset));
+    return body && decodeAppendState(body);
   }
 
   /**
@@ -104,7 +98,7 @@ export class S3Appends {
     const copied = state ? partBytes(state.parts) : offset >= MIN_PART_BYTES ? offset : 0;
     if (objectSize < (state ? copied : offset)) throw new Error(`cannot append to ${key} at ${offset}: it holds ${objectSize} bytes`);
     let tail = state?.tail ?? Buffer.alloc(0);
-    if (!state && copied === 0 && offset > 0) tail = await readAll((await this.client.get(key, { start: 0, end: offset - 1 }))!);
+    if (!state && copied === 0 && offset > 0) tail = (await this.client.getBuffer(key, { start: 0, end: offset - 1 }))!;
     const next: AppendState = { parts: [], tail };
     if (copied > 0) {
       next.uploadId = await this.client.createMultipart(key);

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { connectionFaultOf, DEFAULT_S3_TIMEOUTS, describeConnectionFault, mayRetry, type S3Timeouts } from './s3-faults.js';
 import { EMPTY_SHA256, presignUrl, signRequest, sha256Hex, UNSIGNED_PAYLOAD, uriEncode, type S3Credentials } from './s3-sigv4.js';
+import { StorageError } from './storage-error.js';
 import { completeMultipartBody, deleteObjectsBody, element, parseListMultipartUploads, parseListObjectsV2, parseListParts, type ListedPart, type ListPage, type MultipartUpload } from './s3-xml.js';
 
 export interface S3Location {
@@ -39,6 +41,25 @@ export interface ObjectHead {
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
+/** A response with the request it answers (`S3 GET /bucket/key`), for errors and logs. */
+type S3Response = Dispatcher.ResponseData & { what: string };
+
+/** The abort reason of a request whose deadline passed (s3-faults.ts maps its code). */
+class DeadlineError extends Error {
+  readonly code = 'S3_DEADLINE';
+}
+
+/**
+ * The StorageError a connection fault becomes (`what` names the request, for the log); any other
+ * error unchanged. Also for the bodies of streams `get` returned, which fail while being read.
+ */
+export function storageFault(err: unknown, what: string, timeouts: S3Timeouts): unknown {
+  const fault = connectionFaultOf(err);
+  if (fault === undefined) return err;
+  const reason = `S3 ${describeConnectionFault(fault, timeouts)}`;
+  return new StorageError({ kind: 'unavailable', reason }, `${what}: ${reason}`);
+}
+
 interface Call {
   query?: Record<string, string>;
   headers?: Record<string, string>;
@@ -55,9 +76,17 @@ export class S3Client {
   constructor(
     readonly location: S3Location,
     private readonly credentials: () => S3Credentials,
-    dispatcher?: Dispatcher,
+    readonly timeouts: S3Timeouts = DEFAULT_S3_TIMEOUTS,
   ) {
-    this.dispatcher = dispatcher ?? new Agent({ connections: 32, keepAliveTimeout: 10_000 });
+    // headersTimeout bounds what the call deadline does not: a streamed body's stalled writes
+    // (undici restarts the timer at each write that meets a full socket) and the answer after it.
+    this.dispatcher = new Agent({
+      connections: 32,
+      keepAliveTimeout: 10_000,
+      connect: { timeout: timeouts.connectMs },
+      headersTimeout: timeouts.responseHeadersMs,
+      bodyTimeout: timeouts.bodyIdleMs,
+    });
   }
 
   private url(key: string | undefined, query: Record<string, string> = {}): URL {
@@ -69,24 +98,77 @@ export class S3Client {
     return url;
   }
 
-  async call(method: Method, key: string | undefined, c: Call = {}): Promise<Dispatcher.ResponseData> {
+  /**
+   * One S3 request, answered within the deadline of s3-faults.ts (sent a second time only as it
+   * allows): its response, or an S3Error, or StorageError `unavailable` for a connection fault.
+   */
+  async call(method: Method, key: string | undefined, c: Call = {}): Promise<S3Response> {
     const url = this.url(key, c.query);
+    const what = `S3 ${method} ${url.pathname}`;
     const body = typeof c.body === 'string' ? Buffer.from(c.body) : c.body;
+    const streamed = body !== undefined && !Buffer.isBuffer(body);
     const payloadHash = body === undefined ? EMPTY_SHA256 : Buffer.isBuffer(body) ? sha256Hex(body) : UNSIGNED_PAYLOAD;
     const extra = { ...c.headers };
     const length = Buffer.isBuffer(body) ? body.length : c.length;
     if (length !== undefined) extra['content-length'] = String(length);
-    const headers = signRequest({ method, url, headers: extra, payloadHash, region: this.location.region, now: new Date() }, this.credentials());
-    const res = await request(url, { method, headers, body, dispatcher: this.dispatcher });
-    if (res.statusCode < 300 || c.ok?.includes(res.statusCode)) return res;
-    const text = method === 'HEAD' ? '' : await res.body.text();
+    const deadline = streamed ? undefined : performance.now() + this.timeouts.connectMs + this.timeouts.responseHeadersMs;
+    const send = () => {
+      const headers = signRequest({ method, url, headers: extra, payloadHash, region: this.location.region, now: new Date() }, this.credentials());
+      return this.attempt(url, { method, headers, body, dispatcher: this.dispatcher }, deadline);
+    };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await send().catch((err: unknown) => {
+        const fault = connectionFaultOf(err);
+        if (fault === undefined || !mayRetry(fault, method, streamed, deadline === undefined ? 0 : deadline - performance.now())) throw err;
+        return send();
+      });
+    } catch (err) {
+      throw storageFault(err, what, this.timeouts);
+    }
+    const answer = Object.assign(res, { what });
+    if (res.statusCode < 300 || c.ok?.includes(res.statusCode)) return answer;
+    const text = method === 'HEAD' ? '' : await this.text(answer);
     if (method === 'HEAD') res.body.resume();
     const code = element(text, 'Code') ?? `HTTP${res.statusCode}`;
-    throw new S3Error(res.statusCode, code, `S3 ${method} ${url.pathname}: ${res.statusCode} ${code} ${element(text, 'Message') ?? ''}`.trim());
+    throw new S3Error(res.statusCode, code, `${what}: ${res.statusCode} ${code} ${element(text, 'Message') ?? ''}`.trim());
   }
 
-  private async done(res: Dispatcher.ResponseData): Promise<void> {
-    await res.body.dump();
+  /** The request, aborted when `deadline` (performance.now() time) passes before its response headers. */
+  private async attempt(url: URL, options: NonNullable<Parameters<typeof request>[1]>, deadline: number | undefined): Promise<Dispatcher.ResponseData> {
+    if (deadline === undefined) return request(url, options);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DeadlineError('deadline passed')), Math.max(0, deadline - performance.now()));
+    try {
+      return await request(url, { ...options, signal: abort.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async text(res: S3Response): Promise<string> {
+    return res.body.text().catch((err: unknown) => {
+      throw storageFault(err, res.what, this.timeouts);
+    });
+  }
+
+  private async done(res: S3Response): Promise<void> {
+    await res.body.dump().catch((err: unknown) => {
+      throw storageFault(err, res.what, this.timeouts);
+    });
+  }
+
+  /** The whole object (or bytes [start, end] of it), or undefined when it does not exist. */
+  async getBuffer(key: string, range?: { start: number; end: number }): Promise<Buffer | undefined> {
+    const body = await this.get(key, range);
+    if (!body) return undefined;
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of body) chunks.push(c as Buffer);
+    } catch (err) {
+      throw storageFault(err, `S3 GET ${key}`, this.timeouts);
+    }
+    return Buffer.concat(chunks);
   }
 
   /** A URL that GETs the object without credentials for `expiresSeconds` (query-string SigV4). */
@@ -123,7 +205,7 @@ export class S3Client {
   async copy(from: string, to: string): Promise<void> {
     const res = await this.call('PUT', to, { headers: { 'x-amz-copy-source': `/${this.location.bucket}/${uriEncode(from, true)}` } });
     // A copy can fail after its 200 status line: the error is then in the body.
-    const text = await res.body.text();
+    const text = await this.text(res);
     if (text.includes('<Error>')) throw new S3Error(500, element(text, 'Code') ?? 'InternalError', `S3 copy ${from} -> ${to}: ${text}`);
   }
 
@@ -143,12 +225,12 @@ export class S3Client {
     if (delimiter) query.delimiter = delimiter;
     if (token) query['continuation-token'] = token;
     const res = await this.call('GET', undefined, { query });
-    return parseListObjectsV2(await res.body.text());
+    return parseListObjectsV2(await this.text(res));
   }
 
   async createMultipart(key: string): Promise<string> {
     const res = await this.call('POST', key, { query: { uploads: '' } });
-    const id = element(await res.body.text(), 'UploadId');
+    const id = element(await this.text(res), 'UploadId');
     if (!id) throw new S3Error(500, 'InternalError', `S3 create multipart upload of ${key}: no UploadId`);
     return id;
   }
@@ -164,7 +246,7 @@ export class S3Client {
   async uploadPartCopy(key: string, uploadId: string, partNumber: number, from: string, start: number, end: number): Promise<string> {
     const headers = { 'x-amz-copy-source': `/${this.location.bucket}/${uriEncode(from, true)}`, 'x-amz-copy-source-range': `bytes=${start}-${end}` };
     const res = await this.call('PUT', key, { query: { partNumber: String(partNumber), uploadId }, headers });
-    const etag = element(await res.body.text(), 'ETag');
+    const etag = element(await this.text(res), 'ETag');
     if (!etag) throw new S3Error(500, 'InternalError', `S3 part copy ${from} -> ${key}: no ETag`);
     return etag;
   }
@@ -172,7 +254,7 @@ export class S3Client {
   async completeMultipart(key: string, uploadId: string, etags: string[]): Promise<void> {
     const res = await this.call('POST', key, { query: { uploadId }, body: completeMultipartBody(etags) });
     // Like copy, completion can fail inside a 200 answer.
-    const text = await res.body.text();
+    const text = await this.text(res);
     if (text.includes('<Error>')) throw new S3Error(500, element(text, 'Code') ?? 'InternalError', `S3 complete multipart ${key}: ${text}`);
   }
 
@@ -186,7 +268,7 @@ export class S3Client {
     let marker: { 'key-marker': string; 'upload-id-marker': string } | undefined;
     do {
       const res = await this.call('GET', undefined, { query: { uploads: '', prefix, ...marker } });
-      const page = parseListMultipartUploads(await res.body.text());
+      const page = parseListMultipartUploads(await this.text(res));
       out.push(...page.uploads);
       marker = page.next && { 'key-marker': page.next.key, 'upload-id-marker': page.next.uploadId };
     } while (marker);
@@ -204,7 +286,7 @@ export class S3Client {
     let marker: string | undefined;
     do {
       const query: Record<string, string> = { uploadId, ...(marker ? { 'part-number-marker': marker } : {}) };
-      const page = parseListParts(await (await this.call('GET', key, { query })).body.text());
+      const page = parseListParts(await this.text(await this.call('GET', key, { query })));
       out.push(...page.parts);
       marker = page.nextMarker;
     } while (marker);

@@ -2,21 +2,15 @@
 // a "directory" is any key prefix ending in '/', it exists while an object lies under it, and
 // PUT and CompleteMultipartUpload are atomic replacements (what putContent and commit need).
 // move is copy + delete (a reader may briefly see both, never a torn object).
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
-import type { S3Client } from './s3-client.js';
+import { storageFault, type S3Client } from './s3-client.js';
 import { S3Appends } from './s3-append.js';
 import { PartWriter } from './s3-part-writer.js';
 
 /** Objects above this are moved by multipart part copies (one CopyObject copies at most 5 GiB). */
 const SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024;
 const COPY_PART_BYTES = 512 * 1024 * 1024;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const destinationClosed = () => Object.assign(new Error('destination closed before the copy finished'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 
@@ -32,13 +26,15 @@ function drained(dest: Writable): Promise<void> {
   });
 }
 
-/** Writes a stream's chunks into `dest` with backpressure, without ending it. */
-async function pipeInto(src: Readable, dest: Writable): Promise<void> {
+/** Writes a stream's chunks into `dest` with backpressure, without ending it; `fault` converts src's errors. */
+async function pipeInto(src: Readable, dest: Writable, fault: (err: unknown) => unknown): Promise<void> {
   try {
     for await (const chunk of src) {
       if (dest.destroyed) throw destinationClosed();
       if (!dest.write(chunk)) await drained(dest);
     }
+  } catch (err) {
+    throw fault(err);
   } finally {
     // A client that went away must not leave the S3 response (and its connection) half read.
     src.destroy();
@@ -65,9 +61,14 @@ export class S3Driver implements StorageDriver {
   }
 
   async getContent(path: string): Promise<Buffer> {
-    const body = await this.client.get(this.key(path));
-    if (!body) throw new PathNotFoundError(path);
-    return readAll(body);
+    const data = await this.client.getBuffer(this.key(path));
+    if (!data) throw new PathNotFoundError(path);
+    return data;
+  }
+
+  /** What a body stream's error becomes: StorageError `unavailable` for a connection fault (s3-client.ts). */
+  private bodyFault(key: string): (err: unknown) => unknown {
+    return (err) => storageFault(err, `S3 GET ${key}`, this.client.timeouts);
   }
 
   async putContent(path: string, data: Buffer | string): Promise<void> {
@@ -75,9 +76,15 @@ export class S3Driver implements StorageDriver {
   }
 
   async reader(path: string, range?: { start: number; end: number }): Promise<Readable> {
-    const body = await this.client.get(this.key(path), range);
+    const key = this.key(path);
+    const body = await this.client.get(key, range);
     if (!body) throw new PathNotFoundError(path);
-    return body;
+    // Through a PassThrough so a stalled body fails its reader with a StorageError.
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const fault = this.bodyFault(key);
+    body.once('error', (err) => out.destroy(fault(err) as Error));
+    out.once('close', () => body.destroy());
+    return body.pipe(out);
   }
 
   async openFile(path: string): Promise<OpenFile> {
@@ -90,7 +97,7 @@ export class S3Driver implements StorageDriver {
         if (end < start) return;
         const body = await this.client.get(key, { start, end });
         if (!body) throw new PathNotFoundError(path);
-        await pipeInto(body, dest);
+        await pipeInto(body, dest, this.bodyFault(key));
       },
       close: async () => undefined,
     };

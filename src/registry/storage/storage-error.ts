@@ -15,7 +15,9 @@ export type StorageFault =
   /** A chunk that does not start where the upload ends (`size`: the bytes received so far). */
   | { kind: 'chunkOutOfOrder'; start: number; size: number }
   /** A file storage wrote itself no longer parses (a revision link, say). */
-  | { kind: 'corrupt'; path: string };
+  | { kind: 'corrupt'; path: string }
+  /** The storage service did not answer in time or dropped the connection (S3 frozen, partitioned, down). */
+  | { kind: 'unavailable'; reason: string };
 
 export class StorageError extends Error {
   constructor(
