@@ -167,6 +167,14 @@ describe('config: registry.s3', () => {
     assert.equal(s3.forcePathStyle, true);
     assert.equal(s3.redirect, false);
     assert.equal(s3.redirectExpiresMs, 1_200_000);
+    assert.deepEqual(s3.timeouts, { connectMs: 5000, responseHeadersMs: 30_000, bodyIdleMs: 30_000 });
+  });
+
+  it('takes S3 timeouts within their bounds and refuses one that would turn a bound off', () => {
+    assert.deepEqual(registry({ bucket: 'images', timeouts: { connectMs: 250, bodyIdleMs: 90_000 } }, AWS).timeouts, { connectMs: 250, responseHeadersMs: 30_000, bodyIdleMs: 90_000 });
+    for (const timeouts of [{ connectMs: 0 }, { responseHeadersMs: 0 }, { bodyIdleMs: 999 }, { connectMs: 3_000_000_000 }, { readMs: 1000 }]) {
+      assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', timeouts } } }, AWS).join('\n'), /registry\.s3\.timeouts/, JSON.stringify(timeouts));
+    }
   });
 
   it('fills what the config leaves out from the AWS environment variables', () => {
