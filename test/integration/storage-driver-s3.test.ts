@@ -1,12 +1,15 @@
 // The storage driver contract (the suite the filesystem driver passes) against the S3 driver on
 // a real S3 server: Ceph's RADOS Gateway from scripts/s3-dev.sh. Then what only S3 shows: how
-// an upload session's chunks become parts of one multipart upload.
+// an upload session's chunks become parts of one multipart upload, and how the purge finds the
+// uploads no session leads to.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateEpoch } from '../../src/registry/replication/replica-epoch.js';
 import { StampStore } from '../../src/registry/replication/stamp-store.js';
 import { WorkQueue, type Task } from '../../src/registry/replication/work-queue.js';
+import { ImageStore } from '../../src/registry/storage/image-store.js';
+import { storagePath } from '../../src/registry/storage/paths.js';
 import { S3Client } from '../../src/registry/storage/s3-client.js';
 import { S3Driver } from '../../src/registry/storage/s3-driver.js';
 import { driverContract } from '../helpers/driver-contract.js';
@@ -75,6 +78,23 @@ describe('storage driver contract: S3 (radosgw)', { skip: s3Skip() }, () => {
     assert.deepEqual(await d.getContent('u/data'), Buffer.concat(chunks));
     await d.delete('u');
     assert.deepEqual(await client.listMultipart(prefixes.get(d)!), []);
+  });
+
+  it('sweeps the multipart upload of a writer that ran on after its session was deleted, once older than the purge age', async () => {
+    const d = make();
+    const prefix = prefixes.get(d)!;
+    const store = new ImageStore(d);
+    const { id } = await store.uploads.create('app');
+    const w = await d.appendWriter(storagePath({ kind: 'uploadData', repo: 'app', id }), { offset: 0 });
+    await store.uploads.cancel('app', id);
+    // Past a part: the writer begins its multipart upload only now, under a session that is gone.
+    await new Promise<void>((resolve, reject) => w.stream.write(randomBytes(9 * MiB), (err) => (err ? reject(err) : resolve())));
+    // The writer dies here (neither commit nor cancel): no session leads the purge to its upload.
+    assert.equal((await client.listMultipart(prefix)).length, 1);
+    await store.purgeStaleUploads(3_600_000);
+    assert.equal((await client.listMultipart(prefix)).length, 1, 'younger than the purge age: kept');
+    await store.purgeStaleUploads(0, Date.now() + 1000);
+    assert.deepEqual(await client.listMultipart(prefix), []);
   });
 
   it('keeps replication\'s queue, stamps and epoch in the bucket, through a restart', async () => {

@@ -41,8 +41,14 @@ describe('S3 upload sessions', () => {
     assert.equal(parseListParts('<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>').nextMarker, undefined);
     const uploads = parseListMultipartUploads(
       '<ListMultipartUploadsResult><NextKeyMarker>k&amp;2</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker><IsTruncated>true</IsTruncated>' +
-        '<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload><Upload><Key>k&amp;2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>',
+        '<Upload><Key>k1</Key><UploadId>u1</UploadId><Initiated>2026-12-01T14:15:00.000Z</Initiated></Upload><Upload><Key>k&amp;2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>',
     );
-    assert.deepEqual(uploads, { uploads: [{ key: 'k1', uploadId: 'u1' }, { key: 'k&2', uploadId: 'u2' }], next: { key: 'k&2', uploadId: 'u2' } });
+    assert.deepEqual(uploads, {
+      uploads: [
+        { key: 'k1', uploadId: 'u1', initiatedMs: Date.UTC(2026, 11, 1, 14, 15) },
+        { key: 'k&2', uploadId: 'u2', initiatedMs: NaN },
+      ],
+      next: { key: 'k&2', uploadId: 'u2' },
+    });
   });
 });

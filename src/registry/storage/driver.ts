@@ -97,4 +97,10 @@ export interface StorageDriver {
    * URLFor). Only drivers whose storage clients can reach have it (S3: a presigned GET).
    */
   downloadUrl?(path: string, expiresMs: number): string;
+  /**
+   * Discards incomplete writes begun before `beforeMs` that no path leads to any more (S3:
+   * multipart uploads of a writer that died, or that ran on after its upload session was
+   * deleted); returns how many. Only drivers that can leave such writes have it.
+   */
+  abortIncompleteWrites?(beforeMs: number): Promise<number>;
 }

@@ -101,6 +101,7 @@ export class ImageStore {
         }
       }
     }
+    await this.driver.abortIncompleteWrites?.(now - maxAgeMs);
     return removed;
   }
 

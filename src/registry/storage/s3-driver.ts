@@ -180,6 +180,22 @@ export class S3Driver implements StorageDriver {
     }
   }
 
+  /**
+   * Every multipart upload under the prefix begun before `beforeMs`. The purge passes the age past
+   * which upload sessions are removed: a session's uploads begin after the session does, so one
+   * older than that belongs to a session being purged, or to no session (its writer died, or ran
+   * on after the session was deleted, which aborted the uploads there were then).
+   */
+  async abortIncompleteWrites(beforeMs: number): Promise<number> {
+    let aborted = 0;
+    for (const u of await this.client.listMultipartUploads(this.prefix)) {
+      if (!(u.initiatedMs < beforeMs)) continue;
+      await this.client.abortMultipart(u.key, u.uploadId);
+      aborted++;
+    }
+    return aborted;
+  }
+
   /** A presigned GET (SigV4 in the query); S3 checks the expiry when the download starts. */
   downloadUrl(path: string, expiresMs: number): string {
     return this.client.presignGet(this.key(path), Math.ceil(expiresMs / 1000)).toString();

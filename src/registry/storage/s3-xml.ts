@@ -46,10 +46,12 @@ export function parseListObjectsV2(xml: string): ListPage {
 export interface MultipartUpload {
   key: string;
   uploadId: string;
+  /** When it was begun (ms since the epoch; NaN when the answer has none). */
+  initiatedMs: number;
 }
 
-export function parseListMultipartUploads(xml: string): { uploads: MultipartUpload[]; next: MultipartUpload | undefined } {
-  const uploads = elements(xml, 'Upload').map((u) => ({ key: element(u, 'Key') ?? '', uploadId: element(u, 'UploadId') ?? '' }));
+export function parseListMultipartUploads(xml: string): { uploads: MultipartUpload[]; next: { key: string; uploadId: string } | undefined } {
+  const uploads = elements(xml, 'Upload').map((u) => ({ key: element(u, 'Key') ?? '', uploadId: element(u, 'UploadId') ?? '', initiatedMs: Date.parse(element(u, 'Initiated') ?? '') }));
   const next = { key: element(xml, 'NextKeyMarker') ?? '', uploadId: element(xml, 'NextUploadIdMarker') ?? '' };
   return { uploads, next: element(xml, 'IsTruncated') === 'true' ? next : undefined };
 }
