@@ -14,6 +14,7 @@ export interface S3Input {
   forcePathStyle?: boolean;
   redirect: boolean;
   redirectExpiresMs: number;
+  redirectEndpoint?: string;
   timeouts: { connectMs: number; responseHeadersMs: number; bodyIdleMs: number };
 }
 
@@ -80,5 +81,6 @@ export function resolveS3Settings(s3: S3Input, env: Env, secretText: string | un
   if (problems.length > 0 || !credentials) return { problems };
   const prefix = s3.prefix === '' || s3.prefix.endsWith('/') ? s3.prefix : `${s3.prefix}/`;
   const { secretAccessKeyFile: _file, ...rest } = s3;
-  return { settings: { ...rest, endpoint, region, prefix, forcePathStyle: s3.forcePathStyle ?? named !== undefined, ...credentials }, problems };
+  const redirectEndpoint = s3.redirectEndpoint === undefined ? undefined : new URL(s3.redirectEndpoint).origin;
+  return { settings: { ...rest, endpoint, redirectEndpoint, region, prefix, forcePathStyle: s3.forcePathStyle ?? named !== undefined, ...credentials }, problems };
 }

@@ -20,7 +20,7 @@ export function openRegistryStorage(registry: Pick<Config['registry'], 'storage'
     return { kind: 'filesystem', driver: new FsDriver(root), root };
   }
   const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, sessionToken: s3.sessionToken };
-  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, virtualHosted: !s3.forcePathStyle }, () => credentials, s3.timeouts);
+  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, virtualHosted: !s3.forcePathStyle, publicEndpoint: s3.redirectEndpoint }, () => credentials, s3.timeouts);
   return {
     kind: 's3',
     driver: new S3Driver(client, s3.prefix),

@@ -14,6 +14,7 @@ import { startHaProxy } from '../helpers/processes.js';
 import { call, pushBlob, pushImage, s3RegistrySettings, startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 import { s3Skip, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { skopeoCopy, skopeoDigest } from '../helpers/skopeo.js';
+import { startTcpRelay } from '../helpers/tcp-relay.js';
 import { requireTool } from '../helpers/tools.js';
 
 const run = promisify(execFile);
@@ -136,6 +137,23 @@ describe('the registry on S3 (radosgw)', { skip: s3Skip() }, () => {
       for (const [digest, bytes] of layout.blobs) assert.equal(sha256(readFileSync(join(out, 'blobs', 'sha256', digest.slice(7)))), sha256(bytes));
       const metrics = await (await fetch(`${reg.adminUrl}/metrics`)).text();
       assert.match(metrics, /haproxy_registry_http_requests_total\{route="blob",method="GET",code="307"\} [1-9]/);
+    });
+
+    it('names registry.s3.redirectEndpoint in the URLs, where S3 accepts them (the signature covers that host)', async () => {
+      // The public address: a relay to radosgw, as a DNS name or TCP load balancer would be.
+      const relay = await startTcpRelay(Number(new URL(s3.endpoint).port));
+      try {
+        const behind = await registry({ redirect: true, redirectEndpoint: `${relay.url}/` });
+        const data = Buffer.from('bytes fetched from the public endpoint');
+        const digest = await pushBlob(behind.url, 'redirect/public', data);
+        const location = new URL((await call(behind.url, 'GET', `/v2/redirect/public/blobs/${digest}`)).headers.get('location')!);
+        assert.equal(location.origin, relay.url);
+        const followed = await fetch(location);
+        assert.equal(followed.status, 200);
+        assert.equal(sha256(Buffer.from(await followed.arrayBuffer())), digest);
+      } finally {
+        await relay.close();
+      }
     });
 
     it('hands out URLs that expire after registry.s3.redirectExpiresMs', async () => {

@@ -1,7 +1,7 @@
 // `registry.s3`: the registry's blobs, manifests and uploads in one S3 bucket (instead of the
 // `registry.storage` directory). What the config leaves out comes from the usual AWS environment
 // variables (s3-settings.ts resolves them once, in the loader).
-import { durationMs, httpUrl } from './common.js';
+import { durationMs, httpUrl, originUrl } from './common.js';
 
 /** SigV4 presigned URLs are valid for at most 7 days. */
 const MAX_PRESIGN_MS = 7 * 24 * 3600 * 1000;
@@ -39,6 +39,10 @@ export const s3Schema = {
     // How long a presigned URL stays valid: only the start of the download must fall within it.
     // 20 minutes, as distribution's S3 driver.
     redirectExpiresMs: { type: 'integer', minimum: 1000, maximum: MAX_PRESIGN_MS, default: 1_200_000 },
+    // Where clients reach the same S3 API, when `endpoint` is an address only the registry can
+    // reach: presigned URLs name it. SigV4 signs the host, so it must pass the Host header
+    // unchanged (a DNS name, a TCP load balancer, an HTTP proxy keeping Host). Unset: `endpoint`.
+    redirectEndpoint: originUrl,
     // Every S3 request is bounded, so a frozen or partitioned S3 answers a registry client 503
     // instead of holding it (the defaults and why: DEFAULT_S3_TIMEOUTS in storage/s3-faults.ts).
     // None can be turned off; the floors keep a healthy server's answer possible.

@@ -20,6 +20,11 @@ export interface S3Location {
    * (`host/bucket/key`, what S3-compatible servers expect). Default false.
    */
   virtualHosted?: boolean;
+  /**
+   * `http(s)://host:port` clients reach the same S3 API at, for presigned URLs (`endpoint` when
+   * unset). SigV4 signs the host, so it must reach S3 with that Host header unchanged.
+   */
+  publicEndpoint?: string;
 }
 
 export class S3Error extends Error {
@@ -89,8 +94,8 @@ export class S3Client {
     });
   }
 
-  private url(key: string | undefined, query: Record<string, string> = {}): URL {
-    const { bucket, endpoint, virtualHosted } = this.location;
+  private url(key: string | undefined, query: Record<string, string> = {}, endpoint = this.location.endpoint): URL {
+    const { bucket, virtualHosted } = this.location;
     const encoded = key === undefined ? '' : uriEncode(key, true);
     const url = new URL(virtualHosted ? `/${encoded}` : `/${bucket}${key === undefined ? '' : `/${encoded}`}`, endpoint);
     if (virtualHosted) url.hostname = `${bucket}.${url.hostname}`;
@@ -173,7 +178,8 @@ export class S3Client {
 
   /** A URL that GETs the object without credentials for `expiresSeconds` (query-string SigV4). */
   presignGet(key: string, expiresSeconds: number, now = new Date()): URL {
-    return presignUrl({ method: 'GET', url: this.url(key), region: this.location.region, now }, this.credentials(), expiresSeconds);
+    const url = this.url(key, {}, this.location.publicEndpoint ?? this.location.endpoint);
+    return presignUrl({ method: 'GET', url, region: this.location.region, now }, this.credentials(), expiresSeconds);
   }
 
   async head(key: string): Promise<ObjectHead | undefined> {
