@@ -8,8 +8,8 @@ import { describeStorage, type RegistryStorage } from './registry-storage.js';
 import type { ImageStore } from './storage/image-store.js';
 
 /**
- * An S3 endpoint that accepts connections but never answers would hold start-up for the HTTP
- * client's 5-minute header timeout; a healthy one answers the probe within a second.
+ * The probe is three S3 requests, each bounded by registry.s3.timeouts (35 s by default); this
+ * caps the whole at one bound, as a healthy server answers all three within a second.
  */
 const S3_PROBE_TIMEOUT_MS = 30_000;
 

@@ -170,6 +170,12 @@ describe('config: registry.s3', () => {
     assert.deepEqual(s3.timeouts, { connectMs: 5000, responseHeadersMs: 30_000, bodyIdleMs: 30_000 });
   });
 
+  it('takes a public endpoint for presigned URLs as an origin, and refuses one with a path', () => {
+    assert.equal(registry({ bucket: 'images', redirectEndpoint: 'https://s3.example.com:8443/' }, AWS).redirectEndpoint, 'https://s3.example.com:8443');
+    assert.equal(registry({ bucket: 'images' }, AWS).redirectEndpoint, undefined);
+    assert.match(s3Problems({ mode: 'registry', registry: { s3: { bucket: 'images', redirectEndpoint: 'https://s3.example.com/p' } } }, AWS).join('\n'), /registry\.s3\.redirectEndpoint/);
+  });
+
   it('takes S3 timeouts within their bounds and refuses one that would turn a bound off', () => {
     assert.deepEqual(registry({ bucket: 'images', timeouts: { connectMs: 250, bodyIdleMs: 90_000 } }, AWS).timeouts, { connectMs: 250, responseHeadersMs: 30_000, bodyIdleMs: 90_000 });
     for (const timeouts of [{ connectMs: 0 }, { responseHeadersMs: 0 }, { bodyIdleMs: 999 }, { connectMs: 3_000_000_000 }, { readMs: 1000 }]) {

@@ -22,8 +22,9 @@ describe('S3 connection faults', () => {
   });
 
   it('says which setting bounded a timeout', () => {
-    assert.match(describeConnectionFault('responseTimeout', DEFAULT_S3_TIMEOUTS), /30000 ms \(registry\.s3\.timeouts\.responseHeadersMs\)/);
-    assert.match(describeConnectionFault('bodyTimeout', DEFAULT_S3_TIMEOUTS), /registry\.s3\.timeouts\.bodyIdleMs/);
+    assert.match(describeConnectionFault('responseTimeout', DEFAULT_S3_TIMEOUTS, 'UND_ERR_HEADERS_TIMEOUT'), /30000 ms \(registry\.s3\.timeouts\.responseHeadersMs\)/);
+    assert.match(describeConnectionFault('bodyTimeout', DEFAULT_S3_TIMEOUTS, 'UND_ERR_BODY_TIMEOUT'), /registry\.s3\.timeouts\.bodyIdleMs/);
+    assert.equal(describeConnectionFault('connect', DEFAULT_S3_TIMEOUTS, 'ECONNREFUSED'), 'cannot connect (ECONNREFUSED)');
   });
 
   it('sends a request once more only after a refused or closed connection, when it can be sent as it stands, within its deadline', () => {

@@ -61,7 +61,7 @@ class DeadlineError extends Error {
 export function storageFault(err: unknown, what: string, timeouts: S3Timeouts): unknown {
   const fault = connectionFaultOf(err);
   if (fault === undefined) return err;
-  const reason = `S3 ${describeConnectionFault(fault, timeouts)}`;
+  const reason = `S3 ${describeConnectionFault(fault, timeouts, String((err as { code: string }).code))}`;
   return new StorageError({ kind: 'unavailable', reason }, `${what}: ${reason}`);
 }
 

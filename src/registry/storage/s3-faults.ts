@@ -64,16 +64,17 @@ export function connectionFaultOf(err: unknown): S3ConnectionFault | undefined {
   return typeof code === 'string' ? FAULT_OF_CODE[code] : undefined;
 }
 
-const DESCRIPTION: Record<S3ConnectionFault, (t: S3Timeouts) => string> = {
-  connect: () => 'cannot connect',
+const DESCRIPTION: Record<S3ConnectionFault, (t: S3Timeouts, code: string) => string> = {
+  connect: (_t, code) => `cannot connect (${code})`,
   connectTimeout: (t) => `no connection within ${t.connectMs} ms (registry.s3.timeouts.connectMs)`,
-  reset: () => 'the connection was closed before the answer was complete',
+  reset: (_t, code) => `the connection was closed before the answer was complete (${code})`,
   responseTimeout: (t) => `no answer within ${t.responseHeadersMs} ms (registry.s3.timeouts.responseHeadersMs)`,
   bodyTimeout: (t) => `the answer stalled for ${t.bodyIdleMs} ms (registry.s3.timeouts.bodyIdleMs)`,
 };
 
-export function describeConnectionFault(fault: S3ConnectionFault, timeouts: S3Timeouts): string {
-  return DESCRIPTION[fault](timeouts);
+/** `code`: the error's own (ECONNREFUSED...), named for the faults no setting bounds. */
+export function describeConnectionFault(fault: S3ConnectionFault, timeouts: S3Timeouts, code: string): string {
+  return DESCRIPTION[fault](timeouts, code);
 }
 
 /** Whether a request whose attempt failed this way may be sent once more within `remainingMs`. */
