@@ -78,6 +78,19 @@ describe('the registry on S3 when S3 freezes', { skip: s3Skip(), timeout: 5 * TE
     assert.equal(sha256(whole.body), digest);
   });
 
+  it('does not take a registry client that reads slowly for a stalled S3: a download paused past bodyIdleMs completes', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Larger than every socket buffer between S3 and the client, so the S3 body itself is held back.
+    const data = randomBytes(32 * MiB);
+    const digest = await pushBlob(reg.url, 'frozen/slow', data);
+    const res = await fetch(`${reg.url}/v2/frozen/slow/blobs/${digest}`);
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [(await reader.read()).value!];
+    await sleep(2 * TIMEOUTS.bodyIdleMs);
+    for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+    assert.equal(sha256(Buffer.concat(chunks)), digest);
+  });
+
   it('refuses a manifest PUT with 503 while S3 is frozen, stores it when sent again after the thaw, and keeps what was acknowledged before', { timeout: TEST_TIMEOUT_MS }, async () => {
     const before = await pushImage(reg.url, 'frozen/manifest', 'v1');
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: Math.random() }));
