@@ -9,7 +9,7 @@ import type { ImageStore } from './storage/image-store.js';
 
 /**
  * The probe is three S3 requests, each bounded by registry.s3.timeouts (35 s by default); this
- * caps the whole at one bound, as a healthy server answers all three within a second.
+ * caps the three together, as a healthy server answers all of them within a second.
  */
 const S3_PROBE_TIMEOUT_MS = 30_000;
 

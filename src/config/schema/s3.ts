@@ -44,15 +44,21 @@ export const s3Schema = {
     // unchanged (a DNS name, a TCP load balancer, an HTTP proxy keeping Host). Unset: `endpoint`.
     redirectEndpoint: originUrl,
     // Every S3 request is bounded, so a frozen or partitioned S3 answers a registry client 503
-    // instead of holding it (the defaults and why: DEFAULT_S3_TIMEOUTS in storage/s3-faults.ts).
-    // None can be turned off; the floors keep a healthy server's answer possible.
+    // instead of holding it (how: registry/storage/s3-faults.ts). None can be turned off; the
+    // floors keep a healthy server's answer possible.
     timeouts: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
+        // Connecting within a LAN or region takes milliseconds; 5 s leaves room for two lost
+        // SYNs (sent again after 1 s and 3 s).
         connectMs: durationMs(5000, 100),
-        // From the request to its response headers, after connectMs (a buffered 8 MiB part is sent within it).
+        // From the request to its response headers, after connectMs (a buffered 8 MiB part is
+        // sent within it). S3 answers in milliseconds to a second, so 30 s of silence is a frozen
+        // or partitioned server, not a busy one; and 5 + 30 s stays below the 60 s an ha-proxy in
+        // front waits for response headers, so its client gets the registry's 503, not the
+        // proxy's 504 that would count against a registry that is itself fine.
         responseHeadersMs: durationMs(30_000, 1000),
         // The longest silence within a response body being read.
         bodyIdleMs: durationMs(30_000, 1000),

@@ -14,8 +14,8 @@
 // a full socket must be taken within responseHeadersMs, and the answer must follow as long after.
 //
 // Retries (undici's retry rules): only before the response started, at most once, and only within
-// the same deadline, so a retry never lengthens what a client waits. A timeout is not retried (it
-// used the whole deadline); a refused, reset or closed connection is, when the request can be sent
+// the same deadline, so a retry never lengthens what a client waits. A timeout is not retried (a
+// silent server would only make the client wait twice); a refused, reset or closed connection is, when the request can be sent
 // again as it stands: GET, HEAD and DELETE, and PUT of a buffered body (S3 replaces an object or
 // a part whole, so a second identical PUT leaves the same result). POST is never sent twice
 // (CreateMultipartUpload would leave a second upload, CompleteMultipartUpload fails on a done one),
@@ -27,13 +27,7 @@ export interface S3Timeouts {
   bodyIdleMs: number;
 }
 
-/**
- * Connecting within a LAN or region takes milliseconds; 5 s leaves room for two lost SYNs
- * (retransmitted after 1 s and 3 s). S3 answers in milliseconds to a second, so 30 s of silence
- * is a frozen or partitioned server, not a busy one; and 5 + 30 s stays below the 60 s an
- * ha-proxy in front waits for response headers, so behind it the client gets the registry's 503,
- * not the proxy's 504 that would count against a healthy registry.
- */
+/** registry.s3.timeouts' defaults (why these: src/config/schema/s3.ts), for clients built without a config. */
 export const DEFAULT_S3_TIMEOUTS: S3Timeouts = { connectMs: 5000, responseHeadersMs: 30_000, bodyIdleMs: 30_000 };
 
 /** What went wrong with the connection (never an S3 error answer: those are S3Error). */
