@@ -52,12 +52,18 @@ export type AttemptResult =
 /** Forwards `req` (its current `url` and headers) to `backend` once, through `upstream` (its pool). */
 export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, upstream: Upstream, options: AttemptOptions): Promise<AttemptResult> {
   const attempt = new Attempt(req, res, options, upstream.attempts);
+  const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
   upstream.pool.dispatch(
     {
       path: backend.pathPrefix + (req.url ?? '/'),
       // undici reads it (core/request.js); its types do not list it.
       ...({ servername: backend.dispatchServername } as object),
-      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      method,
+      // undici closes the connection after every HEAD by default, in case a server sends a body
+      // anyway; registries do not, and clients send a HEAD per blob and manifest, so each one
+      // cost a new backend connection. It is still closed when the backend answers without
+      // keep-alive.
+      ...(method === 'HEAD' ? { reset: false } : {}),
       headers: req.headers as Record<string, string | string[]>,
       // undici accepts any async iterable as a body; its types list only Readable.
       body: options.hasBody ? (req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,

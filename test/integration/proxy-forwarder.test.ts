@@ -125,6 +125,21 @@ describe('forwarder (the defects http-proxy is known for, answered)', () => {
     assert.equal(backend.connections, 1, '20 sequential requests over one pooled connection');
   });
 
+  it('keeps the pooled connection across HEAD requests (clients send one per blob)', async () => {
+    const backend = track(await startBackend((req, res) => res.writeHead(200, { 'content-length': '2', 'docker-content-digest': 'sha256:x' }).end(req.method === 'HEAD' ? undefined : 'ok')));
+    const proxy = await proxyFor([backend]);
+    for (let i = 0; i < 10; i++) {
+      const head = await send(`${proxy.url}/v2/x/blobs/${i}`, { method: 'HEAD', agent: false });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], '2');
+      assert.equal(head.body.length, 0);
+      const get = await send(`${proxy.url}/v2/x/blobs/${i}`, { agent: false });
+      assert.equal(get.body.toString(), 'ok');
+    }
+    assert.equal(backend.requests.filter((r) => r.method === 'HEAD').length, 10);
+    assert.equal(backend.connections, 1, '10 HEADs and 10 GETs over one pooled connection');
+  });
+
   it('exposes HAProxy-named metrics with a duration histogram reaching minutes', async () => {
     const backend = track(await startBackend((_req, res) => res.end('ok')));
     const proxy = await proxyFor([backend]);
