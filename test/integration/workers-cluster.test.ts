@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
+import { WORKER_SEMI_SPACE_MIB } from '../../src/proxy/workers/worker-node-flags.js';
 import { childrenOf, waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
@@ -136,6 +137,15 @@ describe('--workers: several processes behave as one proxy', () => {
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
       assert.doesNotMatch(environ, /HA_PROXY_CLUSTER_(CONFIG|SECRET)=/, `worker ${pid}`);
       assert.ok(!environ.includes((proxy as ProxyProcess).adminToken), `worker ${pid}: the admin token is not in its environment`);
+    }
+  });
+
+  it("starts its workers with a capped young generation (/proc/<pid>/cmdline), the primary's own flags kept", async () => {
+    const workers = childrenOf(proxy.child.pid!);
+    assert.equal(workers.length, 2);
+    for (const pid of workers) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(argv.includes(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`), `worker ${pid}: ${argv.join(' ')}`);
     }
   });
 

@@ -22,6 +22,7 @@ import { loadHealthStoreFactory } from './load-health-store.js';
 import { answerConfigRequests, FAILBACK_MESSAGE, RELOAD_MESSAGE, RELOADED_MESSAGE, WORKER_START_FAILED, workerConfig } from './cluster-protocol.js';
 import { loadForReload, serialized, type ConfigSource } from './reload-config.js';
 import { ListenError } from '../../net/listen.js';
+import { workerExecArgv } from './worker-node-flags.js';
 import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
 
 /**
@@ -137,6 +138,7 @@ export async function runPrimary(config: Config, count: number, source: ConfigSo
   let stopping = false;
   const restarts: RestartState = { failures: 0 };
 
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
   const fork = (): Promise<void> => {
     const worker = cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env });
     answerConfigRequests(worker, current);
