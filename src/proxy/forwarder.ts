@@ -53,23 +53,22 @@ export type AttemptResult =
 export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, upstream: Upstream, options: AttemptOptions): Promise<AttemptResult> {
   const attempt = new Attempt(req, res, options, upstream.attempts);
   const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
-  upstream.pool.dispatch(
-    {
-      path: backend.pathPrefix + (req.url ?? '/'),
-      // undici reads it (core/request.js); its types do not list it.
-      ...({ servername: backend.dispatchServername } as object),
-      method,
-      // undici closes the connection after every HEAD by default, in case a server sends a body
-      // anyway; registries do not, and clients send a HEAD per blob and manifest, so each one
-      // cost a new backend connection. It is still closed when the backend answers without
-      // keep-alive.
-      ...(method === 'HEAD' ? { reset: false } : {}),
-      headers: req.headers as Record<string, string | string[]>,
-      // undici accepts any async iterable as a body; its types list only Readable.
-      body: options.hasBody ? (req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,
-    },
-    attempt,
-  );
+  // One literal of one shape for every request (no spreads: they cost an object copy each).
+  const dispatch: Dispatcher.DispatchOptions & { servername?: string } = {
+    path: backend.pathPrefix + (req.url ?? '/'),
+    method,
+    headers: req.headers as Record<string, string | string[]>,
+    // undici accepts any async iterable as a body; its types list only Readable.
+    body: options.hasBody ? (req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,
+    // undici reads it (core/request.js); its types do not list it.
+    servername: backend.dispatchServername,
+    // undici closes the connection after every HEAD by default, in case a server sends a body
+    // anyway; registries do not, and clients send a HEAD per blob and manifest, so each one
+    // cost a new backend connection. It is still closed when the backend answers without
+    // keep-alive.
+    reset: method === 'HEAD' ? false : undefined,
+  };
+  upstream.pool.dispatch(dispatch, attempt);
   return attempt.result;
 }
 
@@ -97,7 +96,8 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     this.result = new Promise((resolve) => {
       this.resolve = resolve;
     });
-    res.once('close', this.onClientClose);
+    // `on`, not `once`: 'close' fires once per response, and once() wraps every listener.
+    res.on('close', this.onClientClose);
     registry.add(this);
   }
 
@@ -151,7 +151,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
         resolveBody(outcome);
       };
     });
-    res.once('finish', () => this.endBody?.('complete'));
+    res.on('finish', () => this.endBody?.('complete'));
     res.on('drain', resume);
     this.settle({ ok: true, status, finished });
     return true;

@@ -234,7 +234,7 @@ function startTraffic(config: Config, options: RunProxyOptions, logger: Logger, 
     (req, res) => {
       active++;
       const { plane, end } = planes.begin();
-      res.once('close', () => {
+      res.on('close', () => {
         active--;
         end();
       });
