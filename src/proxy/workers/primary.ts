@@ -35,6 +35,12 @@ import { nextRestartDelay, type RestartState } from '../../process/restart-polic
  */
 const WORKER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: String(32 * 1024 * 1024) };
 
+/** A worker process, with the environment and Node flags workers start with. */
+function forkWorker(): Worker {
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
+  return cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env });
+}
+
 /** A dead worker is restarted like a crashed embedded replica: at once at first, slower in a crash loop. */
 const WORKER_RESTART = { minDelayMs: 100, maxDelayMs: 10_000 };
 
@@ -138,9 +144,8 @@ export async function runPrimary(config: Config, count: number, source: ConfigSo
   let stopping = false;
   const restarts: RestartState = { failures: 0 };
 
-  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
   const fork = (): Promise<void> => {
-    const worker = cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env });
+    const worker = forkWorker();
     answerConfigRequests(worker, current);
     const port = workerPort(worker);
     workers.set(worker, port);
