@@ -85,7 +85,8 @@ export async function eventually(check: () => Promise<boolean>, describe: () => 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
+    // Short: many conditions hold within a few hundred ms, and each poll is a few local requests.
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`condition not met in ${timeoutMs} ms: ${await describe()}`);
 }

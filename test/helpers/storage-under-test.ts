@@ -3,11 +3,15 @@
 // first use and stops after its last suite. The suite itself is written once:
 //
 //   for (const storage of storagesUnderTest()) describe(`... (${storage.name})`, { skip: storage.skip }, () => { ... });
+//
+// Inside it, `it` runs on both drivers and `storage.itOnce` on the filesystem driver only: for a
+// test whose outcome is decided before storage is touched (request parsing and validation, error
+// codes for what was never stored), a second run on S3 buys nothing but time.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, it } from 'node:test';
 import { S3Client } from '../../src/registry/storage/s3-client.js';
 import { s3RegistrySettings, type RegistryProcess, type RegistryProcessOptions } from './registry-process.js';
 import { s3Skip, startS3Server, type S3Server } from './s3-server.js';
@@ -21,6 +25,11 @@ export interface StorageUnderTest {
   files(reg: RegistryProcess, options: RegistryProcessOptions, under?: string): Promise<string[]>;
   /** How `ha-proxy gc` is pointed at this storage: its arguments and environment. */
   gcTarget(reg: RegistryProcess, options: RegistryProcessOptions): { args: string[]; env: Record<string, string> };
+  /**
+   * `it` itself on the filesystem driver (so a failure names the test file's line), nothing on
+   * S3: for tests no storage driver can change.
+   */
+  itOnce: (name: string, fn: () => Promise<void>) => unknown;
 }
 
 let server: Promise<S3Server> | undefined;
@@ -64,6 +73,7 @@ export function storagesUnderTest(): StorageUnderTest[] {
       options: async () => ({}),
       files: async (reg, _options, under = '') => filesUnder(join(reg.storage, under)),
       gcTarget: (reg) => ({ args: ['--storage', reg.storage], env: {} }),
+      itOnce: it,
     },
     {
       name: 's3',
@@ -76,6 +86,7 @@ export function storagesUnderTest(): StorageUnderTest[] {
         writeFileSync(file, JSON.stringify({ mode: 'registry', registry: { s3: section } }));
         return { args: ['--config', file], env };
       },
+      itOnce: () => {},
     },
   ];
 }

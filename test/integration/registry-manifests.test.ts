@@ -14,7 +14,8 @@ const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 const MAX_MANIFEST = 4096;
 
-// Once per storage driver: the API must behave alike on a directory and on a bucket.
+// Once per storage driver: the API must behave alike on a directory and on a bucket. What no
+// driver can change (parsing, validation, answers for what was never stored) runs on the first only.
 for (const storage of storagesUnderTest()) describe(`registry manifests, tags, catalog and referrers (${storage.name})`, { skip: storage.skip }, () => {
   let reg: RegistryProcess;
   let base: string;
@@ -43,7 +44,7 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     assert.equal(head.headers.get('docker-content-digest'), digest);
   });
 
-  it('answers PUT with 201, Location and Docker-Content-Digest, by tag and by digest', async () => {
+  storage.itOnce('answers PUT with 201, Location and Docker-Content-Digest, by tag and by digest', async () => {
     const configDigest = await pushBlob(base, 'put', '{}');
     const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 2 }, layers: [] }, null, 2);
     const digest = sha256(body);
@@ -77,7 +78,7 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     assert.equal((await call(base, 'HEAD', '/v2/qtag/manifests/c')).status, 404, 'a refused push stores nothing');
   });
 
-  it('keeps Docker schema 2 manifests and manifest lists with their media types', async () => {
+  storage.itOnce('keeps Docker schema 2 manifests and manifest lists with their media types', async () => {
     const configDigest = await pushBlob(base, 'docker', '{"os":"linux"}');
     const layer = await pushBlob(base, 'docker', 'layer');
     const manifest = JSON.stringify({
@@ -95,21 +96,21 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     assert.equal(got.body.toString(), list);
   });
 
-  it('answers MANIFEST_BLOB_UNKNOWN when the config or a layer was never pushed', async () => {
+  storage.itOnce('answers MANIFEST_BLOB_UNKNOWN when the config or a layer was never pushed', async () => {
     const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256('missing'), size: 7 }, layers: [] });
     const res = await put('blobless', 'v1', body, OCI_MANIFEST);
     assert.equal(res.status, 404);
     assert.equal(res.code(), 'MANIFEST_BLOB_UNKNOWN');
   });
 
-  it('refuses manifests over maxManifestBytes with 413 SIZE_INVALID', async () => {
+  storage.itOnce('refuses manifests over maxManifestBytes with 413 SIZE_INVALID', async () => {
     const big = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], annotations: { pad: 'x'.repeat(MAX_MANIFEST) } });
     const res = await put('big', 'v1', big, OCI_INDEX);
     assert.equal(res.status, 413);
     assert.equal(res.code(), 'SIZE_INVALID');
   });
 
-  it('answers MANIFEST_INVALID for bad JSON, wrong or mismatched content types and schema 1', async () => {
+  storage.itOnce('answers MANIFEST_INVALID for bad JSON, wrong or mismatched content types and schema 1', async () => {
     const configDigest = await pushBlob(base, 'invalid', '{}');
     const valid = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 2 }, layers: [] };
     const cases: [string, string][] = [
@@ -129,7 +130,7 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     }
   });
 
-  it('answers MANIFEST_UNKNOWN for unknown tags and digests, and 400 for invalid references', async () => {
+  storage.itOnce('answers MANIFEST_UNKNOWN for unknown tags and digests, and 400 for invalid references', async () => {
     await pushImage(base, 'known', 'v1');
     for (const ref of ['nope', sha256('nope')]) {
       const res = await call(base, 'GET', `/v2/known/manifests/${ref}`);
@@ -140,7 +141,7 @@ for (const storage of storagesUnderTest()) describe(`registry manifests, tags, c
     assert.equal((await call(base, 'GET', '/v2/known/manifests/sha256:abc')).code(), 'DIGEST_INVALID');
   });
 
-  it('answers 503 UNAVAILABLE for a corrupt revision link, and stays up', async () => {
+  storage.itOnce('answers 503 UNAVAILABLE for a corrupt revision link, and stays up', async () => {
     // Caches off: the manifest is read from the file that is corrupted below.
     const own = await startRegistryProcess({ registry: { cacheTtlMs: 0 } });
     try {
