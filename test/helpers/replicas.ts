@@ -35,7 +35,9 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
     adminListen: `127.0.0.1:${adminPort}`,
     logLevel: 'warn',
     registry: { storage, deleteEnabled: options.deleteEnabled ?? true },
-    replication: { ackTimeoutMs: 3000, retry: { initialDelayMs: 100, maxDelayMs: 1000 }, ...options.replication, peers: (options.peers ?? []).map((url) => ({ url })) },
+    // Retries capped at 250 ms: a peer that was killed and restarted is probed back within that,
+    // where the default cap (and 1 s here before) made every restart wait up to a second for it.
+    replication: { ackTimeoutMs: 3000, retry: { initialDelayMs: 100, maxDelayMs: 250 }, ...options.replication, peers: (options.peers ?? []).map((url) => ({ url })) },
   };
   const file = join(mkdtempSync(join(tmpdir(), 'replica-config-')), 'replica.json');
   writeFileSync(file, JSON.stringify(config));

@@ -274,7 +274,7 @@ describe('deletes that hold', () => {
       workers: 1,
       healthCheck: FAST_HEALTH,
       embedded: { replicas: 2, data, restartMinDelayMs: 100 },
-      replication: { ...REPLICATION, retry: { initialDelayMs: 100, maxDelayMs: 1000 } },
+      replication: { ...REPLICATION, retry: { initialDelayMs: 100, maxDelayMs: 250 } },
     }));
     const main = startHaProxy(['--config', configFile]);
     cleanup.push(main);
