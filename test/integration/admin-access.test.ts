@@ -3,7 +3,7 @@
 // loopback-only listener refuses every request that names it by a foreign host name.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 import { startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.js';
 
@@ -27,9 +27,14 @@ function adminRequest(base: string, method: string, path: string, headers: Recor
 }
 
 describe('admin listener access', () => {
-  it('takes POST /failback only with the bearer token', async () => {
-    const backend = await startRegistryProcess();
+  // One registry for the suite: each proxy only needs a healthy backend, and nothing writes to it.
+  let backend: RegistryProcess;
+  before(async () => {
+    backend = await startRegistryProcess();
     running.push(backend);
+  });
+
+  it('takes POST /failback only with the bearer token', async () => {
     const proxy = await startProxy({ mode: 'active-standby', backends: [{ name: 'a', url: backend.url }], failback: { mode: 'manual' } });
     running.push(proxy);
     const port = new URL(proxy.adminUrl).port;
@@ -43,8 +48,6 @@ describe('admin listener access', () => {
   });
 
   it('refuses every operator action when no admin.tokenFile is configured', async () => {
-    const backend = await startRegistryProcess();
-    running.push(backend);
     const proxy = await startProxy({ mode: 'active-standby', backends: [{ url: backend.url }], admin: {} });
     running.push(proxy);
     const posted = await adminRequest(proxy.adminUrl, 'POST', '/failback', { authorization: 'Bearer anything-at-all-goes' });
@@ -54,8 +57,7 @@ describe('admin listener access', () => {
   });
 
   it('refuses reads under a foreign host name on a loopback listener (DNS rebinding), proxy and registry', async () => {
-    const registry = await startRegistryProcess();
-    running.push(registry);
+    const registry = backend;
     const proxy = await startProxy({ mode: 'active-active', backends: [{ url: registry.url }] });
     running.push(proxy);
     for (const [base, path] of [[proxy.adminUrl, '/status'], [proxy.adminUrl, '/metrics'], [registry.adminUrl, '/metrics']] as const) {
