@@ -36,7 +36,7 @@ export async function startReplica(options: ReplicaOptions = {}): Promise<Replic
     logLevel: 'warn',
     registry: { storage, deleteEnabled: options.deleteEnabled ?? true },
     // Retries capped at 250 ms: a peer that was killed and restarted is probed back within that,
-    // where the default cap (and 1 s here before) made every restart wait up to a second for it.
+    // and the tests that restart replicas wait for exactly that, often once per round.
     replication: { ackTimeoutMs: 3000, retry: { initialDelayMs: 100, maxDelayMs: 250 }, ...options.replication, peers: (options.peers ?? []).map((url) => ({ url })) },
   };
   const file = join(mkdtempSync(join(tmpdir(), 'replica-config-')), 'replica.json');
