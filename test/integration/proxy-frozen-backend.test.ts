@@ -214,8 +214,9 @@ describe('healthCheck.onMarkedDown and a backend that stays frozen', { timeout: 
   });
 
   it('finish-transfers: a download from a backend frozen for good is cut by the body idle timeout, after the mark-down', async () => {
-    // Far above the mark-down (about 2 s), so the order below is the timeouts', not a race.
-    const idleMs = 20_000;
+    // Far above the mark-down (about 2 s: two 1 s check timeouts), so the order below is the
+    // timeouts', not a race; the test waits all of it for the cut.
+    const idleMs = 10_000;
     const scene = await setUp(1, { timeouts: { responseHeadersMs: 60_000, idleMs } });
     const download = await startDownload(`${scene.proxy.url}/v2/${scene.repo}/blobs/${scene.largeDigest}`);
     freeze(scene.a);
