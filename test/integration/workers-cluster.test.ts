@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 import { WORKER_SEMI_SPACE_MIB } from '../../src/proxy/workers/worker-node-flags.js';
-import { childrenOf, waitForHttp, type Managed } from '../helpers/processes.js';
+import { childrenOf, startHaProxy, waitForHttp, type Managed } from '../helpers/processes.js';
 
 // Backends are small HTTP servers in the test process that say who they are, so the test sees
 // exactly where each request went. Every request is sent on a fresh connection: node:cluster
@@ -153,6 +153,31 @@ describe('--workers: several processes behave as one proxy', () => {
     const code = await proxy.stop('SIGTERM');
     assert.equal(code, 0);
     await assert.rejects(send(`${url}/v2/`));
+  });
+});
+
+describe('--workers: a stop signal while the workers are starting', () => {
+  it('SIGTERM before every worker listens stops the workers and exits 0 (not killed by the signal)', async () => {
+    const a = await startBackend('a');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    // Six workers on two cores take a few seconds to start: the window this test needs.
+    const proc = startHaProxy(['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--backend', a.url, '--workers', '6', '--log-level', 'warn']);
+    try {
+      let starting = false;
+      for (let i = 0; i < 400 && !starting; i++) {
+        const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.text(), () => '');
+        starting = /[0-5] of 6 workers listening/.test(ready);
+        if (!starting) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(starting, 'the primary answered /readyz while its workers were still starting');
+      const workers = childrenOf(proc.child.pid!);
+      const code = await proc.stop('SIGTERM');
+      assert.equal(code, 0, `exit code (null: killed by the signal)\n${proc.output()}`);
+      for (const pid of workers) assert.throws(() => process.kill(pid, 0), `worker ${pid} is gone`);
+    } finally {
+      await proc.stop('SIGKILL');
+      a.server.close();
+    }
   });
 });
 

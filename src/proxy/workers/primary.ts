@@ -183,26 +183,24 @@ export async function runPrimary(config: Config, count: number, source: ConfigSo
     });
   };
 
-  const stopWorkers = async (): Promise<void> => {
+  const stopAll = async (): Promise<void> => {
     stopping = true;
     await terminate([...workers.keys()], drainTimeoutMs);
+    await proxy.stop();
+    await health.close();
   };
-
+  // Before the workers start: a SIGTERM while they do stops them and exits 0 (the signal's default
+  // action would kill the primary). Each worker re-reads its own certificates in its reload.
+  onReloadSignal(() => void reload());
+  onShutdownSignals(async () => {
+    await stopAll();
+    await afterStop?.();
+  });
   try {
     await Promise.all(Array.from({ length: count }, fork));
   } catch (err) {
-    await stopWorkers();
-    await proxy.stop();
-    await health.close();
+    await stopAll();
     throw err;
   }
   logger.info({ workers: count, listen: config.listen }, 'ha-proxy workers listening');
-  // Each worker owns its listening server's certificates: each re-reads the files in its reload.
-  onReloadSignal(() => void reload());
-  onShutdownSignals(async () => {
-    await stopWorkers();
-    await proxy.stop();
-    await health.close();
-    await afterStop?.();
-  });
 }
