@@ -81,8 +81,12 @@ export class ControlPlane {
 
   routingContext(plane: { readonly backends: readonly Backend[] }): RoutingContext {
     const elected = this.health.election?.choice();
-    const inflight = plane.backends.map((b) => this.view.inflight.get(b.name) ?? 0);
-    return { backends: plane.backends, health: this.health.snapshot(), admin: this.admin.snapshot(), inflight, now: Date.now(), ...(elected ? { elected } : {}) };
+    return { backends: plane.backends, health: this.health.snapshot(), admin: this.admin.snapshot(), inflight: this.inflight(plane), now: Date.now(), ...(elected ? { elected } : {}) };
+  }
+
+  /** Requests in flight per position of `plane`'s backend list (counted by name, across planes). */
+  inflight(plane: { readonly backends: readonly Backend[] }): number[] {
+    return plane.backends.map((b) => this.view.inflight.get(b.name) ?? 0);
   }
 
   /** Passive health from a request; one to a backend a reload removed or moved elsewhere counts for nothing. */
@@ -114,7 +118,7 @@ export class ControlPlane {
       health: this.health,
       admin: this.admin.snapshot(),
       lastChanges: this.lastChanges,
-      inflight: plane.backends.map((b) => this.view.inflight.get(b.name) ?? 0),
+      inflight: this.inflight(plane),
       active: plane.modeRouter.activeIndex(),
       takesTraffic: (i) => this.takesTraffic(i),
     });

@@ -204,7 +204,7 @@ function startTraffic(config: Config, options: RunProxyOptions, logger: Logger, 
     backends: () => planes.current.backends,
     health: () => control.health.snapshot(),
     admin: () => control.admin.snapshot(),
-    inflight: () => planes.current.backends.map((b) => inflight.get(b.name) ?? 0),
+    inflight: () => control.inflight(planes.current),
     takesTraffic: (i) => control.takesTraffic(i),
   });
   const { createHealthStore, createAdminStore } = options;
