@@ -28,18 +28,6 @@ export interface PlanInput {
   drainTimeoutMs: number;
 }
 
-/**
- * A replica's shutdown after its drain: it closes its listeners and flushes its replication
- * queue to disk (one fsync'd file). 5 s is the slack the proxy's primary gives its draining
- * workers for the same kind of step.
- */
-const REPLICA_SHUTDOWN_MARGIN_MS = 5000;
-
-/** How long after SIGTERM a replica with this drain timeout may take before it is killed. */
-export function replicaStopGraceMs(drainTimeoutMs: number): number {
-  return drainTimeoutMs + REPLICA_SHUTDOWN_MARGIN_MS;
-}
-
 export function replicaName(index: number): string {
   return `replica-${index + 1}`;
 }

@@ -11,10 +11,11 @@ import { secretFileLines } from '../config/schema/routing.js';
 import type { Config } from '../config/types.js';
 import { parseHostPort } from '../net/listen.js';
 import { createLogger } from '../observability/logger.js';
+import { stopGraceMs } from '../process/stop-grace.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { freeLoopbackPort, tryPort } from './ports.js';
 import { replicaConfigEnv, replicaConfigLine } from './replica-config-env.js';
-import { planReplicas, replicaName, replicaStopGraceMs, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
+import { planReplicas, replicaName, replicaUrl, reusablePorts, type ReplicaPorts } from './replica-plan.js';
 import { GIVE_UP_AFTER } from './start-failures.js';
 import { SupervisedChild } from './supervised-child.js';
 
@@ -198,7 +199,7 @@ export async function runEmbedded(config: Config, reloadSource?: () => Config): 
         pidFile: join(dataDir, `${plan.name}.pid`),
         env: { ...replicaMallocEnv(), ...replicaConfigEnv() },
         stdinLine: replicaConfigLine(replicaConfig),
-        stopGraceMs: replicaStopGraceMs(replicaConfig.registry.drainTimeoutMs),
+        stopGraceMs: stopGraceMs(replicaConfig.registry.drainTimeoutMs),
       },
       { minDelayMs: embedded.restartMinDelayMs, maxDelayMs: embedded.restartMaxDelayMs, onGiveUp: (message) => giveUp(plan.name, message) },
       logger,

@@ -24,7 +24,7 @@ export interface ChildSpec {
   stdinLine?: string;
   /**
    * How long stop() waits after SIGTERM before SIGKILL: the child's own drain and shutdown
-   * (replicaStopGraceMs), so a replica finishing long uploads is not killed in the middle.
+   * (stopGraceMs in src/process/stop-grace.ts), so a replica finishing long uploads is not killed in the middle.
    */
   stopGraceMs?: number;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { replicaStopGraceMs } from '../../src/supervisor/replica-plan.js';
+import { stopGraceMs } from '../../src/process/stop-grace.js';
 import { SupervisedChild } from '../../src/supervisor/supervised-child.js';
 
 describe('supervised child', () => {
@@ -59,7 +59,7 @@ describe('supervised child', () => {
       ].join('\n'),
     );
     const logger = pino({ level: 'silent' });
-    const child = new SupervisedChild({ name: 'slow', command: process.execPath, args: [script], stopGraceMs: replicaStopGraceMs(drainMs) }, { minDelayMs: 10, maxDelayMs: 20 }, logger);
+    const child = new SupervisedChild({ name: 'slow', command: process.execPath, args: [script], stopGraceMs: stopGraceMs(drainMs) }, { minDelayMs: 10, maxDelayMs: 20 }, logger);
     child.start();
     // The SIGTERM handler must be in place before stop() sends the signal.
     const deadline = Date.now() + 10_000;

@@ -24,6 +24,7 @@ import { loadForReload, serialized, type ConfigSource } from './reload-config.js
 import { ListenError } from '../../net/listen.js';
 import { workerExecArgv } from './worker-node-flags.js';
 import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
+import { stopGraceMs } from '../../process/stop-grace.js';
 
 /**
  * glibc gives heap memory back to the kernel as soon as 128 KiB lie free at its top. Node frees
@@ -64,7 +65,7 @@ function reloadWorker(worker: Worker, port: Port, config: Config, id: number): P
   });
 }
 
-/** SIGTERM to every worker; workers drain for up to drainTimeoutMs, past that (plus slack) they are killed. */
+/** SIGTERM to every worker; workers drain for up to drainTimeoutMs, past that (plus a shutdown margin) they are killed. */
 async function terminate(workers: readonly Worker[], drainTimeoutMs: number): Promise<void> {
   const exits = workers.map(
     (w) =>
@@ -72,7 +73,7 @@ async function terminate(workers: readonly Worker[], drainTimeoutMs: number): Pr
         if (w.isDead()) return resolve();
         w.once('exit', () => resolve());
         w.process.kill('SIGTERM');
-        setTimeout(() => w.process.kill('SIGKILL'), timerDelay(drainTimeoutMs + 5000)).unref();
+        setTimeout(() => w.process.kill('SIGKILL'), timerDelay(stopGraceMs(drainTimeoutMs))).unref();
       }),
   );
   await Promise.all(exits);
