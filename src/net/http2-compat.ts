@@ -51,10 +51,23 @@ export function http1Headers(headers: Record<string, string | string[] | undefin
   if (!endedWithHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
 }
 
-/** Headers an HTTP/2 response may carry: without the connection-specific ones. */
-export function http2ResponseHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+/**
+ * Headers an HTTP/2 response may carry: without the connection-specific ones. From an object or
+ * from the flat [name, value, ...] list writeHead() also takes (a repeated name: its values in order).
+ */
+export function http2ResponseHeaders(headers: OutgoingHttpHeaders | readonly string[]): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP_HEADERS.has(name.toLowerCase())) out[name] = value;
+  if (!Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP_HEADERS.has(name.toLowerCase())) out[name] = value;
+    return out;
+  }
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name)) continue;
+    const prior = out[name];
+    const value = headers[i + 1];
+    out[name] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [String(prior)]), value];
+  }
   return out;
 }
 
@@ -87,6 +100,7 @@ function adaptResponse(res: Http2ServerResponse, counts: ByteCounts): void {
   const write = res.write.bind(res) as (chunk: Buffer, ...rest: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => Http2ServerResponse;
   const writeHead = res.writeHead.bind(res) as (status: number, headers?: OutgoingHttpHeaders) => Http2ServerResponse;
+  type Fields = OutgoingHttpHeaders | readonly string[];
   const setHeader = res.setHeader.bind(res);
   const count = (chunk: unknown): void => {
     if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) counts.written += Buffer.byteLength(chunk);
@@ -114,7 +128,7 @@ function adaptResponse(res: Http2ServerResponse, counts: ByteCounts): void {
     // The stream reports its writable side finished once a client's cancel destroyed it.
     writableFinished: { get: () => res.writableEnded && res.stream.writableFinished, configurable: true },
     writeHead: {
-      value: (status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders) =>
+      value: (status: number, reason?: string | Fields, headers?: Fields) =>
         writeHead(status, http2ResponseHeaders((typeof reason === 'object' ? reason : headers) ?? {})),
       configurable: true,
     },

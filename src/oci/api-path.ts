@@ -37,21 +37,28 @@ export function parseApiPath(path: string): ApiPath {
   if (path.charCodeAt(3) !== 47 /* / */) return NOT_FOUND;
   if (path === '/v2/_catalog') return CATALOG;
   if (path === '/v2/_replication/state') return REPLICATION_STATE;
-  const segs = path.slice(4).split('/');
-  const n = segs.length;
-  if (n < 2) return NOT_FOUND;
-  const last = decode(segs[n - 1]);
-  const prev = segs[n - 2];
+  // Read from the right by index, not split('/') and join(): the proxy parses every request, and
+  // the arrays cost about half a microsecond of its ~80 us per small GET (CPU profile, Node 20).
+  // cut1..cut3 are the slashes before the last, second-last and third-last segments; the one
+  // after `/v2` is at index 3.
+  const cut1 = path.lastIndexOf('/');
+  if (cut1 === 3) return NOT_FOUND;
+  const last = decode(path.slice(cut1 + 1));
   if (last === undefined) return NOT_FOUND;
-  const nameOf = (drop: number) => segs.slice(0, n - drop).join('/');
-  if (n >= 3 && segs[n - 3] === 'blobs' && prev === 'uploads') {
-    const name = nameOf(3);
-    return last === '' ? { kind: 'uploads', name } : { kind: 'upload', name, id: last };
+  const cut2 = path.lastIndexOf('/', cut1 - 1);
+  const prev = path.slice(cut2 + 1, cut1);
+  const nameBefore = (cut: number) => path.slice(4, Math.max(4, cut));
+  if (cut2 > 3 && prev === 'uploads') {
+    const cut3 = path.lastIndexOf('/', cut2 - 1);
+    if (path.slice(cut3 + 1, cut2) === 'blobs') {
+      const name = nameBefore(cut3);
+      return last === '' ? { kind: 'uploads', name } : { kind: 'upload', name, id: last };
+    }
   }
-  if (prev === 'blobs' && last === 'uploads') return { kind: 'uploads', name: nameOf(2) };
-  if (prev === 'tags' && last === 'list') return { kind: 'tags', name: nameOf(2) };
-  if (prev === 'manifests') return { kind: 'manifest', name: nameOf(2), reference: last };
-  if (prev === 'blobs') return { kind: 'blob', name: nameOf(2), digest: last };
-  if (prev === 'referrers') return { kind: 'referrers', name: nameOf(2), digest: last };
+  if (prev === 'blobs' && last === 'uploads') return { kind: 'uploads', name: nameBefore(cut2) };
+  if (prev === 'tags' && last === 'list') return { kind: 'tags', name: nameBefore(cut2) };
+  if (prev === 'manifests') return { kind: 'manifest', name: nameBefore(cut2), reference: last };
+  if (prev === 'blobs') return { kind: 'blob', name: nameBefore(cut2), digest: last };
+  if (prev === 'referrers') return { kind: 'referrers', name: nameBefore(cut2), digest: last };
   return NOT_FOUND;
 }

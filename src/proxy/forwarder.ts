@@ -22,22 +22,22 @@
 //     request body still being uploaded) goes on unless `healthCheck.onMarkedDown` is
 //     `shutdown-sessions`: the mark-down may come from checks timing out on a backend that is
 //     slow but alive, and a frozen backend's transfer is cut by the body idle timeout anyway.
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import type { InFlightList } from './in-flight-list.js';
 import type { MarkDownTarget, OnMarkedDown, Upstream } from './upstream-pools.js';
-import { responseHeadersFromRaw } from './headers.js';
+import { ResponseFields } from './response-fields.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
 
 export interface AttemptOptions {
   /** Whether the client's request carries a body (by its framing headers, before they were cleaned). */
   hasBody: boolean;
   /** True: drop this response (drained, not sent) so the caller can try the next backend. */
-  discard?: (status: number, headers: IncomingHttpHeaders) => boolean;
+  discard?: (status: number, headers: ResponseFields) => boolean;
   /** Edits the response headers before they are sent (Location rewrite, routing hooks). */
-  editHeaders?: (headers: OutgoingHttpHeaders, status: number) => void;
+  editHeaders?: (headers: ResponseFields, status: number) => void;
 }
 
 /** How the body of a committed response ended. */
@@ -126,7 +126,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     if (this.settled) return false;
     // Informational answers (103 Early Hints) are not passed on; the final one follows.
     if (status < 200) return true;
-    const headers = responseHeadersFromRaw(rawHeaders);
+    const headers = ResponseFields.fromRaw(rawHeaders);
     if (this.options.discard?.(status, headers)) {
       this.discarding = true;
       this.settle({ ok: false, failure: { code: 'FALLTHROUGH', detail: `status ${status}` }, status });
@@ -135,7 +135,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     this.options.editHeaders?.(headers, status);
     const res = this.res;
     try {
-      res.writeHead(status, statusText, headers);
+      res.writeHead(status, statusText, headers.list);
     } catch (err) {
       // A header Node refuses to send (invalid characters): nothing was sent yet.
       this.fail('RESET', `invalid response header: ${(err as Error).message}`);
@@ -151,7 +151,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
         resolveBody(outcome);
       };
     });
-    res.on('finish', () => this.endBody?.('complete'));
+    // No 'finish' listener: 'close' (onClientClose) follows every finish and tells the two apart.
     res.on('drain', resume);
     this.settle({ ok: true, status, finished });
     return true;
@@ -200,9 +200,12 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     this.resolve(result);
   }
 
-  // The client went away (closed its connection) before the response finished.
+  // The response was sent in full, or the client went away (closed its connection) before.
   private readonly onClientClose = (): void => {
-    if (this.res.writableFinished) return;
+    if (this.res.writableFinished) {
+      this.endBody?.('complete');
+      return;
+    }
     if (!this.committed) {
       this.fail('CLIENT_ABORTED', 'client closed the connection');
       return;

@@ -1,8 +1,9 @@
 // Header rules of the forwarder, as pure functions: hop-by-hop headers stay on their own hop,
 // X-Forwarded-* tell the backend who asked, and absolute Location headers that point at a
 // backend are rewritten to the address the client used.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { HOP_BY_HOP_HEADERS } from '../net/hop-by-hop.js';
+import type { ResponseFields } from './response-fields.js';
 import { DELETED_HEADER, REPLICATION_HEADER, REPLICATION_TIME_HEADER } from '../oci/replication-headers.js';
 
 /**
@@ -38,31 +39,6 @@ export function prepareRequestHeaders(headers: IncomingHttpHeaders, remoteAddres
   headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = proto;
   if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
-}
-
-/**
- * The backend's raw header lines (name, value, name, value...) as the headers to send on, in one
- * pass: names in lower case, repeated `set-cookie` kept as an array and other repeated fields
- * joined with ", " (as Node's parser does), without the hop-by-hop headers and those the
- * Connection header lists.
- */
-export function responseHeadersFromRaw(raw: readonly Buffer[]): IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
-  let listed: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
-    const value = raw[i + 1].toString('latin1');
-    if (HOP_BY_HOP_HEADERS.has(name)) {
-      if (name === 'connection' && value !== 'keep-alive' && value !== 'close') listed = listed === undefined ? value : `${listed}, ${value}`;
-      continue;
-    }
-    const prior = out[name];
-    if (prior === undefined) out[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(prior)) prior.push(value);
-    else out[name] = `${prior}, ${value}`;
-  }
-  if (listed !== undefined) for (const token of listed.split(',')) delete out[token.trim().toLowerCase()];
-  return out;
 }
 
 /**
@@ -104,11 +80,11 @@ export function hasRequestBody(headers: IncomingHttpHeaders): boolean {
 }
 
 /** True when a backend's 404 means "deleted here", which no other replica may overrule. */
-export function isDeletedAnswer(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders): boolean {
-  return status === 404 && headers[DELETED_RESPONSE] !== undefined;
+export function isDeletedAnswer(status: number, headers: ResponseFields): boolean {
+  return status === 404 && headers.has(DELETED_RESPONSE);
 }
 
 /** Drops the headers replicas address to the proxy from a response, in place, before the client sees it. */
-export function stripReplicaResponseHeaders(headers: OutgoingHttpHeaders): void {
-  if (headers[DELETED_RESPONSE] !== undefined) delete headers[DELETED_RESPONSE];
+export function stripReplicaResponseHeaders(headers: ResponseFields): void {
+  headers.delete(DELETED_RESPONSE);
 }

@@ -2,7 +2,7 @@
 // order, until one answers or the failure is not retryable; then the access log line, metrics
 // and passive health reports. It picks no backend itself (route-decision.ts) and touches no
 // upstream connection (forwarder.ts).
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sendOciError } from '../errors/oci-codes.js';
 import { byteCounter, type ByteCounts } from '../net/http2-compat.js';
@@ -15,6 +15,7 @@ import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
 import { backendServesBlob, sendRedirect } from './routing/blob-redirect.js';
 import type { RequestFacts, RouteDecision, Router, RoutingContext } from './route-decision.js';
+import type { ResponseFields } from './response-fields.js';
 import type { PoolLease } from './upstream-pools.js';
 import { FAILURES, isRetryable, isServerError, type UpstreamFailure } from './upstream-failure.js';
 
@@ -134,12 +135,12 @@ function requestFacts(req: IncomingMessage, method: string): RequestFacts {
 
 /** Response-header edits for an answer from `backend`: Location rewrite, routing hooks, replica headers. */
 function headerEditor(deps: HandlerDeps, x: Exchange, backend: Backend) {
-  return (headers: OutgoingHttpHeaders, status: number): void => {
-    const location = headers.location;
-    if (typeof location === 'string') {
+  return (headers: ResponseFields, status: number): void => {
+    const location = headers.get('location');
+    if (location !== undefined) {
       // Only answers with a Location (uploads, redirects) pay for working out the client's origin.
       const rewritten = rewriteLocation(location, x.plane.backendOrigins, clientOrigin(x.facts.headers, deps.publicHost()));
-      if (rewritten !== undefined) headers.location = rewritten;
+      if (rewritten !== undefined) headers.set('location', rewritten);
     }
     x.decision.editResponseHeaders?.(headers, status, backend);
     stripReplicaResponseHeaders(headers);
@@ -156,7 +157,7 @@ async function attempt(deps: HandlerDeps, x: Exchange, backend: Backend, last: b
   // read the content from a replica that has not heard of the delete yet.
   const discard = !check && (last || !notFoundFallback)
     ? undefined
-    : (status: number, headers: IncomingHttpHeaders) =>
+    : (status: number, headers: ResponseFields) =>
         !isDeletedAnswer(status, headers) && ((!last && notFoundFallback && status === 404) || check?.(status, headers, backend, last) === 'next');
   const { inflight } = deps;
   inflight.set(backend.name, (inflight.get(backend.name) ?? 0) + 1);

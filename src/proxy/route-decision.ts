@@ -18,11 +18,12 @@
 //   - answer at once with an OCI error and contact no backend: `reject`;
 //   - answer with a 307 to another URL instead of forwarding: `redirect`.
 // `facts.path` is the raw path (not decoded), `facts.query` the raw query without `?`.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { OciErrorCode } from '../errors/oci-codes.js';
 import type { BackendHealth } from '../health/health-state.js';
 import type { BackendAdmin } from '../health/admin-state.js';
 import type { Backend } from './backend.js';
+import type { ResponseFields } from './response-fields.js';
 
 export interface RequestFacts {
   readonly method: string;
@@ -62,13 +63,13 @@ export interface RouteDecision {
   /** Path and query to forward instead of the client's. */
   readonly forwardUrl?: string;
   /** Runs on the response headers after the standard Location rewrite, before they are sent. */
-  readonly editResponseHeaders?: (headers: OutgoingHttpHeaders, status: number, backend: Backend) => void;
+  readonly editResponseHeaders?: (headers: ResponseFields, status: number, backend: Backend) => void;
   /**
    * GET/HEAD: whether a response may go to the client; 'next' drains it and tries the next
    * candidate (not counted as a retry). Asked for the last candidate too: 'next' there means
    * no acceptable answer exists, and the client gets 502 UNAVAILABLE instead.
    */
-  readonly checkResponse?: (status: number, headers: OutgoingHttpHeaders, backend: Backend, last: boolean) => 'accept' | 'next';
+  readonly checkResponse?: (status: number, headers: ResponseFields, backend: Backend, last: boolean) => 'accept' | 'next';
   /** Header name -> new value (undefined removes it) on the request sent to the backend. */
   readonly requestHeaders?: Readonly<Record<string, string | undefined>>;
   /** Answer with this OCI error at once (with the code's status), contacting no backend. */

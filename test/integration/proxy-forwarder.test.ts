@@ -439,6 +439,7 @@ describe('graceful shutdown', () => {
     assert.equal(access.status, 200);
     assert.equal(access.backend, `127.0.0.1:${backend.port}`);
     assert.equal(access.retries, 0);
+    assert.equal(access.body, undefined, 'a body sent in full is not flagged');
     for (const field of ['bytesIn', 'bytesOut', 'durationMs']) assert.equal(typeof access[field], 'number', field);
   });
 });

@@ -34,4 +34,11 @@ describe('HTTP/2 requests as the proxy sees them', () => {
       { 'content-type': 'application/json', location: 'https://a/v2/' },
     );
   });
+
+  it('takes the flat list the forwarder writes, a repeated field as its lines in order', () => {
+    assert.deepEqual(http2ResponseHeaders(['connection', 'close', 'set-cookie', 'a=1', 'content-type', 'text/plain', 'set-cookie', 'b=2']), {
+      'set-cookie': ['a=1', 'b=2'],
+      'content-type': 'text/plain',
+    });
+  });
 });

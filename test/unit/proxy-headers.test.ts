@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { clientOrigin, hasRequestBody, prepareRequestHeaders, responseHeadersFromRaw, rewriteLocation } from '../../src/proxy/headers.js';
+import { clientOrigin, hasRequestBody, prepareRequestHeaders, rewriteLocation } from '../../src/proxy/headers.js';
+import { ResponseFields } from '../../src/proxy/response-fields.js';
 
 describe('forwarded request headers', () => {
   it('keeps the Host, appends X-Forwarded-For and sets Proto and Host once', () => {
@@ -26,12 +27,30 @@ describe('forwarded request headers', () => {
     assert.deepEqual(Object.keys(headers).sort(), ['authorization', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
   });
 
-  it('copies response headers without hop-by-hop ones', () => {
+  it('copies response headers without hop-by-hop ones, as the lines the backend sent', () => {
     const raw = (...lines: string[]) => lines.map((l) => Buffer.from(l, 'latin1'));
-    const out = responseHeadersFromRaw(raw('Content-Length', '5', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Docker-Content-Digest', 'sha256:x'));
-    assert.deepEqual(out, { 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'docker-content-digest': 'sha256:x' });
-    // Fields the Connection header names are hop-by-hop too; other repeated fields are joined.
-    assert.deepEqual(responseHeadersFromRaw(raw('Connection', 'X-Hop', 'X-Hop', '1', 'Link', '<a>', 'Link', '<b>')), { link: '<a>, <b>' });
+    const out = ResponseFields.fromRaw(raw('Content-Length', '5', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Docker-Content-Digest', 'sha256:x'));
+    assert.deepEqual(out.list, ['content-length', '5', 'set-cookie', 'a=1', 'set-cookie', 'b=2', 'docker-content-digest', 'sha256:x']);
+    // Fields the Connection header names are hop-by-hop too; get() joins repeated fields.
+    const listed = ResponseFields.fromRaw(raw('Connection', 'X-Hop', 'X-Hop', '1', 'Link', '<a>', 'Link', '<b>'));
+    assert.deepEqual(listed.list, ['link', '<a>', 'link', '<b>']);
+    assert.equal(listed.get('link'), '<a>, <b>');
+    assert.equal(listed.get('x-hop'), undefined);
+  });
+
+  it('edits response fields in place: set replaces every line, append adds one, delete removes all', () => {
+    const fields = ResponseFields.of({ location: ['/a', '/b'], 'set-cookie': 'a=1', etag: '"1"' });
+    fields.set('location', '/c');
+    fields.append('set-cookie', 'b=2');
+    fields.set('cache-control', 'private');
+    assert.deepEqual(fields.list, ['location', '/c', 'set-cookie', 'a=1', 'etag', '"1"', 'set-cookie', 'b=2', 'cache-control', 'private']);
+    assert.deepEqual(fields.all('set-cookie'), ['a=1', 'b=2']);
+    fields.delete('set-cookie');
+    assert.equal(fields.has('set-cookie'), false);
+    // A value that equals a field name is never taken for one.
+    const odd = ResponseFields.of({ 'x-a': 'etag', etag: '"2"' });
+    odd.set('etag', '"3"');
+    assert.deepEqual(odd.list, ['x-a', 'etag', 'etag', '"3"']);
   });
 
   it('tells whether a request has a body from its framing', () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import type { BackendHealth } from '../../src/health/health-state.js';
@@ -13,6 +12,7 @@ import { createRoutingMetrics } from '../../src/proxy/routing/routing-metrics.js
 import { deriveKeyring, resolveSecret } from '../../src/oci/signing.js';
 import { signCookieValue } from '../../src/proxy/routing/sticky-cookie.js';
 import { signUploadToken } from '../../src/proxy/routing/upload-token.js';
+import { ResponseFields } from '../../src/proxy/response-fields.js';
 
 const D = `sha256:${'b'.repeat(64)}`;
 const SECRET = resolveSecret('the secret both proxies share');
@@ -68,11 +68,19 @@ const three = backends(['r1', 'r2', 'r3']);
 const homeOf = (name: string, list = three) => rendezvousOwner(list, name)!;
 
 /** Runs the decision's response hook like the forwarder does and returns the edited headers. */
-function respond(decision: RouteDecision, status: number, headers: OutgoingHttpHeaders, backend: Backend): OutgoingHttpHeaders {
-  const copy = { ...headers };
-  decision.editResponseHeaders?.(copy, status, backend);
-  return copy;
+function respond(decision: RouteDecision, status: number, headers: Record<string, string | string[]>, backend: Backend): Record<string, string | string[] | undefined> {
+  const fields = ResponseFields.of(headers);
+  decision.editResponseHeaders?.(fields, status, backend);
+  const out: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i < fields.list.length; i += 2) {
+    const name = fields.list[i];
+    out[name] = name === 'set-cookie' ? fields.all(name) : fields.get(name);
+  }
+  return out;
 }
+
+/** Response headers as the forwarder hands them to checkResponse. */
+const answer = (headers: Record<string, string> = {}): ResponseFields => ResponseFields.of(headers);
 
 describe('registry router: upload affinity', () => {
   it('sends the POST that opens a session to the repository home, and signs the Location it returns', () => {
@@ -254,13 +262,13 @@ describe('registry router: read fallback', () => {
     const decision = route(facts('GET', `/v2/a/blobs/${D}`), ctx(three));
     const check = decision.checkResponse!;
     const [first, , last] = decision.candidates;
-    assert.equal(check(404, {}, first, false), 'next');
-    assert.equal(check(404, {}, last, true), 'accept');
-    assert.equal(check(200, { 'docker-content-digest': D }, first, false), 'accept');
-    assert.equal(check(200, {}, first, false), 'accept');
-    assert.equal(check(200, { 'docker-content-digest': `sha256:${'c'.repeat(64)}` }, first, false), 'next');
-    assert.equal(check(200, { 'docker-content-digest': `sha256:${'c'.repeat(64)}` }, last, true), 'next');
-    assert.equal(check(307, { location: 'http://storage/x' }, first, false), 'accept');
+    assert.equal(check(404, answer(), first, false), 'next');
+    assert.equal(check(404, answer(), last, true), 'accept');
+    assert.equal(check(200, answer({ 'docker-content-digest': D }), first, false), 'accept');
+    assert.equal(check(200, answer(), first, false), 'accept');
+    assert.equal(check(200, answer({ 'docker-content-digest': `sha256:${'c'.repeat(64)}` }), first, false), 'next');
+    assert.equal(check(200, answer({ 'docker-content-digest': `sha256:${'c'.repeat(64)}` }), last, true), 'next');
+    assert.equal(check(307, answer({ location: 'http://storage/x' }), first, false), 'accept');
     assert.equal(await metric('haproxy_routing_read_fallbacks_total', { reason: 'not_found' }), 1);
     assert.equal(await metric('haproxy_routing_read_fallbacks_total', { reason: 'digest_mismatch' }), 2);
   });
@@ -268,24 +276,24 @@ describe('registry router: read fallback', () => {
   it('checks manifests fetched by tag for 404 only', () => {
     const { route } = makeRouter();
     const check = route(facts('HEAD', '/v2/a/manifests/latest'), ctx(three)).checkResponse!;
-    assert.equal(check(200, { 'docker-content-digest': D }, three[0], false), 'accept');
-    assert.equal(check(404, {}, three[0], false), 'next');
+    assert.equal(check(200, answer({ 'docker-content-digest': D }), three[0], false), 'accept');
+    assert.equal(check(404, answer(), three[0], false), 'next');
   });
 
   it('never falls back across a delete: a 404 the replica marks as deleted goes to the client', () => {
     const { route } = makeRouter();
     for (const path of [`/v2/a/manifests/${D}`, '/v2/a/manifests/latest', `/v2/a/blobs/${D}`]) {
       const check = route(facts('HEAD', path), ctx(three)).checkResponse!;
-      assert.equal(check(404, { 'x-ha-proxy-deleted': '1700000000000' }, three[0], false), 'accept', path);
-      assert.equal(check(404, {}, three[0], false), 'next', path);
+      assert.equal(check(404, answer({ 'x-ha-proxy-deleted': '1700000000000' }), three[0], false), 'accept', path);
+      assert.equal(check(404, answer(), three[0], false), 'next', path);
     }
   });
 
   it('passes 404s straight through when read fallback is off', () => {
     const { route } = makeRouter({ readFallback: false });
     const check = route(facts('GET', `/v2/a/manifests/${D}`), ctx(three)).checkResponse!;
-    assert.equal(check(404, {}, three[0], false), 'accept');
-    assert.equal(check(200, { 'docker-content-digest': 'sha256:00' }, three[0], false), 'next');
+    assert.equal(check(404, answer(), three[0], false), 'accept');
+    assert.equal(check(200, answer({ 'docker-content-digest': 'sha256:00' }), three[0], false), 'next');
   });
 });
 

@@ -17,11 +17,11 @@
 //
 // Pure apart from the RoutingEvents sink (metrics): the decision depends only on the request
 // facts, the health snapshot and the admin states, so every proxy process decides alike.
-import type { OutgoingHttpHeaders } from 'node:http';
 import { takesNewRequests, takesOwnRequests } from '../../health/admin-state.js';
 import { DIGEST_HEADER } from '../../oci/protocol-headers.js';
 import type { Backend } from '../backend.js';
 import { isDeletedAnswer } from '../headers.js';
+import type { ResponseFields } from '../response-fields.js';
 import type { RejectCode, RequestFacts, RouteDecision, Router, RoutingContext } from '../route-decision.js';
 import { classifyRequest, pathOf, repositoryOf, type RegistryRequest } from './classify-request.js';
 import { setQueryParam, takeQueryParam } from './query-param.js';
@@ -83,12 +83,6 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 // 202 after POST and PATCH, 204 for GET of the upload status. 201 means committed.
 const OPEN_SESSION_STATUSES = new Set([202, 204]);
 
-function firstHeader(value: OutgoingHttpHeaders[string]): string | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) return value[0];
-  return String(value);
-}
-
 /** The repository an upload Location belongs to ('' when its path names none), for signing. */
 function repositoryOfLocation(location: string): string {
   let path = location;
@@ -145,7 +139,7 @@ interface Jobs {
   readonly inner: Router;
   readonly affinity: 'required' | 'preferred' | 'off';
   /** Signs an open upload session's Location for the backend that answered (affinity). */
-  readonly signLocation: (headers: OutgoingHttpHeaders, status: number, backend: Backend) => void;
+  readonly signLocation: (headers: ResponseFields, status: number, backend: Backend) => void;
 }
 
 function reject({ events }: Jobs, code: RejectCode, message: string): RouteDecision {
@@ -198,13 +192,13 @@ function routeUploadToken(jobs: Jobs, facts: RequestFacts, ctx: RoutingContext, 
  * something the replica deleted; a blob under another digest is never passed on.
  */
 function readCheck({ options, events }: Jobs, digest: string | undefined) {
-  return (status: number, headers: OutgoingHttpHeaders, _backend: Backend, last: boolean): 'accept' | 'next' => {
+  return (status: number, headers: ResponseFields, _backend: Backend, last: boolean): 'accept' | 'next' => {
     if (status === 404 && options.readFallback && !last && !isDeletedAnswer(status, headers)) {
       events.readFallback('not_found');
       return 'next';
     }
     if (digest !== undefined && status >= 200 && status < 300) {
-      const answered = firstHeader(headers[DIGEST_HEADER]);
+      const answered = headers.get(DIGEST_HEADER);
       if (answered !== undefined && answered !== digest) {
         events.readFallback('digest_mismatch');
         return 'next';
@@ -270,21 +264,20 @@ function routeSticky(jobs: Jobs, facts: RequestFacts, ctx: RoutingContext, stick
       base.editResponseHeaders?.(headers, status, backend);
       if (backend === stuck) return;
       const cookie = stickyCookieHeader(sticky.cookieName, signCookieValue(sticky.keys, backend.name));
-      const prior = headers['set-cookie'];
-      headers['set-cookie'] = prior === undefined ? [cookie] : [...(Array.isArray(prior) ? prior : [String(prior)]), cookie];
-      headers['cache-control'] = privateCacheControl(firstHeader(headers['cache-control']));
+      headers.append('set-cookie', cookie);
+      headers.set('cache-control', privateCacheControl(headers.get('cache-control')));
     },
   };
 }
 
 export function createRegistryRouter(inner: Router, options: RegistryRouterOptions): Router {
   const affinity = options.uploadAffinity ?? 'required';
-  const signLocation = (headers: OutgoingHttpHeaders, status: number, backend: Backend): void => {
+  const signLocation = (headers: ResponseFields, status: number, backend: Backend): void => {
     if (affinity === 'off' || !OPEN_SESSION_STATUSES.has(status)) return;
-    const location = firstHeader(headers.location);
+    const location = headers.get('location');
     if (location === undefined) return;
     const token = signUploadToken(options.uploadKeys, backend.name, repositoryOfLocation(location));
-    headers.location = setQueryParam(location, UPLOAD_TOKEN_PARAM, token);
+    headers.set('location', setQueryParam(location, UPLOAD_TOKEN_PARAM, token));
   };
   const jobs: Jobs = { options, events: options.events ?? NO_EVENTS, inner, affinity, signLocation };
   return {
