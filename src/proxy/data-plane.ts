@@ -9,7 +9,7 @@ import type { Config } from '../config/types.js';
 import type { StandbyEvent, StandbyState } from './balancer/active-standby.js';
 import { describeBackends, type Backend, type ConnectionOptions } from './backend.js';
 import { createModeRouter, type ModeRouter } from './mode-router.js';
-import type { TrafficPlane } from './request-handler.js';
+import type { TrafficPlane } from './candidate-walk.js';
 import { createRouting } from './routing/create-routing.js';
 import type { RoutingEvents } from './routing/registry-router.js';
 import type { Logger } from '../observability/logger.js';

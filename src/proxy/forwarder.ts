@@ -43,15 +43,25 @@ export interface AttemptOptions {
 /** How the body of a committed response ended. */
 export type BodyOutcome = 'complete' | 'client-aborted' | 'upstream-failed';
 
-export type AttemptResult =
-  /** Headers went to the client; the body streams until `finished`. */
-  | { readonly ok: true; readonly status: number; readonly finished: Promise<BodyOutcome> }
-  /** Nothing was sent to the client: it can still be retried or answered with an error. */
-  | { readonly ok: false; readonly failure: UpstreamFailure; readonly status?: number };
+/**
+ * What the caller hears of one attempt: `failed` or `committed` once, then `finished` once if it
+ * committed, and nothing after that.
+ */
+export interface AttemptListener {
+  /**
+   * Nothing was sent to the client: it can still be retried or answered with an error. Called
+   * from a microtask of its own, so a retry never starts inside undici's callbacks or while a
+   * mark-down walks the backend's attempts.
+   */
+  failed(failure: UpstreamFailure): void;
+  /** The headers went to the client; the body streams until `finished`. */
+  committed(status: number): void;
+  finished(outcome: BodyOutcome): void;
+}
 
 /** Forwards `req` (its current `url` and headers) to `backend` once, through `upstream` (its pool). */
-export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, upstream: Upstream, options: AttemptOptions): Promise<AttemptResult> {
-  const attempt = new Attempt(req, res, options, upstream.attempts);
+export function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, upstream: Upstream, options: AttemptOptions, listener: AttemptListener): void {
+  const attempt = new Attempt(req, res, options, upstream.attempts, listener);
   const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
   // One literal of one shape for every request (no spreads: they cost an object copy each).
   const dispatch: Dispatcher.DispatchOptions & { servername?: string } = {
@@ -69,22 +79,19 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
     reset: method === 'HEAD' ? false : undefined,
   };
   upstream.pool.dispatch(dispatch, attempt);
-  return attempt.result;
 }
 
 class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
   prevInFlight: MarkDownTarget | undefined;
   nextInFlight: MarkDownTarget | undefined;
-  readonly result: Promise<AttemptResult>;
-  private resolve!: (result: AttemptResult) => void;
   private abortUpstream: ((err?: Error) => void) | undefined;
-  private endBody: ((outcome: BodyOutcome) => void) | undefined;
   private connected = false;
   private settled = false;
   private committed = false;
   /** A response dropped for the next candidate: its body is drained so the connection is kept. */
   private discarding = false;
   private upstreamFailed = false;
+  private bodyEnded = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -92,12 +99,10 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     private readonly options: AttemptOptions,
     /** The backend's attempts in flight: this one is in it until it ends. */
     private readonly registry: InFlightList<MarkDownTarget>,
+    private readonly listener: AttemptListener,
   ) {
-    this.result = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
     // `on`, not `once`: 'close' fires once per response, and once() wraps every listener.
-    res.on('close', this.onClientClose);
+    res.on('close', this.onResponseClose);
     registry.add(this);
   }
 
@@ -129,7 +134,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     const headers = ResponseFields.fromRaw(rawHeaders);
     if (this.options.discard?.(status, headers)) {
       this.discarding = true;
-      this.settle({ ok: false, failure: { code: 'FALLTHROUGH', detail: `status ${status}` }, status });
+      this.settleFailed({ code: 'FALLTHROUGH', detail: `status ${status}` });
       return true;
     }
     this.options.editHeaders?.(headers, status);
@@ -142,18 +147,10 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
       return false;
     }
     this.committed = true;
-    const finished = new Promise<BodyOutcome>((resolveBody) => {
-      let done = false;
-      this.endBody = (outcome) => {
-        if (done) return;
-        done = true;
-        this.registry.remove(this);
-        resolveBody(outcome);
-      };
-    });
-    // No 'finish' listener: 'close' (onClientClose) follows every finish and tells the two apart.
+    this.settled = true;
+    // No 'finish' listener: 'close' (onResponseClose) follows every finish and tells the two apart.
     res.on('drain', resume);
-    this.settle({ ok: true, status, finished });
+    this.listener.committed(status);
     return true;
   }
 
@@ -173,7 +170,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
       if (!this.res.writableFinished) {
         if (!this.res.destroyed) this.upstreamFailed = true;
         this.res.destroy();
-        this.endBody?.(this.upstreamFailed ? 'upstream-failed' : 'client-aborted');
+        this.endBody(this.upstreamFailed ? 'upstream-failed' : 'client-aborted');
       }
       return;
     }
@@ -187,23 +184,29 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
   private fail(code: FailureCode, detail: string): void {
     if (this.settled) return;
     // Settled first: undici reports the abort to onError at once, which must not classify it again.
-    this.settle({ ok: false, failure: { code, detail } });
+    this.settleFailed({ code, detail });
     this.abortUpstream?.();
   }
 
-  private settle(result: AttemptResult): void {
+  private settleFailed(failure: UpstreamFailure): void {
     this.settled = true;
-    if (!result.ok) {
-      this.res.off('close', this.onClientClose);
-      this.registry.remove(this);
-    }
-    this.resolve(result);
+    this.res.off('close', this.onResponseClose);
+    this.registry.remove(this);
+    queueMicrotask(() => this.listener.failed(failure));
+  }
+
+  /** A committed response's body has ended (once). */
+  private endBody(outcome: BodyOutcome): void {
+    if (!this.committed || this.bodyEnded) return;
+    this.bodyEnded = true;
+    this.registry.remove(this);
+    this.listener.finished(outcome);
   }
 
   // The response was sent in full, or the client went away (closed its connection) before.
-  private readonly onClientClose = (): void => {
+  private readonly onResponseClose = (): void => {
     if (this.res.writableFinished) {
-      this.endBody?.('complete');
+      this.endBody('complete');
       return;
     }
     if (!this.committed) {
@@ -211,6 +214,6 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
       return;
     }
     this.abortUpstream?.();
-    this.endBody?.(this.upstreamFailed ? 'upstream-failed' : 'client-aborted');
+    this.endBody(this.upstreamFailed ? 'upstream-failed' : 'client-aborted');
   };
 }
