@@ -4,7 +4,7 @@
 // and a request keeps the plane it began on to its end (PlaneSwitch), so a reload cuts nothing.
 //
 // What it gets from the control plane: health and admin states by the positions of its backend
-// list (RoutingContext). What it gives back: traffic reports by backend name (request-handler.ts).
+// list (RoutingContext). What it gives back: traffic reports by backend name (candidate-walk.ts).
 import type { Config } from '../config/types.js';
 import type { StandbyEvent, StandbyState } from './balancer/active-standby.js';
 import { describeBackends, type Backend, type ConnectionOptions } from './backend.js';

@@ -3,7 +3,7 @@
 //   facts (method, path, query, headers) + RoutingContext (backends, health, in-flight counts, now)
 //     -> Router.route() -> RouteDecision { candidates: [target, ...retry targets], retries, flags }
 //
-// The request handler (request-handler.ts) only executes decisions: it tries `candidates[0]`,
+// The candidate walk (candidate-walk.ts) only executes decisions: it tries `candidates[0]`,
 // and moves down the list after a retryable failure (at most `retries` times), or after a 404
 // when `fallbackOn404` is set. It never chooses a backend itself.
 //

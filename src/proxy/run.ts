@@ -3,7 +3,7 @@
 //
 //   client -> http.Server -> request-handler -> the newest DataPlane's Router (data-plane.ts)
 //     (with `tls:` HTTPS, HTTP/2 by ALPN: net/client-server.ts)
-//                                  |-> forward() (one attempt) -> the forwarder's pool (upstream-pools.ts)
+//                                  |-> candidate-walk -> forward() (one attempt) -> the forwarder's pool (upstream-pools.ts)
 //   ControlPlane: ActiveChecker + passive reports -> HealthStore, admin states -> read on every request
 //
 // A reload builds a new DataPlane from the new config, moves the control plane's per-backend
