@@ -4,9 +4,10 @@
 // (StorageError) become OciErrors here, at the boundary (storage-faults.ts).
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { OciError, sendOciError } from '../../errors/oci-codes.js';
 import type { Logger } from '../../observability/logger.js';
+import { deferredHistogram } from '../../observability/deferred-histogram.js';
 import { DURATION_BUCKETS } from '../../observability/metrics.js';
 import type { HtpasswdAuth } from '../auth/htpasswd.js';
 import { BASIC_CHALLENGE } from '../auth/htpasswd.js';
@@ -197,7 +198,7 @@ function requestObserver(registry: Registry | undefined): Observer {
     labelNames: ['route', 'method', 'code'],
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = deferredHistogram({
     name: 'haproxy_registry_http_request_duration_seconds',
     help: 'Registry API request duration (until the response is finished or aborted)',
     labelNames: ['route', 'method'],
@@ -222,7 +223,7 @@ function requestObserver(registry: Registry | undefined): Observer {
     c.inc();
     const tkey = `${route} ${method}`;
     let t = timers.get(tkey);
-    if (!t) timers.set(tkey, (t = duration.labels(route, method)));
+    if (!t) timers.set(tkey, (t = duration.labels({ route, method })));
     t.observe(ms / 1000);
   };
 }
