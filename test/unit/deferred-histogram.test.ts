@@ -16,11 +16,15 @@ function pair(config: { labelNames?: readonly 'code'[] } = CONFIG) {
   const deferred = deferredHistogram({ ...CONFIG, ...config, registers: [deferredRegistry] });
   const plain = new Histogram({ ...CONFIG, ...config, registers: [plainRegistry] });
   const cells = new Map<string, [ReturnType<typeof deferred.labels>, ReturnType<typeof plain.labels>]>();
-  const observe = (code: Code | undefined, value: number): void => {
+  const cell = (code: Code | undefined) => {
     const key = code ?? '';
     let c = cells.get(key);
     const labels = code === undefined ? {} : { code };
     if (!c) cells.set(key, (c = [deferred.labels(labels), plain.labels(labels)]));
+    return c;
+  };
+  const observe = (code: Code | undefined, value: number): void => {
+    const c = cell(code);
     c[0].observe(value);
     c[1].observe(value);
   };
@@ -30,7 +34,7 @@ function pair(config: { labelNames?: readonly 'code'[] } = CONFIG) {
     assert.deepEqual(await deferredRegistry.getMetricsAsJSON(), await plainRegistry.getMetricsAsJSON());
     return text;
   };
-  return { deferred, deferredRegistry, plainRegistry, observe, same };
+  return { deferredRegistry, plainRegistry, cell, observe, same };
 }
 
 const sample = (text: string, series: string): number | undefined => {
@@ -44,7 +48,10 @@ const VALUES = [0, 0.001, 0.0015, 0.005, 0.1, 0.2, 0.25, 1, 599.9, 600, 601, 1e6
 describe('deferredHistogram: cells read out as a prom-client Histogram would show them', () => {
   it('text and JSON equal a real Histogram fed the same values, scrape after scrape', async () => {
     const h = pair();
-    // The first observation per series in another order than 2xx, 4xx, 5xx: the series follow it.
+    // Children made in one order (as the proxy makes them at start-up), first observed in another:
+    // series show only once observed, in the order of their first observation.
+    for (const code of ['2xx', '4xx', '5xx'] as const) h.cell(code);
+    assert.doesNotMatch(await h.same(), /x_duration_seconds_count/);
     VALUES.forEach((v, i) => h.observe((['5xx', '2xx', '4xx'] as const)[i % 3], v));
     let text = await h.same();
     assert.equal(sample(text, 'x_duration_seconds_count{code="5xx"}'), 5);
