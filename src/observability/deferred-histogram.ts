@@ -2,7 +2,7 @@
 // and read out of the cells when /metrics is scraped. A prom-client child from `labels()` only
 // remembers its labels: every observe() validates and hashes them again before it finds the
 // bucket, about 1 us per proxied request on a request path of about 80 us (CPU profile under
-// wrk, small GETs).
+// wrk, small GETs); in a loop (Node 20) 0.3 us per observe() against 0.015-0.04 us for a cell.
 //
 // The metric is a prom-client Histogram (its constructor checks the name, labels and buckets and
 // registers it) whose get(), getForPromString() and reset() read and zero the cells; prom-client's
