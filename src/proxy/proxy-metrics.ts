@@ -1,13 +1,14 @@
 // The proxy's Prometheus metrics, named as operators know them from HAProxy's exporter and
 // Prometheus's naming rules: base units, `_total` counters, and no per-repository labels. Label
 // children are resolved once per backend name (at its first request, kept across reloads); the
-// counters every request moves are plain numbers copied into prom-client at scrape time
-// (deferred-counter.ts); gauges that mirror state (health, in-flight) are computed for the
-// current backend list when /metrics is scraped.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+// counters and the duration histogram every request moves are plain numbers read by prom-client
+// at scrape time (deferred-counter.ts, deferred-histogram.ts); gauges that mirror state (health,
+// in-flight) are computed for the current backend list when /metrics is scraped.
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BackendAdmin } from '../health/admin-state.js';
 import type { BackendHealth } from '../health/health-state.js';
 import { deferredCounter, type Count, type DeferredCounter } from '../observability/deferred-counter.js';
+import { deferredHistogram, type Observe } from '../observability/deferred-histogram.js';
 import { DURATION_BUCKETS } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
 import { displayState, type DisplayState } from './proxy-status.js';
@@ -46,7 +47,7 @@ export interface ProxyMetrics {
   /** Client connections closed at once because `maxConnections` were open. */
   droppedConnections: Counter.Internal;
   responses: ByClass<Count>;
-  duration: ByClass<Histogram.Internal<string>>;
+  duration: ByClass<Observe>;
   stateChange(backend: Backend, to: 'up' | 'down', reason: string): void;
   standbyEvent(kind: string): void;
 }
@@ -104,7 +105,7 @@ export function createProxyMetrics(registry: Registry, sources: MetricsSources):
     labelNames: ['code'],
     registers,
   });
-  const duration = new Histogram({
+  const duration = deferredHistogram({
     name: 'haproxy_frontend_http_request_duration_seconds',
     help: 'Time from request to the last byte of the response, by status class',
     labelNames: ['code'],

@@ -108,10 +108,15 @@ describe('--workers: several processes behave as one proxy', () => {
   });
 
   it('serves from two worker processes and sums their traffic in /metrics', async () => {
-    const before = metricValue(await (await fetch(`${admin}/metrics`)).text(), 'haproxy_frontend_http_requests_total');
+    const DURATIONS = 'haproxy_frontend_http_request_duration_seconds_count';
+    const beforeText = await (await fetch(`${admin}/metrics`)).text();
+    const before = metricValue(beforeText, 'haproxy_frontend_http_requests_total');
     for (let i = 0; i < 20; i++) assert.equal((await send(`${url}/v2/x/blobs/sha256:${i}`)).body, 'a');
     const afterText = await (await fetch(`${admin}/metrics`)).text();
     assert.equal(metricValue(afterText, 'haproxy_frontend_http_requests_total') - before, 20);
+    // The duration histogram sums over the workers too (a worker times a request once it has ended).
+    const durationsBefore = metricValue(beforeText, DURATIONS);
+    await waitFor(async () => metricValue(await (await fetch(`${admin}/metrics`)).text(), DURATIONS) - durationsBefore === 20, '20 more request durations');
     // Health series come from the primary only, not once per worker.
     assert.match(afterText, /haproxy_server_status\{server="a",state="UP"\} 1\n/);
   });

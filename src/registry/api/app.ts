@@ -4,9 +4,11 @@
 // (StorageError) become OciErrors here, at the boundary (storage-faults.ts).
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { OciError, sendOciError } from '../../errors/oci-codes.js';
 import type { Logger } from '../../observability/logger.js';
+import { deferredCounter } from '../../observability/deferred-counter.js';
+import { deferredHistogram } from '../../observability/deferred-histogram.js';
 import { DURATION_BUCKETS } from '../../observability/metrics.js';
 import type { HtpasswdAuth } from '../auth/htpasswd.js';
 import { BASIC_CHALLENGE } from '../auth/htpasswd.js';
@@ -186,18 +188,22 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
   };
 }
 
-/** Counts and times requests; label children are created once per combination, not per request. */
+/**
+ * Counts and times requests; label children are created once per combination, not per request,
+ * and count in plain cells read at scrape time (a prom-client child checks and hashes its labels
+ * on every inc() or observe()).
+ */
 type Observer = (route: string, method: string | undefined, status: number, ms: number, received: number, sent: number) => void;
 
 function requestObserver(registry: Registry | undefined): Observer {
   if (!registry) return () => undefined;
-  const requests = new Counter({
+  const requests = deferredCounter({
     name: 'haproxy_registry_http_requests_total',
     help: 'Registry API requests by resource, method and status code',
     labelNames: ['route', 'method', 'code'],
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = deferredHistogram({
     name: 'haproxy_registry_http_request_duration_seconds',
     help: 'Registry API request duration (until the response is finished or aborted)',
     labelNames: ['route', 'method'],
@@ -205,24 +211,24 @@ function requestObserver(registry: Registry | undefined): Observer {
     registers: [registry],
   });
   // Socket byte counters around the request (headers included): blob traffic per resource.
-  const received = new Counter({ name: 'haproxy_registry_received_bytes_total', help: 'Request body bytes received from clients', labelNames: ['route'], registers: [registry] });
-  const sent = new Counter({ name: 'haproxy_registry_sent_bytes_total', help: 'Response bytes (headers included) sent to clients', labelNames: ['route'], registers: [registry] });
+  const received = deferredCounter({ name: 'haproxy_registry_received_bytes_total', help: 'Request body bytes received from clients', labelNames: ['route'], registers: [registry] });
+  const sent = deferredCounter({ name: 'haproxy_registry_sent_bytes_total', help: 'Response bytes (headers included) sent to clients', labelNames: ['route'], registers: [registry] });
   const byteCounters = new Map<string, [ReturnType<typeof received.labels>, ReturnType<typeof sent.labels>]>();
   const counters = new Map<string, ReturnType<typeof requests.labels>>();
   const timers = new Map<string, ReturnType<typeof duration.labels>>();
   return (route, rawMethod, status, ms, receivedBytes, sentBytes) => {
     let bytes = byteCounters.get(route);
-    if (!bytes) byteCounters.set(route, (bytes = [received.labels(route), sent.labels(route)]));
+    if (!bytes) byteCounters.set(route, (bytes = [received.labels({ route }), sent.labels({ route })]));
     if (receivedBytes > 0) bytes[0].inc(receivedBytes);
     if (sentBytes > 0) bytes[1].inc(sentBytes);
     const method = rawMethod !== undefined && KNOWN_METHODS.has(rawMethod) ? rawMethod : 'OTHER';
     const ckey = `${route} ${method} ${status}`;
     let c = counters.get(ckey);
-    if (!c) counters.set(ckey, (c = requests.labels(route, method, String(status))));
+    if (!c) counters.set(ckey, (c = requests.labels({ route, method, code: String(status) })));
     c.inc();
     const tkey = `${route} ${method}`;
     let t = timers.get(tkey);
-    if (!t) timers.set(tkey, (t = duration.labels(route, method)));
+    if (!t) timers.set(tkey, (t = duration.labels({ route, method })));
     t.observe(ms / 1000);
   };
 }
