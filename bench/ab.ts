@@ -7,7 +7,9 @@
 // every variant in turn, each round starting one further along (idle RSS, small GETs, 512 MiB
 // downloads), so load on the shared machine
 // hits all of them alike. `--floor` adds the Node floor (node-floor.ts) as one more variant, to
-// compare against what any Node proxy costs; `--registry` puts two built-in registry replicas
+// compare against what any Node proxy costs (a variant whose launcher is `floor` runs the floor
+// too, e.g. with NODE_FLOOR_FORWARDED=1 in its environment); `--threads` sets wrk's threads (the
+// full bench uses 2); `--registry` puts two built-in registry replicas
 // behind every variant instead of nginx. Prints medians and per-round figures; writes nothing.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +46,7 @@ function parseVariant(spec: string): Variant {
   const [name, cli, env, args, nodeArgs] = spec.split('|');
   return {
     name,
-    cli: cli || join(process.cwd(), 'bin/ha-proxy.js'),
+    cli: cli === 'floor' ? FLOOR : cli || join(process.cwd(), 'bin/ha-proxy.js'),
     env: Object.fromEntries((env ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     args: (args ?? '').split(' ').filter(Boolean),
     nodeArgs: (nodeArgs ?? '').split(' ').filter(Boolean),
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
       downloads: { type: 'string', default: '2' },
       workers: { type: 'string', default: '2' },
       connections: { type: 'string', default: '64' },
+      threads: { type: 'string', default: '1' },
       'no-small': { type: 'boolean' },
       'no-blob': { type: 'boolean' },
       floor: { type: 'boolean' },
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
       const args = ['--mode', 'active-standby', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--log-level', 'warn', '--workers', values.workers!];
       for (const b of backends) args.push('--backend', b.url);
       // The floor forwards GETs to the first backend only: it has no failover to offer.
-      const argv = v.cli === FLOOR ? [FLOOR, String(port), values.workers!, backends[0].url] : [...v.nodeArgs, v.cli, ...args, ...v.args];
+      const argv = v.cli === FLOOR ? [...v.nodeArgs, FLOOR, String(port), values.workers!, backends[0].url] : [...v.nodeArgs, v.cli, ...args, ...v.args];
       const proc = startProcess(process.execPath, argv, { env: { ...process.env, ...v.env } });
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(`${url}${small}`, { proc, statuses: [200], timeoutMs: 60_000 });
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
         const s: Sample = { idleWorkerMiB: workerRssMiB(p.pids), reqPerSec: 0, cpuUsPerReq: 0, p99Ms: 0, mbPerSec: 0, cpuSecPerGiB: 0, blobPeakWorkerMiB: 0 };
         if (!values['no-small']) {
           const { result, usage } = await measureWhile(p.pids, () =>
-            wrk({ url: `${p.url}${small}`, seconds: Number(values.seconds), connections: Number(values.connections), threads: 1 }),
+            wrk({ url: `${p.url}${small}`, seconds: Number(values.seconds), connections: Number(values.connections), threads: Number(values.threads) }),
           );
           s.reqPerSec = result.requests / (result.durationUs / 1e6);
           s.cpuUsPerReq = (usage.cpuSeconds * 1e6) / result.requests;

@@ -3,11 +3,14 @@
 // same worker count, and nothing else (no routing, health checks, retries, metrics or timers).
 // Usage: node dist/bench/node-floor.js PORT WORKERS BACKEND_URL [SOCKET_PATH]
 // (SOCKET_PATH: reach the backend over that Unix socket instead of TCP, to measure what it saves.)
+// NODE_FLOOR_FORWARDED=1 adds the X-Forwarded-For/-Proto/-Host that ha-proxy, and HAProxy and
+// nginx as configured in the bench, send: to measure what those headers cost any Node proxy.
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 
 const [port, workers, backendUrl, socketPath] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]];
+const forwarded = process.env.NODE_FLOOR_FORWARDED === '1';
 
 if (cluster.isPrimary && workers > 1) {
   for (let i = 0; i < workers; i++) cluster.fork();
@@ -20,6 +23,11 @@ if (cluster.isPrimary && workers > 1) {
   createServer((req, res) => {
     const headers = { ...req.headers } as Record<string, string | string[]>;
     delete headers.connection;
+    if (forwarded) {
+      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+      headers['x-forwarded-proto'] = 'http';
+      if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+    }
     const handler: Dispatcher.DispatchHandlers = {
       onConnect: () => {},
       onHeaders: (status, raw, resume) => {
