@@ -67,26 +67,7 @@ export interface Exchange {
  * proxy itself failed: that is logged and answered 500 here).
  */
 export function walkCandidates(deps: WalkDeps, x: Exchange, done: (outcome: Outcome) => void): void {
-  const refused = answerWithoutBackend(x.res, x.decision);
-  if (refused) {
-    done(refused);
-    return;
-  }
-  const walk = new Walk(deps, x, done);
-  const { redirect, candidates } = x.decision;
-  if (!redirect) {
-    walk.start();
-    return;
-  }
-  const first = candidates[0];
-  backendServesBlob(first, x.plane.upstreams.get(first.name)!, x.req).then((serves) => {
-    if (!serves) {
-      walk.start();
-      return;
-    }
-    sendRedirect(x.res, redirect);
-    done({ status: 307, backend: first, retries: 0, reason: 'blob-redirect' });
-  }, (err: unknown) => walk.internalError(err));
+  new Walk(deps, x, done).run();
 }
 
 /** The answer when the decision names no backend to try: its rejection, or 503. */
@@ -148,8 +129,34 @@ class Walk implements AttemptListener {
     private readonly done: (outcome: Outcome) => void,
   ) {}
 
-  start(): void {
-    this.guard(() => this.attempt());
+  /** The decision's own answer when it names no backend; else its blob redirect or the first attempt. */
+  run(): void {
+    this.guard(() => {
+      const { x } = this;
+      const refused = answerWithoutBackend(x.res, x.decision);
+      if (refused) {
+        this.done(refused);
+        return;
+      }
+      const { redirect, candidates } = x.decision;
+      if (!redirect) {
+        this.attempt();
+        return;
+      }
+      const first = candidates[0];
+      backendServesBlob(first, x.plane.upstreams.get(first.name)!, x.req).then(
+        (serves) =>
+          this.guard(() => {
+            if (!serves) {
+              this.attempt();
+              return;
+            }
+            sendRedirect(x.res, redirect);
+            this.done({ status: 307, backend: first, retries: 0, reason: 'blob-redirect' });
+          }),
+        (err: unknown) => this.internalError(err),
+      );
+    });
   }
 
   private get backend(): Backend {
@@ -221,15 +228,16 @@ class Walk implements AttemptListener {
   }
 
   /** A defect of the proxy's own (a throw in a hook or in the bookkeeping): logged, and the client told. */
-  internalError(err: unknown): void {
+  private internalError(err: unknown): void {
     const { x } = this;
     this.deps.logger.error({ err, url: x.facts.url }, 'request failed inside the proxy');
     if (!x.res.headersSent) sendOciError(x.res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
     else x.res.destroy();
   }
 
-  // The callbacks run inside undici's and the response's event handlers: a throw must end
-  // this request, not reach them (undici would take it for the backend's failure).
+  // The callbacks run inside undici's and the response's event handlers, and run() inside the
+  // server's: a throw must end this request, not reach them (undici would take it for the
+  // backend's failure, the server's would take the process down).
   private guard(step: () => void): void {
     try {
       step();

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import type { Logger } from '../../src/observability/logger.js';
+import { walkCandidates, type Outcome, type WalkDeps } from '../../src/proxy/candidate-walk.js';
+import type { ProxyMetrics } from '../../src/proxy/proxy-metrics.js';
+
+/** GET `url`; resolves with the status, or 0 when the connection was cut. */
+function get(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+describe('candidate walk: a throw of the proxy\'s own', () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  it('is logged and ends the request, and never reaches the server that called the walk', async () => {
+    const errors: string[] = [];
+    const logger = { error: (_fields: unknown, message: string) => errors.push(message) } as unknown as Logger;
+    const deps: WalkDeps = { metrics: {} as ProxyMetrics, logger, inflight: new Map(), reportTraffic: () => {}, publicHost: () => 'proxy' };
+    let calls = 0;
+    // The access log and metrics of the request throw: the walk runs inside the server's
+    // 'request' listener, where a throw would be uncaught and end the process (and this test).
+    const done = (_outcome: Outcome): void => {
+      calls++;
+      throw new Error('bookkeeping failed');
+    };
+    const server = createServer((req, res) => {
+      const facts = { method: 'GET', url: '/v2/', path: '/v2/', query: '', headers: req.headers, hasBody: false };
+      const plane = { backends: [], router: { route: () => ({ candidates: [], retries: 0 }) }, upstreams: new Map(), backendOrigins: new Set<string>() };
+      walkCandidates(deps, { req, res, facts, decision: { candidates: [], retries: 0 }, plane }, done);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/`;
+    // The 503 was sent before the bookkeeping threw; the cut that follows may reach the client first.
+    assert.ok([503, 0].includes(await get(url)));
+    assert.ok([503, 0].includes(await get(url)), 'the server still answers');
+    assert.equal(calls, 2);
+    assert.deepEqual(errors, ['request failed inside the proxy', 'request failed inside the proxy']);
+  });
+});
