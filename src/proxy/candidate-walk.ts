@@ -104,13 +104,14 @@ function answerFailure(x: Exchange, backend: Backend, failure: UpstreamFailure, 
     sendOciError(res, 'UNSUPPORTED', message, { status, headers: { connection: 'close' } });
     return { status, retries, failure, reason };
   }
-  // failWith speaks of the backend (e.g. an upload owner that died): not for a shortage of our own.
-  if (decision.failWith && failure.code !== 'LOCAL_RESOURCE') {
+  const own = failure.code === 'LOCAL_RESOURCE' || failure.code === 'PROXY_FAULT';
+  // failWith speaks of the backend (e.g. an upload owner that died): not for a failure of our own.
+  if (decision.failWith && !own) {
     const { code, message: why } = decision.failWith;
     sendOciError(res, code, `${why} (${backend.label}: ${message})`, { headers });
     return { status: res.statusCode, backend, retries, failure, reason };
   }
-  sendOciError(res, 'UNAVAILABLE', failure.code === 'LOCAL_RESOURCE' ? message : `${message} (${backend.label})`, { status, headers });
+  sendOciError(res, 'UNAVAILABLE', own ? message : `${message} (${backend.label})`, { status, headers });
   return { status, backend, retries, failure, reason };
 }
 
@@ -208,6 +209,7 @@ class Walk implements AttemptListener {
       const m = deps.metrics.backend(backend.name);
       m.failures[failure.code].inc();
       if (FAILURES[failure.code].passive) deps.reportTraffic(backend, false, `${failure.code} ${failure.detail}`);
+      if (failure.code === 'PROXY_FAULT') deps.logger.error({ url: x.facts.url, backend: backend.name, detail: failure.detail }, 'request failed inside the proxy');
       if (failure.code === 'CLIENT_ABORTED') {
         x.res.destroy();
         this.done({ status: 499, backend, retries: this.retries, failure, reason: x.decision.reason });

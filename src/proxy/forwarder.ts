@@ -132,12 +132,18 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
     // Informational answers (103 Early Hints) are not passed on; the final one follows.
     if (status < 200) return true;
     const headers = ResponseFields.fromRaw(rawHeaders);
-    if (this.options.discard?.(status, headers)) {
-      this.discarding = true;
-      this.settleFailed({ code: 'FALLTHROUGH', detail: `status ${status}` });
-      return true;
+    try {
+      if (this.options.discard?.(status, headers)) {
+        this.discarding = true;
+        this.settleFailed({ code: 'FALLTHROUGH', detail: `status ${status}` });
+        return true;
+      }
+      this.options.editHeaders?.(headers, status);
+    } catch (err) {
+      // The hooks are the proxy's own code: left to undici, the throw would count as the backend's failure.
+      this.fail('PROXY_FAULT', (err as Error).stack ?? String(err));
+      return false;
     }
-    this.options.editHeaders?.(headers, status);
     const res = this.res;
     try {
       res.writeHead(status, statusText, headers.list);

@@ -2,7 +2,8 @@
 // backend may be tried: pure functions, declared once (the proxy's error table, README "proxy").
 //
 // Whose fault: `passive: true` failures count against the backend (passive health). Those the
-// request or this process caused (REQUEST_INVALID, LOCAL_RESOURCE, CLIENT_ABORTED) never do.
+// request or this process caused (REQUEST_INVALID, LOCAL_RESOURCE, PROXY_FAULT, CLIENT_ABORTED)
+// never do.
 //
 // Retry rules (as HAProxy's `retry-on`: never replay a body that has started streaming):
 //   - GET/HEAD: retried after a connect failure, a reset or a response timeout before the
@@ -40,6 +41,11 @@ export const FAILURES = {
   REQUEST_INVALID: { status: 400, message: 'the request cannot be forwarded', passive: false },
   /** This process ran out of descriptors, memory or buffers (EMFILE, ENOMEM...): not the backend's doing. */
   LOCAL_RESOURCE: { status: 503, message: 'the proxy is short of resources, try again', passive: false },
+  /**
+   * A defect of the proxy's own while it handled the backend's answer (a routing hook threw on
+   * the response headers): undici would report it as the backend's failure.
+   */
+  PROXY_FAULT: { status: 500, message: 'internal proxy error', passive: false },
   /** The client went away; nothing is sent and the backend is not blamed. */
   CLIENT_ABORTED: { status: 499, message: 'the client closed the connection', passive: false },
   /** A 404 dropped in favour of the next candidate (RouteDecision.fallbackOn404). */
@@ -68,6 +74,7 @@ export function isRetryable(failure: UpstreamFailure, method: string, hasBody: b
       return true;
     case 'REQUEST_INVALID':
     case 'LOCAL_RESOURCE':
+    case 'PROXY_FAULT':
     case 'CLIENT_ABORTED':
       return false;
   }

@@ -2,9 +2,16 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { Pool } from 'undici';
+import type { BackendConfig } from '../../src/config/types.js';
+import { createMetricsRegistry } from '../../src/observability/metrics.js';
 import type { Logger } from '../../src/observability/logger.js';
+import { describeBackends, type Backend } from '../../src/proxy/backend.js';
 import { walkCandidates, type Outcome, type WalkDeps } from '../../src/proxy/candidate-walk.js';
-import type { ProxyMetrics } from '../../src/proxy/proxy-metrics.js';
+import { InFlightList } from '../../src/proxy/in-flight-list.js';
+import { createProxyMetrics, type ProxyMetrics } from '../../src/proxy/proxy-metrics.js';
+import type { RouteDecision } from '../../src/proxy/route-decision.js';
+import type { MarkDownTarget, Upstream } from '../../src/proxy/upstream-pools.js';
 
 /** GET `url`; resolves with the status, or 0 when the connection was cut. */
 function get(url: string): Promise<number> {
@@ -49,5 +56,38 @@ describe('candidate walk: a throw of the proxy\'s own', () => {
     assert.ok([503, 0].includes(await get(url)), 'the server still answers');
     assert.equal(calls, 2);
     assert.deepEqual(errors, ['request failed inside the proxy', 'request failed inside the proxy']);
+  });
+
+  it('a routing hook that throws on the answer: 500, logged, and the backend is not blamed', async () => {
+    const backendServer = createServer((_req, res) => res.end('blob'));
+    servers.push(backendServer);
+    await new Promise<void>((resolve) => backendServer.listen(0, '127.0.0.1', resolve));
+    const [backend] = describeBackends([{ url: `http://127.0.0.1:${(backendServer.address() as AddressInfo).port}`, weight: 1 } as BackendConfig]);
+    const pool = new Pool(backend.origin);
+    after(() => pool.close());
+    const errors: string[] = [];
+    const blamed: string[] = [];
+    const logger = { error: (_fields: unknown, message: string) => errors.push(message) } as unknown as Logger;
+    const metrics = createProxyMetrics(createMetricsRegistry(), { backends: () => [backend], health: () => [], admin: () => [], inflight: () => [0], takesTraffic: () => true });
+    const deps: WalkDeps = { metrics, logger, inflight: new Map(), reportTraffic: (b: Backend, ok: boolean) => void (ok || blamed.push(b.name)), publicHost: () => 'proxy' };
+    const outcomes: Outcome[] = [];
+    const decision: RouteDecision = {
+      candidates: [backend],
+      retries: 1,
+      editResponseHeaders: () => {
+        throw new Error('hook defect');
+      },
+    };
+    const proxy = createServer((req, res) => {
+      const facts = { method: 'GET', url: '/v2/', path: '/v2/', query: '', headers: req.headers, hasBody: false };
+      const plane = { backends: [backend], router: { route: () => decision }, upstreams: new Map<string, Upstream>([[backend.name, { pool, attempts: new InFlightList<MarkDownTarget>() }]]), backendOrigins: new Set<string>() };
+      walkCandidates(deps, { req, res, facts, decision, plane }, (outcome) => outcomes.push(outcome));
+    });
+    servers.push(proxy);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    assert.equal(await get(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v2/`), 500);
+    assert.deepEqual(outcomes.map((o) => [o.status, o.failure?.code]), [[500, 'PROXY_FAULT']]);
+    assert.deepEqual(errors, ['request failed inside the proxy']);
+    assert.deepEqual(blamed, [], 'no passive failure against the backend');
   });
 });

@@ -29,7 +29,7 @@ describe('upstream failures', () => {
       assert.equal(classifyUpstreamError(code, false), 'LOCAL_RESOURCE', code);
       assert.equal(classifyUpstreamError(code, true), 'LOCAL_RESOURCE', code);
     }
-    for (const code of ['REQUEST_INVALID', 'LOCAL_RESOURCE', 'CLIENT_ABORTED'] as const) {
+    for (const code of ['REQUEST_INVALID', 'LOCAL_RESOURCE', 'PROXY_FAULT', 'CLIENT_ABORTED'] as const) {
       assert.equal(FAILURES[code].passive, false, code);
       assert.equal(isRetryable(f(code), 'GET', false), false, code);
     }
