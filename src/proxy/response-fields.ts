@@ -35,7 +35,7 @@ export class ResponseFields {
     return fields;
   }
 
-  /** From name -> value(s), in that order (tests, and answers built by hand). */
+  /** From name -> value(s), in that order: how the tests build a backend's answer. */
   static of(headers: Readonly<Record<string, string | readonly string[]>>): ResponseFields {
     const fields = new ResponseFields([]);
     for (const [name, value] of Object.entries(headers)) {
@@ -54,7 +54,7 @@ export class ResponseFields {
     return value;
   }
 
-  /** Every line of `name`, in order. */
+  /** Every line of `name`, in order (the tests read Set-Cookie with it). */
   all(name: string): string[] {
     const values: string[] = [];
     for (let i = 0; i < this.list.length; i += 2) if (this.list[i] === name) values.push(this.list[i + 1]);
@@ -62,8 +62,7 @@ export class ResponseFields {
   }
 
   has(name: string): boolean {
-    for (let i = 0; i < this.list.length; i += 2) if (this.list[i] === name) return true;
-    return false;
+    return this.position(name) >= 0;
   }
 
   /** Replaces every line of `name` with one (in the first one's place; at the end if there was none). */
