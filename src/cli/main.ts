@@ -6,6 +6,7 @@ import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
 import { receiveClusterConfig } from '../proxy/workers/cluster-protocol.js';
 import { tuneHeapForRequests } from '../process/heap-tuning.js';
+import { startStreamGcPacer } from '../process/stream-gc-pacer.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { SUPERVISED_ENV } from '../supervisor/exit-with-parent.js';
 import { configOnStdin, readConfigLine } from '../supervisor/replica-config-env.js';
@@ -103,6 +104,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     throw err;
   }
   try {
+    startStreamGcPacer();
     await run(config, reloadSource);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -28,6 +28,7 @@ import type { Dispatcher } from 'undici';
 import type { Backend } from './backend.js';
 import type { InFlightList } from './in-flight-list.js';
 import type { MarkDownTarget, OnMarkedDown, Upstream } from './upstream-pools.js';
+import { countedChunks, countStreamedBytes } from '../process/stream-gc-pacer.js';
 import { ResponseFields } from './response-fields.js';
 import { classifyUpstreamError, type FailureCode, type UpstreamFailure } from './upstream-failure.js';
 
@@ -69,7 +70,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, backend: Back
     method,
     headers: req.headers as Record<string, string | string[]>,
     // undici accepts any async iterable as a body; its types list only Readable.
-    body: options.hasBody ? (req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,
+    body: options.hasBody ? (countedChunks(req.iterator({ destroyOnReturn: false })) as unknown as Readable) : null,
     // undici reads it (core/request.js); its types do not list it.
     servername: backend.dispatchServername,
     // undici closes the connection after every HEAD by default, in case a server sends a body
@@ -161,6 +162,7 @@ class Attempt implements Dispatcher.DispatchHandlers, MarkDownTarget {
   }
 
   onData(chunk: Buffer): boolean {
+    countStreamedBytes(chunk.length);
     if (this.discarding) return true;
     return this.res.write(chunk);
   }

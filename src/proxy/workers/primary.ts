@@ -22,24 +22,15 @@ import { loadHealthStoreFactory } from './load-health-store.js';
 import { answerConfigRequests, FAILBACK_MESSAGE, RELOAD_MESSAGE, RELOADED_MESSAGE, WORKER_START_FAILED, workerConfig } from './cluster-protocol.js';
 import { loadForReload, serialized, type ConfigSource } from './reload-config.js';
 import { ListenError } from '../../net/listen.js';
-import { workerExecArgv } from './worker-node-flags.js';
+import { workerExecArgv, workerMallocEnv } from './worker-node-flags.js';
+import { streamGcBytes } from '../../process/stream-gc-pacer.js';
 import { nextRestartDelay, type RestartState } from '../../process/restart-policy.js';
 import { stopGraceMs } from '../../process/stop-grace.js';
-
-/**
- * glibc gives heap memory back to the kernel as soon as 128 KiB lie free at its top. Node frees
- * each 64 KiB socket read buffer only when the garbage collector runs, so a worker streaming blobs
- * trims and re-faults its heap without pause: `perf stat` counted 200-400k page faults per GiB
- * proxied. Keeping up to 32 MiB cuts that to about 3k and the worker's CPU per GiB by a quarter
- * to a third. Only effective from process start, hence set for the workers we fork; an operator's
- * own setting wins.
- */
-const WORKER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: String(32 * 1024 * 1024) };
 
 /** A worker process, with the environment and Node flags workers start with. */
 function forkWorker(): Worker {
   cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
-  return cluster.fork({ ...WORKER_MALLOC_ENV, ...process.env });
+  return cluster.fork({ ...workerMallocEnv(streamGcBytes(process.env)), ...process.env });
 }
 
 /** A dead worker is restarted like a crashed embedded replica: at once at first, slower in a crash loop. */

@@ -5,6 +5,7 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { countStreamedBytes } from '../../process/stream-gc-pacer.js';
 
 export class TooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -38,6 +39,7 @@ export async function pipeHashed(source: Readable, sink: Writable, hashers: Hash
         return;
       }
       for (const h of hashers) h.update(chunk);
+      countStreamedBytes(chunk.length);
       cb(null, chunk);
     },
   });
