@@ -6,7 +6,7 @@ import { StartupError } from '../errors/startup-error.js';
 import type { Config } from '../config/types.js';
 import { receiveClusterConfig } from '../proxy/workers/cluster-protocol.js';
 import { tuneHeapForRequests } from '../process/heap-tuning.js';
-import { startStreamGcPacer } from '../process/stream-gc-pacer.js';
+import { startStreamGcPacer, StreamGcSettingError } from '../process/stream-gc-pacer.js';
 import { isClusterWorker } from '../process/worker-role.js';
 import { SUPERVISED_ENV } from '../supervisor/exit-with-parent.js';
 import { configOnStdin, readConfigLine } from '../supervisor/replica-config-env.js';
@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(`ha-proxy ${packageVersion()}\n`);
       return 0;
     }
+    startStreamGcPacer();
     // A proxy worker (--workers N) runs on the config its primary validated, sent over IPC; an
     // embedded replica on the one its supervisor validated, on its stdin. The loader (YAML
     // parser, ajv) is only imported by processes that read a config themselves.
@@ -96,7 +97,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       config = reloadSource();
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StreamGcSettingError) {
       process.stderr.write(`ha-proxy: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(`\n${USAGE}`);
       return EXIT_CONFIG;
@@ -104,7 +105,6 @@ export async function main(argv: string[]): Promise<number | undefined> {
     throw err;
   }
   try {
-    startStreamGcPacer();
     await run(config, reloadSource);
   } catch (err) {
     if (err instanceof ConfigError) {

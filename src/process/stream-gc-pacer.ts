@@ -16,7 +16,6 @@
 // and 2.2 against 3.1 CPU seconds per GiB.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { StartupError } from '../errors/startup-error.js';
 
 /** Counts bytes and calls `collect` each time `everyBytes` more have gone by. */
 export class BytePacer {
@@ -37,11 +36,14 @@ export class BytePacer {
 
 export const DEFAULT_STREAM_GC_MIB = 4;
 
+/** HA_PROXY_STREAM_GC_MIB is not a number of MiB: the process does not start. */
+export class StreamGcSettingError extends Error {}
+
 /** The pace from the environment: `HA_PROXY_STREAM_GC_MIB` (0 turns the pacing off), else the default. */
 export function streamGcBytes(env: NodeJS.ProcessEnv): number {
   const raw = env.HA_PROXY_STREAM_GC_MIB;
   const mib = raw === undefined || raw.trim() === '' ? DEFAULT_STREAM_GC_MIB : Number(raw);
-  if (!Number.isFinite(mib) || mib < 0) throw new StartupError(`HA_PROXY_STREAM_GC_MIB must be a number of MiB (0 for off), not ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(mib) || mib < 0) throw new StreamGcSettingError(`HA_PROXY_STREAM_GC_MIB must be a number of MiB (0 for off), not ${JSON.stringify(raw)}`);
   return mib === 0 ? Infinity : mib * 1024 * 1024;
 }
 
@@ -54,7 +56,7 @@ function youngCollection(): () => void {
 
 let shared: BytePacer | undefined;
 
-/** Starts the process's pacer (at start-up, so a bad `HA_PROXY_STREAM_GC_MIB` stops it there). */
+/** Starts the process's pacer (at start-up: a bad `HA_PROXY_STREAM_GC_MIB` stops it there). */
 export function startStreamGcPacer(env: NodeJS.ProcessEnv = process.env): void {
   const every = streamGcBytes(env);
   shared = new BytePacer(every, every === Infinity ? () => {} : youngCollection());

@@ -127,6 +127,6 @@ it('a bad HA_PROXY_STREAM_GC_MIB stops the process at start-up with a clear mess
     env: { ...process.env, HA_PROXY_STREAM_GC_MIB: 'lots' },
   });
   const code = await new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
-  assert.equal(code, 1);
+  assert.equal(code, 2, 'the exit code of a configuration error');
   assert.match(proc.output(), /HA_PROXY_STREAM_GC_MIB must be a number of MiB \(0 for off\), not "lots"/);
 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StartupError } from '../../src/errors/startup-error.js';
-import { BytePacer, countedChunks, DEFAULT_STREAM_GC_MIB, streamGcBytes } from '../../src/process/stream-gc-pacer.js';
+import { BytePacer, countedChunks, DEFAULT_STREAM_GC_MIB, streamGcBytes, StreamGcSettingError } from '../../src/process/stream-gc-pacer.js';
 import { workerMallocEnv } from '../../src/proxy/workers/worker-node-flags.js';
 
 const MIB = 1024 * 1024;
@@ -39,7 +38,7 @@ describe('streamGcBytes', () => {
 
   it('refuses what is not a number of MiB', () => {
     for (const bad of ['abc', '-1', 'Infinity', '4MiB']) {
-      assert.throws(() => streamGcBytes({ HA_PROXY_STREAM_GC_MIB: bad }), (err: unknown) => err instanceof StartupError && err.message.includes('HA_PROXY_STREAM_GC_MIB'), bad);
+      assert.throws(() => streamGcBytes({ HA_PROXY_STREAM_GC_MIB: bad }), (err: unknown) => err instanceof StreamGcSettingError && err.message.includes('HA_PROXY_STREAM_GC_MIB'), bad);
     }
   });
 });
