@@ -1,5 +1,5 @@
-// Node flags and glibc settings of the workers a primary forks. A V8 heap size can only be set when a process
-// starts, so the primary passes it on the workers' command line.
+// Node flags and glibc settings of the workers a primary forks. A V8 heap size can only be set
+// when a process starts, so the primary passes it on the workers' command line.
 //
 // The young generation is capped at 4 MiB per semi-space (V8's default grows it to 16 MiB under
 // load): a proxy's objects live for one request, so a small young generation collects them as
