@@ -233,7 +233,8 @@ class Walk implements AttemptListener {
   private internalError(err: unknown): void {
     const { x } = this;
     this.deps.logger.error({ err, url: x.facts.url }, 'request failed inside the proxy');
-    if (!x.res.headersSent) sendOciError(x.res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
+    const { status, message } = FAILURES.PROXY_FAULT;
+    if (!x.res.headersSent) sendOciError(x.res, 'UNAVAILABLE', message, { status });
     else x.res.destroy();
   }
 

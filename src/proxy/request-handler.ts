@@ -12,6 +12,7 @@ import { hasRequestBody, prepareRequestHeaders } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
 import type { RequestFacts, RouteDecision, RoutingContext } from './route-decision.js';
+import { FAILURES } from './upstream-failure.js';
 
 export interface HandlerDeps extends WalkDeps {
   /** What the router decides on (health snapshot, in-flight counts, elected backend), per request. */
@@ -72,7 +73,8 @@ export function createRequestHandler(deps: HandlerDeps): RequestHandler {
       applyDecision(req, decision);
     } catch (err) {
       logger.error({ err, url }, 'routing failed');
-      sendOciError(res, 'UNAVAILABLE', 'internal proxy error', { status: 500 });
+      const { status, message } = FAILURES.PROXY_FAULT;
+      sendOciError(res, 'UNAVAILABLE', message, { status });
       return;
     }
     walkCandidates(deps, { req, res, facts, decision, plane }, (outcome) => record(recordDeps, method, url, started, bytes, outcome));
