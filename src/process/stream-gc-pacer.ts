@@ -47,11 +47,20 @@ export function streamGcBytes(env: NodeJS.ProcessEnv): number {
   return mib === 0 ? Infinity : mib * 1024 * 1024;
 }
 
-/** V8's young-generation collection as a function, without making `gc` a global of the process. */
+/**
+ * V8's young-generation collection as a function, without making `gc` a global of the process.
+ * The context that holds `gc` is made at the first collection, so a process that never streams
+ * (a cluster primary) never makes it.
+ */
 function youngCollection(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
-  return () => gc({ type: 'minor' });
+  let gc: ((options: { type: 'minor' }) => void) | undefined;
+  return () => {
+    if (gc === undefined) {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+    }
+    gc({ type: 'minor' });
+  };
 }
 
 let shared: BytePacer | undefined;
@@ -59,10 +68,10 @@ let shared: BytePacer | undefined;
 /** Starts the process's pacer (at start-up: a bad `HA_PROXY_STREAM_GC_MIB` stops it there). */
 export function startStreamGcPacer(env: NodeJS.ProcessEnv = process.env): void {
   const every = streamGcBytes(env);
-  shared = new BytePacer(every, every === Infinity ? () => {} : youngCollection());
+  shared = every === Infinity ? undefined : new BytePacer(every, youngCollection());
 }
 
-/** Counts body bytes this process has moved (a no-op until the pacer is started). */
+/** Counts body bytes this process has moved (a no-op until the pacer is started, and with it off). */
 export function countStreamedBytes(bytes: number): void {
   shared?.add(bytes);
 }
