@@ -1,6 +1,8 @@
 // Memory of the embedded default (`npm start`: the proxy and its built-in replicas, no
 // --backend), the whole process tree: at rest after start-up, then while a 512 MiB blob pushed
-// through the proxy is pulled back (peak of the tree's summed RSS, sampled every 20 ms).
+// through the proxy is pulled back (peak of the tree's summed RSS, sampled every 20 ms). Each
+// figure also as PSS (proc-stats.ts): summed RSS counts the node binary's shared pages once per
+// process, PSS once for the tree.
 //   node dist/bench/embedded-memory.js [--cli PATH] [--node-flag F] [--rounds N] [-- extra ha-proxy flags]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../test/helpers/ports.js';
 import { startProcess, waitForHttp } from '../test/helpers/processes.js';
 import { download } from './load.js';
-import { measureWhile, processTree } from './proc-stats.js';
+import { measureWhile, peakPssWhile, processTree, treePssMiB } from './proc-stats.js';
 import { blobPath, pushBlob } from './servers.js';
 import { ensureFiles } from './setup.js';
 
@@ -49,12 +51,13 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, Number(values['rest-seconds']) * 1000));
     const pids = processTree(proc.child.pid!);
     const rest = await measureWhile(pids, () => new Promise((r) => setTimeout(r, 1000)), 100);
-    process.stdout.write(`at rest: ${rest.usage.peakRssMiB.toFixed(0)} MiB (${perProcess(pids)})\n`);
+    process.stdout.write(`at rest: ${rest.usage.peakRssMiB.toFixed(0)} MiB (${perProcess(pids)}); PSS ${treePssMiB(pids).toFixed(0)} MiB\n`);
     await pushBlob(url, files.big);
     for (let i = 0; i < Number(values.rounds); i++) {
-      const { result, usage } = await measureWhile(pids, () => download(`${url}${blobPath(files.big.digest)}`), 20);
+      const pull = () => measureWhile(pids, () => download(`${url}${blobPath(files.big.digest)}`), 20);
+      const { result: { result, usage }, peakPssMiB } = await peakPssWhile(pids, pull);
       if (result.status !== 200 || result.bytes !== files.big.size) throw new Error(`pull gave ${result.status}, ${result.bytes} bytes`);
-      process.stdout.write(`pull ${i + 1}: peak ${usage.peakRssMiB.toFixed(0)} MiB, largest process ${usage.peakProcessRssMiB.toFixed(0)} MiB, ${((result.bytes / 1e6) / result.seconds).toFixed(0)} MB/s; after: ${perProcess(pids)}\n`);
+      process.stdout.write(`pull ${i + 1}: peak ${usage.peakRssMiB.toFixed(0)} MiB, largest process ${usage.peakProcessRssMiB.toFixed(0)} MiB, PSS peak ${peakPssMiB.toFixed(0)} MiB, ${((result.bytes / 1e6) / result.seconds).toFixed(0)} MB/s; after: ${perProcess(pids)}\n`);
     }
   } finally {
     await proc.stop('SIGTERM');

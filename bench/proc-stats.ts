@@ -1,5 +1,8 @@
 // What a proxy costs, read from /proc: CPU time (utime + stime) and resident memory of a process
-// and its descendants (nginx workers, ha-proxy cluster workers).
+// and its descendants (nginx workers, ha-proxy cluster workers). RSS summed over a tree counts
+// every page the processes share once per process: for a tree of Node processes that is the
+// node binary's pages, about 45 MiB in each. PSS (proportional set size) gives each process its
+// share of a shared page, so the PSS of a tree is what it costs the machine.
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
@@ -67,6 +70,42 @@ export function sampleTree(pids: number[]): TreeSample {
     maxPages = Math.max(maxPages, stat.rssPages);
   }
   return { cpuSeconds: ticks / TICKS_PER_SECOND, rssMiB: (pages * PAGE_KIB) / 1024, maxProcessRssMiB: (maxPages * PAGE_KIB) / 1024 };
+}
+
+/** The `Pss:` line of /proc/<pid>/smaps_rollup, in KiB (0 when there is none). */
+export function parsePssKiB(smapsRollup: string): number {
+  const match = /^Pss:\s+(\d+) kB$/m.exec(smapsRollup);
+  return match ? Number(match[1]) : 0;
+}
+
+/** The tree's proportional set size: shared pages split among the processes that map them. */
+export function treePssMiB(pids: number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      kib += parsePssKiB(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    } catch {
+      // The process has gone.
+    }
+  }
+  return kib / 1024;
+}
+
+/**
+ * The highest PSS of the tree while `work` runs, read every `everyMs`: the kernel walks every
+ * mapping to answer, so this samples less often than measureWhile's RSS.
+ */
+export async function peakPssWhile<T>(pids: number[], work: () => Promise<T>, everyMs = 100): Promise<{ result: T; peakPssMiB: number }> {
+  let peak = treePssMiB(pids);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, treePssMiB(pids));
+  }, everyMs);
+  try {
+    const result = await work();
+    return { result, peakPssMiB: Math.max(peak, treePssMiB(pids)) };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export interface Usage {
