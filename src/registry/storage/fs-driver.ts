@@ -1,7 +1,7 @@
 // The filesystem driver: the only code that touches the storage directory.
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type FileWriter, type OpenFile, type StorageDriver } from './driver.js';
@@ -205,15 +205,59 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  /** rename(2), creating the parent on ENOENT (the common case skips the mkdir), then fsync it. */
+  /** rename(2), making a missing parent with the file in it (the common case skips that), then fsync it. */
   private async renameInto(src: string, dst: string): Promise<void> {
     try {
       await rename(src, dst);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await mkdir(dirname(dst), { recursive: true });
-      await rename(src, dst);
+      await this.renameIntoNewDirectory(src, dst);
     }
     await fsyncDir(dirname(dst));
   }
+
+  /**
+   * `dst`'s directory is missing: it appears with the file already in it, never empty. Made with
+   * mkdir and then filled, a crash in between left an empty directory that listings show: a tag
+   * without its link (tags/list named it, its manifest was 404; seen once under SIGKILL in
+   * test/integration/registry-crash.test.ts), a repository without content in the catalog. The
+   * missing directories are built in a temporary one and renamed into place together.
+   */
+  private async renameIntoNewDirectory(src: string, dst: string): Promise<void> {
+    const dir = dirname(dst);
+    // The ENOENT was the source's, or another writer made the directory meanwhile.
+    if (await isDirectory(dir)) return rename(src, dst);
+    let top = dir;
+    while (!(await isDirectory(dirname(top)))) top = dirname(top);
+    const staging = this.tmpPath();
+    const stagedTop = join(staging, basename(top));
+    const stagedFile = join(stagedTop, relative(top, dst));
+    try {
+      await mkdir(dirname(stagedFile), { recursive: true });
+      await rename(src, stagedFile);
+      try {
+        await rename(stagedTop, top);
+      } catch {
+        // Another writer's directory arrived first (or a delete took the parent): as before,
+        // make the directories and move the file in; failing that, give the file back.
+        await mkdir(dir, { recursive: true });
+        await rename(stagedFile, dst).catch(async (err: unknown) => {
+          await rename(stagedFile, src).catch(() => undefined);
+          throw err;
+        });
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
 }
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
