@@ -246,6 +246,8 @@ export class FsDriver implements StorageDriver {
           throw err;
         });
       }
+      // The new directory's entry is in its parent: made durable there too.
+      await fsyncDir(dirname(top));
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
@@ -260,4 +262,3 @@ async function isDirectory(path: string): Promise<boolean> {
     throw err;
   }
 }
-
