@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, startProcess, waitForHttp, type Managed } from '../test/helpers/processes.js';
-import { measureWhile, processTree } from './proc-stats.js';
+import { measureWhile, peakPssWhile, processTree } from './proc-stats.js';
 import { median } from './report.js';
 import { rotation } from './rotation.js';
 import { haproxyConf } from './server-configs.js';
@@ -48,6 +48,8 @@ export interface WorkloadRow {
   mbPerS: number;
   p99PullS: number;
   peakTreeRssMiB: number;
+  /** The same as PSS: the node binary's pages, shared by every Node process of the tree, counted once. */
+  peakTreePssMiB: number;
   failedPulls: number;
 }
 
@@ -160,6 +162,7 @@ interface Round {
   /** Why the first failed pull failed, for the log. */
   firstError?: string;
   peakRssMiB: number;
+  peakPssMiB: number;
 }
 
 /** CLIENTS pulls at once, each client with its own connections (as separate hosts have). */
@@ -167,7 +170,8 @@ async function pullRound(base: string, image: Image, pids: number[]): Promise<Ro
   const agents = Array.from({ length: CLIENTS }, () => new Agent({ keepAlive: true, maxSockets: DOWNLOADS_PER_CLIENT }));
   const started = performance.now();
   try {
-    const { result, usage } = await measureWhile(pids, () => Promise.allSettled(agents.map((agent) => pullImage(base, image, agent))), 100);
+    const pulls = () => measureWhile(pids, () => Promise.allSettled(agents.map((agent) => pullImage(base, image, agent))), 100);
+    const { result: { result, usage }, peakPssMiB } = await peakPssWhile(pids, pulls, 250);
     const done = result.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     return {
       seconds: (performance.now() - started) / 1000,
@@ -176,6 +180,7 @@ async function pullRound(base: string, image: Image, pids: number[]): Promise<Ro
       failed: result.length - done.length,
       firstError: result.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message ?? r.reason)] : []))[0],
       peakRssMiB: usage.peakRssMiB,
+      peakPssMiB,
     };
   } finally {
     for (const agent of agents) agent.destroy();
@@ -196,6 +201,7 @@ function summarize(target: string, rounds: Round[]): WorkloadRow {
     mbPerS: median(rounds.map((r) => r.bytes / r.seconds / 1e6)),
     p99PullS: percentile(rounds.flatMap((r) => r.pullSeconds), 99),
     peakTreeRssMiB: Math.max(...rounds.map((r) => r.peakRssMiB)),
+    peakTreePssMiB: Math.max(...rounds.map((r) => r.peakPssMiB)),
     failedPulls: rounds.reduce((n, r) => n + r.failed, 0),
   };
 }
@@ -253,7 +259,7 @@ async function measureTargets(targets: Target[], image: Image, options: Workload
       const r = await pullRound(t.url, image, t.pids());
       rounds.get(t.name)!.push(r);
       if (r.failed > 0) for (const line of t.output().split('\n').filter((l) => /DOWN|error/i.test(l)).slice(-3)) options.log(`  ${t.name}: ${line.slice(0, 300)}`);
-      options.log(`workload round ${round + 1} ${t.name}: ${(r.pullSeconds.length / r.seconds).toFixed(2)} pulls/s, ${Math.round(r.bytes / r.seconds / 1e6)} MB/s, slowest ${Math.max(...r.pullSeconds).toFixed(1)} s, peak RSS ${Math.round(r.peakRssMiB)} MiB, failed ${r.failed}${r.firstError ? ` (${r.firstError})` : ''}`);
+      options.log(`workload round ${round + 1} ${t.name}: ${(r.pullSeconds.length / r.seconds).toFixed(2)} pulls/s, ${Math.round(r.bytes / r.seconds / 1e6)} MB/s, slowest ${Math.max(...r.pullSeconds).toFixed(1)} s, peak RSS ${Math.round(r.peakRssMiB)} MiB, PSS ${Math.round(r.peakPssMiB)} MiB, failed ${r.failed}${r.firstError ? ` (${r.firstError})` : ''}`);
     }
   }
   return targets.map((t) => summarize(t.name, rounds.get(t.name)!));
@@ -301,10 +307,10 @@ const fmt = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toLocaleS
 
 export function formatWorkloadTable(rows: WorkloadRow[]): string {
   const lines = [
-    `| ${CLIENTS} clients x image of ${LAYER_MIB.join('+')} MiB | image pulls/s | total MB/s | p99 pull s | peak RSS MiB (whole tree) | failed pulls |`,
-    '|---|---|---|---|---|---|',
+    `| ${CLIENTS} clients x image of ${LAYER_MIB.join('+')} MiB | image pulls/s | total MB/s | p99 pull s | peak RSS MiB (whole tree) | peak PSS MiB (whole tree) | failed pulls |`,
+    '|---|---|---|---|---|---|---|',
   ];
-  for (const r of rows) lines.push(`| ${r.target} | ${fmt(r.pullsPerS, 2)} | ${fmt(r.mbPerS)} | ${fmt(r.p99PullS, 1)} | ${fmt(r.peakTreeRssMiB)} | ${r.failedPulls} |`);
+  for (const r of rows) lines.push(`| ${r.target} | ${fmt(r.pullsPerS, 2)} | ${fmt(r.mbPerS)} | ${fmt(r.p99PullS, 1)} | ${fmt(r.peakTreeRssMiB)} | ${fmt(r.peakTreePssMiB)} | ${r.failedPulls} |`);
   return lines.join('\n');
 }
 
