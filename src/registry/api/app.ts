@@ -178,9 +178,8 @@ export function createRegistryApp(options: RegistryAppOptions): RequestListener 
       client: clientAddress(remote, req.headers['x-forwarded-for']),
     };
     const run = async () => {
-      // Node keeps a bounded number of header lines and drops the rest, Content-Length included:
-      // the framing of what follows cannot be trusted, so the connection closes with the answer
-      // (kept open, a body whose length was dropped would be read as the next request).
+      // Node keeps a bounded number of header lines and drops the rest, Content-Length included: a
+      // body whose length was dropped would be read as the next request, so the connection closes.
       if (tooManyHeaders(req)) throw new OciError('UNSUPPORTED', `more than ${MAX_REQUEST_HEADERS} header lines`, undefined, 431, { connection: 'close' });
       const signed = signedBlobAccess(options.signedBlobUrlKeys, route, req.method, q === -1 ? '' : url.slice(q + 1), Date.now());
       if (auth && !signed && route.kind !== 'notFound') await auth.authenticate(req.headers.authorization, r.client);
