@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../test/helpers/ports.js';
 import { startProcess, waitForHttp } from '../test/helpers/processes.js';
 import { download } from './load.js';
-import { measureWhile, peakPssWhile, processTree, treePssMiB } from './proc-stats.js';
+import { measureWhile, processTree, treePssMiB } from './proc-stats.js';
 import { blobPath, pushBlob } from './servers.js';
 import { ensureFiles } from './setup.js';
 
@@ -54,10 +54,9 @@ async function main(): Promise<void> {
     process.stdout.write(`at rest: ${rest.usage.peakRssMiB.toFixed(0)} MiB (${perProcess(pids)}); PSS ${treePssMiB(pids).toFixed(0)} MiB\n`);
     await pushBlob(url, files.big);
     for (let i = 0; i < Number(values.rounds); i++) {
-      const pull = () => measureWhile(pids, () => download(`${url}${blobPath(files.big.digest)}`), 20);
-      const { result: { result, usage }, peakPssMiB } = await peakPssWhile(pids, pull);
+      const { result, usage } = await measureWhile(pids, () => download(`${url}${blobPath(files.big.digest)}`), 20, 100);
       if (result.status !== 200 || result.bytes !== files.big.size) throw new Error(`pull gave ${result.status}, ${result.bytes} bytes`);
-      process.stdout.write(`pull ${i + 1}: peak ${usage.peakRssMiB.toFixed(0)} MiB, largest process ${usage.peakProcessRssMiB.toFixed(0)} MiB, PSS peak ${peakPssMiB.toFixed(0)} MiB, ${((result.bytes / 1e6) / result.seconds).toFixed(0)} MB/s; after: ${perProcess(pids)}\n`);
+      process.stdout.write(`pull ${i + 1}: peak ${usage.peakRssMiB.toFixed(0)} MiB, largest process ${usage.peakProcessRssMiB.toFixed(0)} MiB, PSS peak ${usage.peakPssMiB!.toFixed(0)} MiB, ${((result.bytes / 1e6) / result.seconds).toFixed(0)} MB/s; after: ${perProcess(pids)}\n`);
     }
   } finally {
     await proc.stop('SIGTERM');

@@ -91,49 +91,39 @@ export function treePssMiB(pids: number[]): number {
   return kib / 1024;
 }
 
-/**
- * The highest PSS of the tree while `work` runs, read every `everyMs`: the kernel walks every
- * mapping to answer, so this samples less often than measureWhile's RSS.
- */
-export async function peakPssWhile<T>(pids: number[], work: () => Promise<T>, everyMs = 100): Promise<{ result: T; peakPssMiB: number }> {
-  let peak = treePssMiB(pids);
-  const timer = setInterval(() => {
-    peak = Math.max(peak, treePssMiB(pids));
-  }, everyMs);
-  try {
-    const result = await work();
-    return { result, peakPssMiB: Math.max(peak, treePssMiB(pids)) };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 export interface Usage {
   cpuSeconds: number;
   peakRssMiB: number;
   peakProcessRssMiB: number;
+  /** The tree's peak PSS, when measureWhile was asked to sample it. */
+  peakPssMiB?: number;
 }
 
 /**
  * Samples the tree every `everyMs` while `work` runs, and returns the CPU time spent during it and
- * the peak RSS (summed over the tree, and of the biggest single process).
+ * the peak RSS (summed over the tree, and of the biggest single process). With `pssEveryMs`, the
+ * tree's PSS too, on its own, slower period: the kernel walks every mapping to answer.
  */
-export async function measureWhile<T>(pids: number[], work: () => Promise<T>, everyMs = 50): Promise<{ result: T; usage: Usage }> {
+export async function measureWhile<T>(pids: number[], work: () => Promise<T>, everyMs = 50, pssEveryMs?: number): Promise<{ result: T; usage: Usage }> {
   const start = sampleTree(pids);
   let peak = start.rssMiB;
   let peakProcess = start.maxProcessRssMiB;
+  let peakPss = pssEveryMs === undefined ? undefined : treePssMiB(pids);
   const timer = setInterval(() => {
     const s = sampleTree(pids);
     peak = Math.max(peak, s.rssMiB);
     peakProcess = Math.max(peakProcess, s.maxProcessRssMiB);
   }, everyMs);
+  const pssTimer = pssEveryMs === undefined ? undefined : setInterval(() => (peakPss = Math.max(peakPss!, treePssMiB(pids))), pssEveryMs);
   try {
     const result = await work();
     const end = sampleTree(pids);
     peak = Math.max(peak, end.rssMiB);
     peakProcess = Math.max(peakProcess, end.maxProcessRssMiB);
-    return { result, usage: { cpuSeconds: end.cpuSeconds - start.cpuSeconds, peakRssMiB: peak, peakProcessRssMiB: peakProcess } };
+    if (peakPss !== undefined) peakPss = Math.max(peakPss, treePssMiB(pids));
+    return { result, usage: { cpuSeconds: end.cpuSeconds - start.cpuSeconds, peakRssMiB: peak, peakProcessRssMiB: peakProcess, peakPssMiB: peakPss } };
   } finally {
     clearInterval(timer);
+    clearInterval(pssTimer);
   }
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/ports.js';
 import { startHaProxy, startProcess, waitForHttp, type Managed } from '../test/helpers/processes.js';
-import { measureWhile, peakPssWhile, processTree } from './proc-stats.js';
+import { measureWhile, processTree } from './proc-stats.js';
 import { median } from './report.js';
 import { rotation } from './rotation.js';
 import { haproxyConf } from './server-configs.js';
@@ -48,7 +48,7 @@ export interface WorkloadRow {
   mbPerS: number;
   p99PullS: number;
   peakTreeRssMiB: number;
-  /** The same as PSS: the node binary's pages, shared by every Node process of the tree, counted once. */
+  /** The same peak as PSS: pages the tree's Node processes share (the node binary's) split among them. */
   peakTreePssMiB: number;
   failedPulls: number;
 }
@@ -170,8 +170,7 @@ async function pullRound(base: string, image: Image, pids: number[]): Promise<Ro
   const agents = Array.from({ length: CLIENTS }, () => new Agent({ keepAlive: true, maxSockets: DOWNLOADS_PER_CLIENT }));
   const started = performance.now();
   try {
-    const pulls = () => measureWhile(pids, () => Promise.allSettled(agents.map((agent) => pullImage(base, image, agent))), 100);
-    const { result: { result, usage }, peakPssMiB } = await peakPssWhile(pids, pulls, 250);
+    const { result, usage } = await measureWhile(pids, () => Promise.allSettled(agents.map((agent) => pullImage(base, image, agent))), 100, 250);
     const done = result.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     return {
       seconds: (performance.now() - started) / 1000,
@@ -180,7 +179,7 @@ async function pullRound(base: string, image: Image, pids: number[]): Promise<Ro
       failed: result.length - done.length,
       firstError: result.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message ?? r.reason)] : []))[0],
       peakRssMiB: usage.peakRssMiB,
-      peakPssMiB,
+      peakPssMiB: usage.peakPssMiB!,
     };
   } finally {
     for (const agent of agents) agent.destroy();
