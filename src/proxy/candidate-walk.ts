@@ -70,6 +70,15 @@ export function walkCandidates(deps: WalkDeps, x: Exchange, done: (outcome: Outc
   new Walk(deps, x, done).run();
 }
 
+/**
+ * The client's answer to a defect of the proxy's own: 500 (`FAILURES.PROXY_FAULT`), or, once the
+ * response has started, its connection cut (sendOciError does that).
+ */
+export function answerProxyFault(res: ServerResponse): void {
+  const { status, message } = FAILURES.PROXY_FAULT;
+  sendOciError(res, 'UNAVAILABLE', message, { status });
+}
+
 /** The answer when the decision names no backend to try: its rejection, or 503. */
 function answerWithoutBackend(res: ServerResponse, decision: RouteDecision): Outcome | undefined {
   if (decision.reject) {
@@ -233,9 +242,7 @@ class Walk implements AttemptListener {
   private internalError(err: unknown): void {
     const { x } = this;
     this.deps.logger.error({ err, url: x.facts.url }, 'request failed inside the proxy');
-    const { status, message } = FAILURES.PROXY_FAULT;
-    if (!x.res.headersSent) sendOciError(x.res, 'UNAVAILABLE', message, { status });
-    else x.res.destroy();
+    answerProxyFault(x.res);
   }
 
   // The callbacks run inside undici's and the response's event handlers, and run() inside the

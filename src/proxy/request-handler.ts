@@ -7,12 +7,11 @@ import { sendOciError } from '../errors/oci-codes.js';
 import { byteCounter, type ByteCounts } from '../net/http2-compat.js';
 import { MAX_REQUEST_HEADERS, tooManyHeaders } from '../net/server-limits.js';
 import type { Logger } from '../observability/logger.js';
-import { walkCandidates, type Outcome, type TrafficPlane, type WalkDeps } from './candidate-walk.js';
+import { answerProxyFault, walkCandidates, type Outcome, type TrafficPlane, type WalkDeps } from './candidate-walk.js';
 import { hasRequestBody, prepareRequestHeaders } from './headers.js';
 import { codeClass, type ProxyMetrics } from './proxy-metrics.js';
 import { checkRequestTarget } from './request-target.js';
 import type { RequestFacts, RouteDecision, RoutingContext } from './route-decision.js';
-import { FAILURES } from './upstream-failure.js';
 
 export interface HandlerDeps extends WalkDeps {
   /** What the router decides on (health snapshot, in-flight counts, elected backend), per request. */
@@ -73,8 +72,7 @@ export function createRequestHandler(deps: HandlerDeps): RequestHandler {
       applyDecision(req, decision);
     } catch (err) {
       logger.error({ err, url }, 'routing failed');
-      const { status, message } = FAILURES.PROXY_FAULT;
-      sendOciError(res, 'UNAVAILABLE', message, { status });
+      answerProxyFault(res);
       return;
     }
     walkCandidates(deps, { req, res, facts, decision, plane }, (outcome) => record(recordDeps, method, url, started, bytes, outcome));
